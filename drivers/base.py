@@ -1,0 +1,173 @@
+"""The driver contract: what a device protocol gives the daemon.
+
+A driver is a frozen :class:`Driver` value in the registry. The daemon never sees frames: it
+opens the link, then drives a sans-I/O :class:`Conversation` with the bytes it reads and the
+time, writes back what the conversation asks to send, and forwards the readings. This fits
+passive devices that stream (the conversation only decodes) as well as request/response
+protocols (B. Braun BCC polls, IntelliVue association and extended polls), without I/O, clocks
+or asyncio inside a driver.
+
+Inside a driver the layers are: framer (bytes -> frames, never raises on bad input, reports
+:class:`BadFrame` instead) -> codec (frame -> readings, raises :class:`~drivers.errors.DecodeError`)
+-> conversation (protocol state: what to send next, when).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from drivers.errors import DecodeError
+from drivers.link import SerialSettings
+from drivers.readings import PumpReading, VitalsReading
+
+__all__ = [
+    "BadFrame",
+    "Conversation",
+    "DeviceTarget",
+    "Driver",
+    "Exchange",
+    "Framer",
+    "Instant",
+    "NoOptions",
+    "StreamConversation",
+]
+
+FrameT = TypeVar("FrameT")
+FrameT_co = TypeVar("FrameT_co", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Instant:
+    """A moment as the session sees it: ``monotonic`` seconds for timing, ``wall`` (UTC) for
+    timestamps on readings."""
+
+    monotonic: float
+    wall: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTarget:
+    """One configured device on a link. ``address`` selects it on a shared port (the slot of a
+    pump in a rack, ``"11"`` for pillar 1 slot 1); ``None`` where the port has one device."""
+
+    device_id: str
+    bed: str
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BadFrame:
+    """A frame the framer had to drop: bad checksum, bad length, overlong, truncated."""
+
+    reason: str
+
+
+class Framer(Protocol[FrameT_co]):
+    """Sans-I/O framer: bytes in, frames and bad-frame markers out, in wire order.
+
+    ``feed`` never raises on any input; its buffer is capped and it resyncs on the next start
+    marker.
+    """
+
+    def feed(self, data: bytes) -> Sequence[FrameT_co | BadFrame]: ...
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What a conversation made of received bytes: readings, bytes to send, frame counts.
+
+    ``errors`` holds one short reason per bad frame or undecodable message (for logs).
+    """
+
+    readings: list[PumpReading | VitalsReading] = field(default_factory=list)
+    send: bytes = b""
+    frames_ok: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Conversation(Protocol):
+    """The protocol state of one open link, sans I/O.
+
+    The session calls ``open`` once after the link opened, ``receive`` with every chunk read,
+    ``tick`` every ``tick_interval`` seconds (polls, keep-alives, delayed ACKs, retries), and
+    ``close`` before it closes the link (a release request). Each returns the bytes to write.
+    """
+
+    tick_interval: float
+
+    def open(self, at: Instant) -> bytes: ...
+
+    def receive(self, data: bytes, at: Instant) -> Exchange: ...
+
+    def tick(self, at: Instant) -> bytes: ...
+
+    def close(self, at: Instant) -> bytes: ...
+
+
+class NoOptions(BaseModel):
+    """Driver options for a driver that takes none."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """A device protocol as the daemon sees it.
+
+    ``conversation`` builds the protocol state for one link serving ``targets`` (one device,
+    or up to ``max_devices_per_port`` addressed devices such as the pumps of a rack), with the
+    per-device ``options`` validated by ``options``. ``period_s`` is the usual interval between
+    readings, from which the silence timeouts default.
+    """
+
+    name: str
+    summary: str
+    conversation: Callable[[Sequence[DeviceTarget], Any], Conversation]
+    serial_defaults: SerialSettings = field(default_factory=SerialSettings)
+    options: type[BaseModel] = NoOptions
+    max_devices_per_port: int = 1
+    period_s: float = 1.0
+
+
+class StreamConversation(Generic[FrameT]):
+    """A conversation for devices that stream on their own: frame, decode, never send."""
+
+    tick_interval = 1.0
+
+    def __init__(
+        self,
+        framer: Framer[FrameT],
+        decode: Callable[[FrameT, DeviceTarget, Instant], list[PumpReading | VitalsReading]],
+        target: DeviceTarget,
+    ) -> None:
+        self._framer = framer
+        self._decode = decode
+        self._target = target
+
+    def open(self, at: Instant) -> bytes:
+        return b""
+
+    def receive(self, data: bytes, at: Instant) -> Exchange:
+        exchange = Exchange()
+        for item in self._framer.feed(data):
+            if isinstance(item, BadFrame):
+                exchange.errors.append(item.reason)
+                continue
+            try:
+                exchange.readings.extend(self._decode(item, self._target, at))
+            except DecodeError as exc:
+                exchange.errors.append(str(exc))
+            else:
+                exchange.frames_ok += 1
+        return exchange
+
+    def tick(self, at: Instant) -> bytes:
+        return b""
+
+    def close(self, at: Instant) -> bytes:
+        return b""

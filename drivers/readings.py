@@ -1,0 +1,150 @@
+"""Reading models: what every driver emits and every consumer reads.
+
+A Reading is one measurement instant of one device: a list of observations, each named by its
+IEEE 11073-10101 reference id and carrying a UCUM unit. Pump readings also carry the pump's
+running state and its own alarm flags. Readings are frozen pydantic models, a union tagged by
+``kind``; they are validated once, in the codec, and trusted after that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+__all__ = [
+    "OBSERVATION_KINDS",
+    "Observation",
+    "ObservationKind",
+    "ObservationState",
+    "PumpFlags",
+    "PumpReading",
+    "PumpState",
+    "PumpStatus",
+    "Reading",
+    "VitalsReading",
+    "observation_kind",
+    "parse_reading",
+]
+
+ObservationState = Literal["valid", "questionable", "invalid", "unavailable"]
+"""``valid``: trust it. ``questionable``: the device doubts it. ``invalid``/``unavailable``:
+the device reported the quantity but has no usable value (``value`` is then ``None``)."""
+
+PumpState = Literal["infusing", "stopped", "kvo", "alarm"]
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationKind:
+    """One row of the observation table: an IEEE 11073 code, its UCUM unit and a label.
+
+    ``unit`` is ``None`` where the device chooses the unit (a dose rate in mg/kg/h or ug/min).
+    """
+
+    code: str
+    unit: str | None
+    label: str
+    reading_kind: Literal["pump", "vitals"]
+
+
+OBSERVATION_KINDS: tuple[ObservationKind, ...] = (
+    ObservationKind("MDC_PRESS_BLD_NONINV_SYS", "mm[Hg]", "NIBP systolic", "vitals"),
+    ObservationKind("MDC_PRESS_BLD_NONINV_DIA", "mm[Hg]", "NIBP diastolic", "vitals"),
+    ObservationKind("MDC_PRESS_BLD_NONINV_MEAN", "mm[Hg]", "NIBP mean", "vitals"),
+    ObservationKind("MDC_ECG_HEART_RATE", "/min", "heart rate", "vitals"),
+    ObservationKind("MDC_PULS_OXIM_PULS_RATE", "/min", "pulse rate", "vitals"),
+    ObservationKind("MDC_PULS_OXIM_SAT_O2", "%", "SpO2", "vitals"),
+    ObservationKind("MDC_RESP_RATE", "/min", "respiration rate", "vitals"),
+    ObservationKind("MDC_FLOW_FLUID_PUMP", "mL/h", "programmed rate", "pump"),
+    ObservationKind("MDC_VOL_FLUID_DELIV", "mL", "volume infused", "pump"),
+    ObservationKind("MDC_VOL_FLUID_TBI_REMAIN", "mL", "volume to be infused, remaining", "pump"),
+    ObservationKind("MDC_RATE_DOSE", None, "dose rate", "pump"),
+)
+
+_BY_CODE = {kind.code: kind for kind in OBSERVATION_KINDS}
+
+
+def observation_kind(code: str) -> ObservationKind | None:
+    """The table row for ``code``, or ``None`` for a code outside the table."""
+    return _BY_CODE.get(code)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Observation(_Frozen):
+    """One measured quantity. ``ts`` is set when it was measured at another time than the
+    reading (an intermittent NIBP carries the time of its cuff measurement)."""
+
+    code: str = Field(min_length=1)
+    value: float | None
+    unit: str = Field(min_length=1)
+    state: ObservationState = "valid"
+    ts: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Observation:
+        kind = _BY_CODE.get(self.code)
+        if kind is not None and kind.unit is not None and kind.unit != self.unit:
+            raise ValueError(f"{self.code} is measured in {kind.unit}, not {self.unit}")
+        if self.value is None and self.state in ("valid", "questionable"):
+            raise ValueError(f"{self.code}: a {self.state} observation needs a value")
+        return self
+
+
+class PumpFlags(_Frozen):
+    """The pump's own alarm flags, as the device reports them."""
+
+    occlusion: bool = False
+    air_in_line: bool = False
+    end_of_volume: bool = False
+    near_end: bool = False
+    battery: bool = False
+
+
+class PumpStatus(_Frozen):
+    """Running state of a pump; ``drug`` is the drug name the pump shows, if any."""
+
+    state: PumpState
+    drug: str | None = None
+    bolus: bool = False
+    flags: PumpFlags = PumpFlags()
+
+
+class _ReadingBase(_Frozen):
+    device_id: str = Field(min_length=1)
+    bed: str = Field(min_length=1)
+    ts: AwareDatetime
+    observations: tuple[Observation, ...] = ()
+
+    def value(self, code: str) -> float | None:
+        """The value of the first usable observation with ``code``, else ``None``."""
+        for obs in self.observations:
+            if obs.code == code and obs.state in ("valid", "questionable"):
+                return obs.value
+        return None
+
+
+class VitalsReading(_ReadingBase):
+    """Vital signs from a monitor at one instant (``ts``, UTC)."""
+
+    kind: Literal["vitals"] = "vitals"
+
+
+class PumpReading(_ReadingBase):
+    """Infusion pump state at one instant (``ts``, UTC): rate in mL/h, volumes in mL."""
+
+    kind: Literal["pump"] = "pump"
+    pump: PumpStatus
+
+
+Reading = Annotated[PumpReading | VitalsReading, Field(discriminator="kind")]
+
+_READING_ADAPTER: TypeAdapter[PumpReading | VitalsReading] = TypeAdapter(Reading)
+
+
+def parse_reading(data: bytes | str) -> PumpReading | VitalsReading:
+    """Parse one Reading from its JSON form; raises :class:`pydantic.ValidationError`."""
+    return _READING_ADAPTER.validate_json(data)

@@ -1,0 +1,1 @@
+"""textline: a minimal ASCII line protocol for simple devices, demos and tests."""
