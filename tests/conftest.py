@@ -1,0 +1,20 @@
+"""Test hygiene shared by every test: no asyncio task may outlive its test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+async def _no_leaked_tasks() -> AsyncIterator[None]:
+    """Fail a test that leaves an asyncio task running after it returns."""
+    before = asyncio.all_tasks()
+    yield
+    current = asyncio.current_task()
+    leaked = [t for t in asyncio.all_tasks() - before if t is not current and not t.done()]
+    for task in leaked:
+        task.cancel()
+    assert not leaked, f"test left tasks running: {[t.get_name() for t in leaked]}"
