@@ -66,12 +66,12 @@ class _StreamLink:
         description: str,
         reader: asyncio.StreamReader,
         write_transport: asyncio.WriteTransport,
-        owned: serial.Serial | None = None,
+        owned: serial.Serial | asyncio.StreamWriter | None = None,
     ) -> None:
         self.description = description
         self._reader = reader
         self._write = write_transport
-        self._owned = owned
+        self._owned = owned  # closed with the link; a StreamWriter closes its socket when freed
 
     async def read(self) -> bytes:
         try:
@@ -83,6 +83,8 @@ class _StreamLink:
         return data
 
     async def write(self, data: bytes) -> None:
+        if not data:
+            return
         if self._write.is_closing():
             raise LinkError(f"{self.description}: link is closed")
         if self._write.get_write_buffer_size() > _MAX_WRITE_BACKLOG:
@@ -143,7 +145,7 @@ async def _open_socket(url: str) -> Link:
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     except OSError as exc:
         raise LinkError(f"{url}: cannot connect: {exc.strerror or exc}") from exc
-    return _StreamLink(url, reader, writer.transport)
+    return _StreamLink(url, reader, writer.transport, owned=writer)
 
 
 def _serial_kwargs(settings: SerialSettings) -> dict[str, object]:

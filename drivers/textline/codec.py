@@ -7,6 +7,7 @@ send more. A value of ``-`` means the device has no value now (state ``unavailab
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -125,14 +126,14 @@ def _format(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def encode_vitals(values: dict[str, float | None]) -> LineFrame:
+def encode_vitals(values: Mapping[str, float | None]) -> LineFrame:
     """A VIT line from ``{"SBP": 120, ...}`` (keys of :data:`VITALS_FIELDS`)."""
     return LineFrame("VIT", tuple((key, _format(value)) for key, value in values.items()))
 
 
 def encode_pump(
     state: PumpState,
-    values: dict[str, float | None],
+    values: Mapping[str, float | None],
     drug: str | None = None,
     flags: tuple[str, ...] = (),
 ) -> LineFrame:

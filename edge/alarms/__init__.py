@@ -1,0 +1,1 @@
+"""Alarm rules, limits and the alarm state machine."""

@@ -1,0 +1,66 @@
+"""The in-process bus: every published item reaches every subscriber, in order.
+
+Each subscriber has a bounded queue. ``publish`` waits while a subscriber's queue is full, so a
+slow consumer slows the producers instead of losing data; the queue bound caps memory.
+``close`` lets every subscriber drain what it has and then stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Generic, TypeVar
+
+__all__ = ["Bus", "Subscription"]
+
+T = TypeVar("T")
+_CLOSED = object()
+
+
+class Subscription(Generic[T]):
+    """One consumer's view of the bus; iterate it with ``async for``."""
+
+    def __init__(self, name: str, maxsize: int) -> None:
+        self.name = name
+        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize)
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._items()
+
+    async def _items(self) -> AsyncIterator[T]:
+        while True:
+            item = await self._queue.get()
+            if item is _CLOSED:
+                return
+            yield item  # type: ignore[misc]  # everything but the sentinel is a T
+
+    def depth(self) -> int:
+        """Items waiting for this consumer."""
+        return self._queue.qsize()
+
+
+class Bus(Generic[T]):
+    """Fan-out of items of type ``T`` to named subscribers."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscription[T]] = []
+        self._closed = False
+
+    def subscribe(self, name: str, maxsize: int = 10_000) -> Subscription[T]:
+        """A new subscription that sees every item published from now on."""
+        subscription: Subscription[T] = Subscription(name, maxsize)
+        self._subscribers.append(subscription)
+        return subscription
+
+    async def publish(self, item: T) -> None:
+        """Hand ``item`` to every subscriber, waiting where a queue is full."""
+        if self._closed:
+            raise RuntimeError("bus is closed")
+        for subscription in self._subscribers:
+            await subscription._queue.put(item)
+
+    async def close(self) -> None:
+        """Stop accepting items; subscribers end after draining what they hold."""
+        self._closed = True
+        for subscription in self._subscribers:
+            await subscription._queue.put(_CLOSED)

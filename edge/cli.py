@@ -1,0 +1,104 @@
+"""The ``infusion-edge`` command line.
+
+Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``config check``,
+``config schema`` and ``drivers``. Exit codes: 0 ok; 1 a check found errors; 78 (EX_CONFIG) the
+daemon refused a bad config, so a service manager need not restart it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from drivers.registry import driver_names, get_driver
+from edge import __version__
+from edge.config import Config, ConfigError, load_config
+from edge.daemon import Daemon
+from edge.logs import setup_logging
+
+__all__ = ["main"]
+
+EX_CONFIG = 78
+DEFAULT_DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="infusion-edge",
+        description="Read infusion pumps and monitors, publish readings and alarms to MQTT.",
+    )
+    parser.add_argument("--version", action="version", version=f"infusion-edge {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the daemon")
+    run.add_argument("--config", required=True, type=Path, help="YAML config file")
+
+    demo = commands.add_parser("demo", help="simulated 4-bed clinic and the daemon, on loopback")
+    demo.add_argument("--config", type=Path, default=DEFAULT_DEMO_CONFIG, help="demo config")
+    demo.add_argument("--speed", type=float, default=1.0, help="simulated time per real time")
+
+    config = commands.add_parser("config", help="check a config or print its schema")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate config files; exit 1 on errors")
+    check.add_argument("files", nargs="+", type=Path)
+    config_commands.add_parser("schema", help="print the config's JSON Schema")
+
+    commands.add_parser("drivers", help="list the device drivers")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``infusion-edge`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "config":
+        if args.config_command == "schema":
+            print(json.dumps(Config.model_json_schema(), indent=2))
+            return 0
+        return _check(args.files)
+    if args.command == "drivers":
+        for name in driver_names():
+            print(f"{name:12} {get_driver(name).summary}")
+        return 0
+    if args.command == "demo":
+        from edge.demo import run_demo  # only the demo needs the simulators
+
+        return _run_with_config(args.config, lambda config: run_demo(config, args.speed))
+    return _run_with_config(args.config, lambda config: Daemon(config).run())
+
+
+def _check(files: list[Path]) -> int:
+    failed = False
+    for path in files:
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            failed = True
+            count = len(exc.problems)
+            print(f"{path}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {problem}".replace("\n", "\n  "), file=sys.stderr)
+            continue
+        print(f"{path}: ok ({len(config.beds)} beds, {len(config.devices)} devices)")
+    return 1 if failed else 0
+
+
+def _run_with_config(path: Path, job: Callable[[Config], Coroutine[Any, Any, None]]) -> int:
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: refusing to start, the config has errors:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}".replace("\n", "\n  "), file=sys.stderr)
+        return EX_CONFIG
+    setup_logging(config.log.level, config.log.format)
+    asyncio.run(job(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,439 @@
+"""The configuration: one YAML file plus ``INFUSION_EDGE_...`` environment overrides.
+
+Structure comes from pydantic models (unknown keys are errors). Cross-field rules (device ids
+unique, beds declared, ports not shared unless the driver serves several devices per port, the
+driver's own options) are checked after that. Every problem is reported with its location
+(``devices[2].port``) and a hint; :class:`ConfigError` carries them all at once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from drivers.base import Driver
+from drivers.errors import UnknownDriverError
+from drivers.link import SerialSettings
+from drivers.registry import driver_names, get_driver
+from edge.alarms.limits import AlarmLimits
+from edge.config_errors import ConfigError, Problem, problems_from_validation, read_yaml
+
+__all__ = [
+    "BedConfig",
+    "Config",
+    "ConfigError",
+    "DeviceConfig",
+    "HttpConfig",
+    "InfusionOrder",
+    "LogConfig",
+    "MqttConfig",
+    "Problem",
+    "SerialConfig",
+    "StorageConfig",
+    "load_config",
+    "port_key",
+]
+
+ENV_PREFIX = "INFUSION_EDGE_"
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+"""An id that is safe in an MQTT topic: letters, digits, ``_ . -``; no ``/ + #``."""
+
+STANDARD_BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LogConfig(_Model):
+    """Logging: ``keyvalue`` lines for people, ``json`` lines for log collectors."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["keyvalue", "json"] = "keyvalue"
+
+
+class TlsConfig(_Model):
+    """TLS to the broker; hostname verification is always on."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together: give both or neither")
+        return self
+
+
+class MqttConfig(_Model):
+    """The broker: ``mqtt://host:port`` or ``mqtts://host:port`` (TLS)."""
+
+    url: str = Field("mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^/\s]+$")
+    username: str | None = None
+    password: SecretStr | None = None
+    client_id: str | None = None
+    protocol: Literal["5", "3.1.1"] = "5"
+    topic_prefix: str = Field("infusion-edge/v1", pattern=r"^[^#+\s]+[^/#+\s]$")
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    tls: TlsConfig | None = None
+
+
+class HttpConfig(_Model):
+    """The dashboard, API and /metrics listener."""
+
+    enabled: bool = True
+    bind: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class StorageConfig(_Model):
+    """The outbox: bounded by message count and age (s); the oldest telemetry goes first."""
+
+    outbox_path: Path = Path("var/outbox.sqlite")
+    max_messages: int = Field(200_000, ge=100)
+    max_age_s: PositiveFloat = 7 * 24 * 3600.0
+
+
+class SerialConfig(_Model):
+    """RS-232 settings; unset fields take the driver's defaults."""
+
+    baudrate: int | None = None
+    bytesize: Literal[5, 6, 7, 8] | None = None
+    parity: Literal["N", "E", "O", "M", "S"] | None = None
+    stopbits: float | None = None  # 1, 1.5 or 2
+    rtscts: bool | None = None
+    xonxoff: bool | None = None
+
+    @field_validator("baudrate")
+    @classmethod
+    def _standard_baudrate(cls, value: int | None) -> int | None:
+        if value is not None and value not in STANDARD_BAUDRATES:
+            rates = ", ".join(map(str, STANDARD_BAUDRATES))
+            raise ValueError(f"{value} is not a serial baud rate (one of {rates})")
+        return value
+
+    @model_validator(mode="after")
+    def _possible(self) -> SerialConfig:
+        if self.rtscts and self.xonxoff:
+            raise ValueError("choose one flow control: rtscts (hardware) or xonxoff (software)")
+        if self.stopbits is not None and self.stopbits not in (1, 1.5, 2):
+            raise ValueError(f"stopbits must be 1, 1.5 or 2, not {self.stopbits:g}")
+        if self.stopbits == 1.5 and self.bytesize not in (None, 5):
+            raise ValueError("1.5 stop bits exist only with 5 data bits")
+        return self
+
+    def resolve(self, defaults: SerialSettings) -> SerialSettings:
+        """These settings over the driver's ``defaults``."""
+        given = self.model_dump(exclude_none=True)
+        fields = {
+            name: given.get(name, getattr(defaults, name)) for name in SerialSettings.__slots__
+        }
+        return SerialSettings(**fields)
+
+
+class DeviceConfig(_Model):
+    """One device: where it is plugged in, what it speaks, and which bed it serves.
+
+    ``address`` selects the device on a port shared by several (a pump's slot in a rack).
+    ``period_s`` is the expected interval between readings (default: the driver's); the device
+    is ``stale`` after ``stale_after_s`` of silence (default 3 periods) and ``offline`` after
+    ``timeout_s``.
+    """
+
+    id: Name
+    bed: Name
+    driver: str
+    port: str = Field(min_length=1)
+    address: str | None = None
+    serial: SerialConfig = SerialConfig()
+    options: dict[str, Any] = Field(default_factory=dict)
+    period_s: PositiveFloat | None = None
+    stale_after_s: PositiveFloat | None = None
+    timeout_s: PositiveFloat = 10.0
+
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value not in driver_names():
+            raise ValueError(f"unknown driver {value!r} (known: {', '.join(driver_names())})")
+        return value
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> DeviceConfig:
+        if self.stale_after_s is not None and self.stale_after_s >= self.timeout_s:
+            raise ValueError(
+                f"stale_after_s ({self.stale_after_s:g}) must be below timeout_s "
+                f"({self.timeout_s:g}): a device goes stale before it goes offline"
+            )
+        return self
+
+    def expected_period(self, driver: Driver) -> float:
+        """Seconds between readings: the configured period, else the driver's."""
+        return self.period_s if self.period_s is not None else driver.period_s
+
+    def stale_after(self, driver: Driver) -> float:
+        """Seconds of silence after which the device is marked ``stale``."""
+        if self.stale_after_s is not None:
+            return self.stale_after_s
+        return min(3 * self.expected_period(driver), self.timeout_s / 2)
+
+
+class InfusionOrder(_Model):
+    """The bed's infusion order; implies a programmed rate in mL/h."""
+
+    drug: str = Field(min_length=1, max_length=64)
+    concentration_mg_per_ml: PositiveFloat
+    dose_mg_per_kg: PositiveFloat
+    weight_kg: float = Field(gt=0.25, le=350)
+    duration_min: PositiveFloat
+
+    def rate_ml_per_h(self) -> float:
+        """dose x weight / concentration / duration, in mL/h."""
+        volume_ml = self.dose_mg_per_kg * self.weight_kg / self.concentration_mg_per_ml
+        return volume_ml / (self.duration_min / 60.0)
+
+
+class BedConfig(_Model):
+    """A bed (a treatment chair): a display label and an optional infusion order."""
+
+    label: str | None = Field(None, max_length=64)
+    order: InfusionOrder | None = None
+
+
+class AlarmsConfig(AlarmLimits):
+    """The site's alarm limits and per-bed overrides (any subset of the site's keys)."""
+
+    beds: dict[str, AlarmLimits] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_bed_overrides(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("beds"), dict):
+            return data
+        site = {key: value for key, value in data.items() if key != "beds"}
+        merged = {
+            bed: _deep_merge(site, override) if isinstance(override, dict) else override
+            for bed, override in data["beds"].items()
+        }
+        return {**data, "beds": merged}
+
+    def for_bed(self, bed: str) -> AlarmLimits:
+        """The limits in force for ``bed``."""
+        return self.beds.get(bed, self)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class Config(BaseSettings):
+    """The whole configuration of one edge."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        nested_model_default_partial_update=True,
+    )
+
+    site: Name
+    edge_id: Name
+    log: LogConfig = LogConfig()
+    mqtt: MqttConfig = MqttConfig()
+    http: HttpConfig = HttpConfig()
+    storage: StorageConfig = StorageConfig()
+    beds: dict[Name, BedConfig] = Field(default_factory=dict)
+    devices: list[DeviceConfig] = Field(default_factory=list)
+    alarms: AlarmsConfig = AlarmsConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment over the YAML file (passed as init values); no .env, no secrets dir."""
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        problems = _cross_problems(self)
+        if problems:
+            raise ConfigError(problems)  # not a ValueError: passes through pydantic whole
+        return self
+
+    def driver_for(self, device: DeviceConfig) -> Driver:
+        """The registered driver of ``device``."""
+        return get_driver(device.driver)
+
+
+def _cross_problems(config: Config) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _duplicate_ids(config.devices)
+    for index, device in enumerate(config.devices):
+        if device.bed not in config.beds:
+            declared = ", ".join(config.beds) or "none"
+            problems.append(
+                Problem(
+                    f"devices[{index}].bed",
+                    f"bed {device.bed!r} is not declared under beds (declared: {declared})",
+                    f"add `{device.bed}: {{}}` under beds, or fix the device's bed",
+                )
+            )
+        problems += _option_problems(index, device)
+    problems += _shared_ports(config.devices)
+    for bed in config.alarms.beds:
+        if bed not in config.beds:
+            problems.append(
+                Problem(
+                    f"alarms.beds.{bed}",
+                    f"alarm overrides for bed {bed!r}, which is not declared under beds",
+                    "declare the bed, or remove its overrides",
+                )
+            )
+    return problems
+
+
+def _duplicate_ids(devices: list[DeviceConfig]) -> list[Problem]:
+    first: dict[str, int] = {}
+    problems = []
+    for index, device in enumerate(devices):
+        if device.id in first:
+            problems.append(
+                Problem(
+                    f"devices[{index}].id",
+                    f"duplicate device id {device.id!r} (first at devices[{first[device.id]}])",
+                    "every device needs its own id",
+                )
+            )
+        first.setdefault(device.id, index)
+    return problems
+
+
+def _option_problems(index: int, device: DeviceConfig) -> list[Problem]:
+    try:
+        driver = get_driver(device.driver)
+        driver.options.model_validate(device.options)
+    except UnknownDriverError:
+        return []  # reported by the field validator
+    except ValidationError as exc:
+        return problems_from_validation(exc, prefix=f"devices[{index}].options")
+    return []
+
+
+def port_key(port: str) -> str:
+    """The identity of a port: device paths resolved through symlinks (by-id names), URLs as
+    written."""
+    return port if "://" in port else os.path.realpath(port)
+
+
+def _shared_ports(devices: list[DeviceConfig]) -> list[Problem]:
+    by_port: dict[str, list[int]] = {}
+    for index, device in enumerate(devices):
+        by_port.setdefault(port_key(device.port), []).append(index)
+    problems: list[Problem] = []
+    for indices in by_port.values():
+        if len(indices) > 1:
+            problems += _check_shared_port([(i, devices[i]) for i in indices])
+    return problems
+
+
+def _check_shared_port(group: list[tuple[int, DeviceConfig]]) -> list[Problem]:
+    first_index, first = group[0]
+    driver = get_driver(first.driver)
+    problems = []
+    for index, device in group[1:]:
+        where = f"devices[{index}].port"
+        if device.driver != first.driver:
+            problems.append(
+                Problem(
+                    where,
+                    f"port {device.port!r} is also used by {first.id!r} (devices[{first_index}]) "
+                    f"with driver {first.driver!r}",
+                    "devices on one port must speak one protocol",
+                )
+            )
+        elif driver.max_devices_per_port == 1:
+            problems.append(
+                Problem(
+                    where,
+                    f"port {device.port!r} is also used by {first.id!r} (devices[{first_index}]); "
+                    f"driver {driver.name!r} serves one device per port",
+                    "give each device its own port",
+                )
+            )
+    if driver.max_devices_per_port > 1:
+        problems += _check_addresses(group, driver)
+    return problems
+
+
+def _check_addresses(group: list[tuple[int, DeviceConfig]], driver: Driver) -> list[Problem]:
+    problems = []
+    if len(group) > driver.max_devices_per_port:
+        index = group[driver.max_devices_per_port][0]
+        problems.append(
+            Problem(
+                f"devices[{index}].port",
+                f"driver {driver.name!r} serves at most {driver.max_devices_per_port} devices "
+                "on one port",
+                "split the devices over several ports",
+            )
+        )
+    seen: dict[str, str] = {}
+    for index, device in group:
+        if device.address is None:
+            problems.append(
+                Problem(
+                    f"devices[{index}].address",
+                    f"{device.id!r} shares port {device.port!r} but has no address",
+                    "set address to the device's slot on the port (a rack slot such as '11')",
+                )
+            )
+        elif device.address in seen:
+            problems.append(
+                Problem(
+                    f"devices[{index}].address",
+                    f"address {device.address!r} on port {device.port!r} is also "
+                    f"{seen[device.address]!r}",
+                    "each device on a shared port needs its own address",
+                )
+            )
+        else:
+            seen[device.address] = device.id
+    return problems
+
+
+def load_config(path: str | Path) -> Config:
+    """Load and check ``path`` with ``INFUSION_EDGE_...`` environment overrides.
+
+    Raises :class:`ConfigError` with every problem found, each located.
+    """
+    data = read_yaml(Path(path))
+    try:
+        return Config(**data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, model=Config)) from None

@@ -1,0 +1,136 @@
+"""The daemon: one TaskGroup running a session per port and the bus consumers.
+
+Shutdown on SIGTERM or SIGINT, in order and in bounded time: stop reading (sessions send their
+goodbye bytes and close their ports), close the bus so consumers drain what they hold, then
+return. A session that fails unexpectedly is logged with its traceback and restarted after a
+backoff; the other devices keep running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from edge.backoff import Backoff
+from edge.bus import Bus, Subscription
+from edge.clock import Clock, SystemClock
+from edge.config import Config, DeviceConfig, port_key
+from edge.session import BusItem, LinkSession
+from edge.tap import log_bus_items
+
+__all__ = ["Daemon", "build_sessions", "raise_open_file_limit"]
+
+log = logging.getLogger(__name__)
+
+STOP_READING_TIMEOUT_S = 3.0
+DRAIN_TIMEOUT_S = 5.0
+
+Consumer = Callable[[Subscription[BusItem]], Coroutine[Any, Any, None]]
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def build_sessions(config: Config, bus: Bus[BusItem], clock: Clock) -> list[LinkSession]:
+    """One session per distinct port, serving every device configured on it."""
+    by_port: dict[str, list[DeviceConfig]] = {}
+    for device in config.devices:
+        by_port.setdefault(port_key(device.port), []).append(device)
+    return [
+        LinkSession(devices[0].port, devices, config.driver_for(devices[0]), bus, clock)
+        for devices in by_port.values()
+    ]
+
+
+class Daemon:
+    """The running edge. ``run()`` returns after ``stop()`` (or a signal) and a clean shutdown."""
+
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.bus: Bus[BusItem] = Bus()
+        self._stop = asyncio.Event()
+        self._consumers: list[tuple[Consumer, Subscription[BusItem]]] = [
+            (log_bus_items, self.bus.subscribe("bus.log")),
+        ]
+
+    def stop(self) -> None:
+        """Ask the daemon to shut down."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run until stopped; install SIGTERM/SIGINT handlers while running."""
+        limit = raise_open_file_limit()
+        sessions = build_sessions(self.config, self.bus, self.clock)
+        log.info(
+            "edge starting",
+            extra={
+                "site": self.config.site,
+                "edge": self.config.edge_id,
+                "devices": len(self.config.devices),
+                "ports": len(sessions),
+                "open_file_limit": limit,
+            },
+        )
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._on_signal, signum)
+        try:
+            await self._run(sessions)
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+        log.info("edge stopped", extra={"edge": self.config.edge_id})
+
+    def _on_signal(self, signum: int) -> None:
+        log.info("signal received; stopping", extra={"signal": signal.Signals(signum).name})
+        self._stop.set()
+
+    async def _run(self, sessions: list[LinkSession]) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            consumers = [
+                tasks.create_task(consume(items), name=items.name)
+                for consume, items in self._consumers
+            ]
+            readers = [
+                tasks.create_task(_supervise(session), name=session.name) for session in sessions
+            ]
+            await self._stop.wait()
+            await _cancel_and_wait(readers, STOP_READING_TIMEOUT_S, "sessions")
+            await self.bus.close()
+            if consumers:
+                _, pending = await asyncio.wait(consumers, timeout=DRAIN_TIMEOUT_S)
+                await _cancel_and_wait(list(pending), 1.0, "consumers")
+
+
+async def _cancel_and_wait(tasks: list[asyncio.Task[None]], grace_s: float, what: str) -> None:
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace_s)
+    if pending:
+        log.warning("tasks did not stop in time", extra={"what": what, "count": len(pending)})
+
+
+async def _supervise(session: LinkSession) -> None:
+    """Run ``session``; restart it after an unexpected error (a bug), with backoff."""
+    backoff = Backoff(initial=1.0, cap=60.0)
+    while True:
+        try:
+            await session.run()
+        except Exception:  # the supervisor boundary: a bug in one session spares the others
+            log.exception("session failed; restarting", extra={"session": session.name})
+            await asyncio.sleep(backoff.next_delay())

@@ -1,0 +1,245 @@
+"""A link session supervises one port and the device(s) on it.
+
+Loop: open the link -> drive the driver's conversation (read, tick, write) -> put readings on
+the bus -> on a link error or silence, close, back off (capped, jittered) and reopen. Beside
+it, a watchdog turns silence into ``stale`` then ``offline`` per device and publishes every
+change as a :class:`DeviceState`. Bad bytes are counted, never fatal; only this module decides
+to reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from drivers.base import Conversation, DeviceTarget, Driver, Instant
+from drivers.errors import LinkError
+from drivers.link import Link, open_link
+from drivers.readings import PumpReading, VitalsReading
+from edge.backoff import Backoff
+from edge.bus import Bus
+from edge.clock import Clock
+from edge.config import DeviceConfig
+from edge.device_state import Connection, DeviceState, connection_after
+
+__all__ = ["BusItem", "LinkSession"]
+
+log = logging.getLogger(__name__)
+
+BusItem = PumpReading | VitalsReading | DeviceState
+HEALTHY_AFTER_S = 30.0  # a link up this long resets the backoff
+CLOSE_TIMEOUT_S = 1.0  # time allowed for the goodbye bytes (a release request)
+WATCH_INTERVAL_S = 0.2
+BAD_FRAME_LOG_INTERVAL_S = 60.0
+
+
+class _SilentLinkError(Exception):
+    """Every device on the link has been silent past its timeout."""
+
+
+@dataclass(slots=True)
+class _Device:
+    config: DeviceConfig
+    stale_after: float
+    timeout: float
+    last_seen: float | None = None  # monotonic s of the last reading
+    last_reading: PumpReading | VitalsReading | None = None
+    connection: Connection | None = None
+
+
+class LinkSession:
+    """The devices on one port, read through one driver, until cancelled."""
+
+    def __init__(
+        self,
+        port: str,
+        devices: Sequence[DeviceConfig],
+        driver: Driver,
+        bus: Bus[BusItem],
+        clock: Clock,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.port = port
+        self.driver = driver
+        self._bus = bus
+        self._clock = clock
+        self._backoff = backoff or Backoff()
+        self._devices = {d.id: _Device(d, d.stale_after(driver), d.timeout_s) for d in devices}
+        self._targets = [DeviceTarget(d.id, d.bed, d.address) for d in devices]
+        first = devices[0]
+        self._options = driver.options.model_validate(first.options)
+        self._settings = first.serial.resolve(driver.serial_defaults)
+        self.name = f"device[{first.id}]" if len(devices) == 1 else f"link[{port}]"
+        self.frames_ok = 0
+        self.frames_bad = 0
+        self.reconnects = 0
+        self._last_error: str | None = None
+        self._bad_logged_at = float("-inf")
+        self._bad_unlogged = 0
+
+    async def run(self) -> None:
+        """Read the devices until cancelled; never returns otherwise."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._watch(), name=f"{self.name}.watchdog")
+            tasks.create_task(self._connect_loop(), name=f"{self.name}.link")
+
+    def _instant(self) -> Instant:
+        return Instant(self._clock.monotonic(), self._clock.now())
+
+    def _context(self) -> dict[str, object]:
+        return {"session": self.name, "port": self.port, "driver": self.driver.name}
+
+    async def _connect_loop(self) -> None:
+        opened_before = False
+        while True:
+            link = await self._open()
+            if link is not None:
+                if opened_before:
+                    self.reconnects += 1
+                opened_before = True
+                opened_at = self._clock.monotonic()
+                await self._serve_and_close(link)
+                if self._clock.monotonic() - opened_at >= HEALTHY_AFTER_S:
+                    self._backoff.reset()
+            delay = self._backoff.next_delay()
+            log.debug("retrying link", extra={**self._context(), "delay_s": round(delay, 2)})
+            await asyncio.sleep(delay)
+
+    async def _open(self) -> Link | None:
+        try:
+            link = await open_link(self.port, self._settings)
+        except LinkError as exc:
+            message = str(exc)
+            level = logging.DEBUG if message == self._last_error else logging.WARNING
+            log.log(level, "cannot open link", extra={**self._context(), "error": message})
+            self._last_error = message
+            return None
+        log.info("link open", extra=self._context())
+        return link
+
+    async def _serve_and_close(self, link: Link) -> None:
+        conversation = self.driver.conversation(self._targets, self._options)
+        try:
+            await link.write(conversation.open(self._instant()))
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._read(link, conversation), name=f"{self.name}.reader")
+                tasks.create_task(self._tick(link, conversation), name=f"{self.name}.ticker")
+        except* LinkError as group:
+            self._last_error = str(group.exceptions[0])
+            log.warning("link lost", extra={**self._context(), "error": self._last_error})
+        except* _SilentLinkError:
+            self._last_error = "no data from any device; reopening the link"
+            log.warning("link silent", extra={**self._context(), "error": self._last_error})
+        finally:
+            await self._close(link, conversation)
+
+    async def _close(self, link: Link, conversation: Conversation) -> None:
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                goodbye = conversation.close(self._instant())
+                if goodbye:
+                    await link.write(goodbye)
+                await link.close()
+        except (LinkError, TimeoutError):
+            log.debug("link closed uncleanly", extra=self._context())
+        log.info("link closed", extra=self._context())
+
+    async def _read(self, link: Link, conversation: Conversation) -> None:
+        while True:
+            data = await link.read()
+            at = self._instant()
+            exchange = conversation.receive(data, at)
+            if exchange.send:
+                await link.write(exchange.send)
+            self.frames_ok += exchange.frames_ok
+            if exchange.errors:
+                self._count_bad(exchange.errors, at.monotonic)
+            for reading in exchange.readings:
+                device = self._devices.get(reading.device_id)
+                if device is None:
+                    continue
+                device.last_seen = at.monotonic
+                device.last_reading = reading
+                await self._bus.publish(reading)
+            if exchange.readings:
+                await self._publish_changes()
+
+    async def _tick(self, link: Link, conversation: Conversation) -> None:
+        opened_at = self._clock.monotonic()
+        while True:
+            await asyncio.sleep(conversation.tick_interval)
+            at = self._instant()
+            data = conversation.tick(at)
+            if data:
+                await link.write(data)
+            if all(
+                self._silent_past_timeout(d, opened_at, at.monotonic)
+                for d in self._devices.values()
+            ):
+                raise _SilentLinkError
+
+    @staticmethod
+    def _silent_past_timeout(device: _Device, opened_at: float, now: float) -> bool:
+        since = opened_at if device.last_seen is None else max(device.last_seen, opened_at)
+        return now - since >= device.timeout
+
+    def _count_bad(self, errors: list[str], now: float) -> None:
+        self.frames_bad += len(errors)
+        self._bad_unlogged += len(errors)
+        for reason in errors:
+            log.debug("bad frame", extra={**self._context(), "reason": reason})
+        if now - self._bad_logged_at >= BAD_FRAME_LOG_INTERVAL_S:
+            log.warning(
+                "bad frames",
+                extra={**self._context(), "count": self._bad_unlogged, "last_reason": errors[-1]},
+            )
+            self._bad_logged_at = now
+            self._bad_unlogged = 0
+
+    async def _watch(self) -> None:
+        while True:
+            await self._publish_changes()
+            await asyncio.sleep(WATCH_INTERVAL_S)
+
+    async def _publish_changes(self) -> None:
+        for state in self._update_states():
+            await self._bus.publish(state)
+
+    def _update_states(self) -> list[DeviceState]:
+        """Recompute each device's connection; the states that changed, to publish."""
+        now = self._clock.monotonic()
+        changed = []
+        for device in self._devices.values():
+            silence = None if device.last_seen is None else now - device.last_seen
+            connection = connection_after(silence, device.stale_after, device.timeout)
+            if connection != device.connection:
+                device.connection = connection
+                changed.append(self._state_of(device))
+                log.info(
+                    "device connection",
+                    extra={
+                        "device": device.config.id,
+                        "bed": device.config.bed,
+                        "connection": connection,
+                        **self._context(),
+                    },
+                )
+        return changed
+
+    def _state_of(self, device: _Device) -> DeviceState:
+        assert device.connection is not None
+        reading = device.last_reading
+        return DeviceState(
+            device_id=device.config.id,
+            bed=device.config.bed,
+            driver=self.driver.name,
+            connection=device.connection,
+            since=self._clock.now(),
+            last_reading_at=reading.ts if reading is not None else None,
+            frames_ok=self.frames_ok,
+            frames_bad=self.frames_bad,
+            reconnects=self.reconnects,
+            last_error=self._last_error,
+        )
