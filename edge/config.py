@@ -9,6 +9,7 @@ driver's own options) are checked after that. Every problem is reported with its
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -281,7 +282,7 @@ class Config(BaseSettings):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
-        problems = _cross_problems(self)
+        problems = _cross_problems(list(enumerate(self.devices)), self.beds, self.alarms.beds)
         if problems:
             raise ConfigError(problems)  # not a ValueError: passes through pydantic whole
         return self
@@ -291,12 +292,18 @@ class Config(BaseSettings):
         return get_driver(device.driver)
 
 
-def _cross_problems(config: Config) -> list[Problem]:
+Devices = list[tuple[int, DeviceConfig]]
+"""Devices with their index in the config's list, for error locations."""
+
+
+def _cross_problems(
+    devices: Devices, beds: Collection[str], alarm_beds: Collection[str]
+) -> list[Problem]:
     problems: list[Problem] = []
-    problems += _duplicate_ids(config.devices)
-    for index, device in enumerate(config.devices):
-        if device.bed not in config.beds:
-            declared = ", ".join(config.beds) or "none"
+    problems += _duplicate_ids(devices)
+    for index, device in devices:
+        if device.bed not in beds:
+            declared = ", ".join(beds) or "none"
             problems.append(
                 Problem(
                     f"devices[{index}].bed",
@@ -305,9 +312,9 @@ def _cross_problems(config: Config) -> list[Problem]:
                 )
             )
         problems += _option_problems(index, device)
-    problems += _shared_ports(config.devices)
-    for bed in config.alarms.beds:
-        if bed not in config.beds:
+    problems += _shared_ports(devices)
+    for bed in alarm_beds:
+        if bed not in beds:
             problems.append(
                 Problem(
                     f"alarms.beds.{bed}",
@@ -318,10 +325,30 @@ def _cross_problems(config: Config) -> list[Problem]:
     return problems
 
 
-def _duplicate_ids(devices: list[DeviceConfig]) -> list[Problem]:
+def _salvaged_cross_problems(data: dict[str, Any]) -> list[Problem]:
+    """Cross-field problems among the parts of a structurally broken config that are valid on
+    their own, so that one run reports every error."""
+    raw_devices = data.get("devices")
+    devices: Devices = []
+    for index, raw in enumerate(raw_devices if isinstance(raw_devices, list) else []):
+        try:
+            devices.append((index, DeviceConfig.model_validate(raw)))
+        except ValidationError:
+            continue
+    beds = data.get("beds")
+    alarms = data.get("alarms")
+    alarm_beds = alarms.get("beds") if isinstance(alarms, dict) else None
+    return _cross_problems(
+        devices,
+        list(beds) if isinstance(beds, dict) else [],
+        list(alarm_beds) if isinstance(alarm_beds, dict) else [],
+    )
+
+
+def _duplicate_ids(devices: Devices) -> list[Problem]:
     first: dict[str, int] = {}
     problems = []
-    for index, device in enumerate(devices):
+    for index, device in devices:
         if device.id in first:
             problems.append(
                 Problem(
@@ -351,18 +378,18 @@ def port_key(port: str) -> str:
     return port if "://" in port else os.path.realpath(port)
 
 
-def _shared_ports(devices: list[DeviceConfig]) -> list[Problem]:
-    by_port: dict[str, list[int]] = {}
-    for index, device in enumerate(devices):
-        by_port.setdefault(port_key(device.port), []).append(index)
+def _shared_ports(devices: Devices) -> list[Problem]:
+    by_port: dict[str, Devices] = {}
+    for index, device in devices:
+        by_port.setdefault(port_key(device.port), []).append((index, device))
     problems: list[Problem] = []
-    for indices in by_port.values():
-        if len(indices) > 1:
-            problems += _check_shared_port([(i, devices[i]) for i in indices])
+    for group in by_port.values():
+        if len(group) > 1:
+            problems += _check_shared_port(group)
     return problems
 
 
-def _check_shared_port(group: list[tuple[int, DeviceConfig]]) -> list[Problem]:
+def _check_shared_port(group: Devices) -> list[Problem]:
     first_index, first = group[0]
     driver = get_driver(first.driver)
     problems = []
@@ -391,7 +418,7 @@ def _check_shared_port(group: list[tuple[int, DeviceConfig]]) -> list[Problem]:
     return problems
 
 
-def _check_addresses(group: list[tuple[int, DeviceConfig]], driver: Driver) -> list[Problem]:
+def _check_addresses(group: Devices, driver: Driver) -> list[Problem]:
     problems = []
     if len(group) > driver.max_devices_per_port:
         index = group[driver.max_devices_per_port][0]
@@ -436,4 +463,6 @@ def load_config(path: str | Path) -> Config:
     try:
         return Config(**data)
     except ValidationError as exc:
-        raise ConfigError(problems_from_validation(exc, model=Config)) from None
+        problems = problems_from_validation(exc, model=Config)
+        problems += [p for p in _salvaged_cross_problems(data) if p not in problems]
+        raise ConfigError(problems) from None
