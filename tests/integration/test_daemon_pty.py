@@ -222,13 +222,15 @@ async def test_stops_within_bounds_while_a_device_streams(
             "devices[0].bed: bed 'nowhere' is not declared",
         ),
         ("site: s\nedge_id: e\nmqtt: {urll: mqtt://x:1}\n", "mqtt.urll: unknown key"),
+        (None, "no such file"),
     ],
 )
 async def test_refuses_a_bad_config_and_says_where(
-    tmp_path: Path, content: str, expected: str
+    tmp_path: Path, content: str | None, expected: str
 ) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(content)
+    if content is not None:
+        path.write_text(content)
     process = DaemonProcess("run", "--config", str(path))
     await process.start()
     code = await process.wait()
