@@ -122,7 +122,10 @@ class Driver:
     ``conversation`` builds the protocol state for one link serving ``targets`` (one device,
     or up to ``max_devices_per_port`` addressed devices such as the pumps of a rack), with the
     per-device ``options`` validated by ``options``. ``period_s`` is the usual interval between
-    readings, from which the silence timeouts default.
+    readings, from which the silence timeouts default. ``address_pattern`` (a regular
+    expression) is set by drivers whose devices are addressed on their port, such as pump
+    slots in a rack; each such device must then have a matching address, explained by
+    ``address_hint``.
     """
 
     name: str
@@ -132,6 +135,8 @@ class Driver:
     options: type[BaseModel] = NoOptions
     max_devices_per_port: int = 1
     period_s: float = 1.0
+    address_pattern: str | None = None
+    address_hint: str = ""
 
 
 class StreamConversation(Generic[FrameT]):

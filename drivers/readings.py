@@ -60,6 +60,10 @@ OBSERVATION_KINDS: tuple[ObservationKind, ...] = (
     ObservationKind("MDC_VOL_FLUID_DELIV", "mL", "volume infused", "pump"),
     ObservationKind("MDC_VOL_FLUID_TBI_REMAIN", "mL", "volume to be infused, remaining", "pump"),
     ObservationKind("MDC_RATE_DOSE", None, "dose rate", "pump"),
+    ObservationKind("MDC_TIME_PD_REMAIN", "s", "time to end of infusion, remaining", "pump"),
+    # Vendor code: IEEE 11073-10101 has no term for a line pressure given in % of the pump's
+    # occlusion alarm limit (B. Braun BCC INP2).
+    ObservationKind("X_BBRAUN_PRESS_REL_ALARM", "%", "line pressure, % of alarm limit", "pump"),
 )
 
 _BY_CODE = {kind.code: kind for kind in OBSERVATION_KINDS}

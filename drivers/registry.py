@@ -14,6 +14,7 @@ from drivers.errors import UnknownDriverError
 __all__ = ["driver_names", "get_driver"]
 
 _DRIVERS: dict[str, str] = {
+    "bbraun_bcc": "drivers.bbraun_bcc.driver:DRIVER",
     "textline": "drivers.textline.driver:DRIVER",
 }
 

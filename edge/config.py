@@ -9,6 +9,7 @@ driver's own options) are checked after that. Every problem is reported with its
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -311,7 +312,7 @@ def _cross_problems(
                     f"add `{device.bed}: {{}}` under beds, or fix the device's bed",
                 )
             )
-        problems += _option_problems(index, device)
+        problems += _driver_problems(index, device)
     problems += _shared_ports(devices)
     for bed in alarm_beds:
         if bed not in beds:
@@ -361,15 +362,27 @@ def _duplicate_ids(devices: Devices) -> list[Problem]:
     return problems
 
 
-def _option_problems(index: int, device: DeviceConfig) -> list[Problem]:
+def _driver_problems(index: int, device: DeviceConfig) -> list[Problem]:
+    """The device's options and address, as its driver wants them."""
     try:
         driver = get_driver(device.driver)
-        driver.options.model_validate(device.options)
     except UnknownDriverError:
         return []  # reported by the field validator
+    problems = []
+    where = f"devices[{index}].address"
+    pattern, address = driver.address_pattern, device.address
+    if pattern is None and address is not None:
+        problems.append(
+            Problem(where, f"driver {driver.name!r} does not use addresses", "remove address")
+        )
+    elif pattern is not None and (address is None or re.fullmatch(pattern, address) is None):
+        what = "needs an address" if address is None else f"cannot use address {address!r}"
+        problems.append(Problem(where, f"driver {driver.name!r} {what}", driver.address_hint))
+    try:
+        driver.options.model_validate(device.options)
     except ValidationError as exc:
-        return problems_from_validation(exc, prefix=f"devices[{index}].options")
-    return []
+        problems += problems_from_validation(exc, prefix=f"devices[{index}].options")
+    return problems
 
 
 def port_key(port: str) -> str:

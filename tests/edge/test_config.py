@@ -260,3 +260,40 @@ def test_cli_schema_is_the_config_schema(capsys: pytest.CaptureFixture[str]) -> 
     schema = json.loads(capsys.readouterr().out)
     assert {"site", "edge_id", "mqtt", "devices", "beds", "alarms"} <= set(schema["properties"])
     assert schema["additionalProperties"] is False
+
+
+def test_addresses_follow_the_driver(tmp_path: Path) -> None:
+    rack = [
+        {
+            "id": f"pump-{n}",
+            "bed": "bed-1",
+            "driver": "bbraun_bcc",
+            "port": "/dev/ttyS20",
+            "address": slot,
+        }
+        for n, slot in enumerate(["11", "12", "12", "4Z"])
+    ]
+    rack.append({"id": "pump-9", "bed": "bed-2", "driver": "bbraun_bcc", "port": "/dev/ttyS21"})
+    devices = [*minimal()["devices"], *rack]
+    devices[0]["address"] = "1"
+    found = problems(tmp_path, minimal(devices=devices))
+    assert "does not use addresses" in found["devices[0].address"]
+    assert "address '12' on port '/dev/ttyS20' is also 'pump-1'" in found["devices[4].address"]
+    assert "cannot use address '4Z'" in found["devices[5].address"]
+    assert "needs an address" in found["devices[6].address"]
+    assert "'11', '1A'" in found["devices[6].address"]  # the hint explains the slot format
+
+
+def test_a_rack_of_pumps_shares_one_port(tmp_path: Path) -> None:
+    rack = [
+        {
+            "id": f"pump-{n}",
+            "bed": "bed-1",
+            "driver": "bbraun_bcc",
+            "port": "/dev/ttyS20",
+            "address": slot,
+        }
+        for n, slot in enumerate(["11", "12", "13", "14"])
+    ]
+    config = load_config(write(tmp_path, minimal(devices=rack)))
+    assert [d.address for d in config.devices] == ["11", "12", "13", "14"]

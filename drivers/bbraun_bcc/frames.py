@@ -1,0 +1,199 @@
+"""B. Braun BCC frames: one message block, its character stuffing, ACK and NAK.
+
+Wire layout (BCC spec I0022_000030 v4.0 p.8-9; fact sheet §2-3)::
+
+    SOH  LLLLL  STX  bedId  "/1/1>"  information  ETX|ETB  CCCCC  EOT
+    01   5 dig  02   1-15B  5 bytes  see below    03 | 17  5 dig  04
+
+- ``LLLLL``: decimal, zero-padded: bytes of the whole message, SOH to EOT inclusive, counted
+  *before* stuffing. That is ``19 + len(bedId) + len(information)``.
+- ``CCCCC``: decimal, zero-padded: (sum of every byte from SOH through ETX/ETB inclusive)
+  mod 256, computed before stuffing, so ``00000``-``00255``.
+- ``bedId``: the ComDevice's name, bytes 0x2F-0x39 and 0x41-0x7A (never ``>``), followed by the
+  literal ``/1/1>`` that is not part of it. A host starts with bedId ``1``.
+- ``information``: UTF-8 text: a request (``ADMIN:ALIVE``) or records (:mod:`.records`).
+- ``ETX`` ends the last (or only) block of an answer, ``ETB`` a block with more to follow.
+- ACK 0x06 and NAK 0x15 are single bytes outside any frame, never stuffed.
+
+Character stuffing (on by default), applied to the whole message after length and checksum::
+
+    D 0x44 -> E X      E 0x45 -> E E      d 0x64 -> e x      e 0x65 -> e e
+
+A receiver destuffs in one left-to-right pass (``E`` and ``e`` always consume the next byte;
+any other pair is an error), then checks length and checksum. Search-and-replace is wrong:
+stuffed ``EEX`` is ``EX``, not ``ED``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from drivers.checksums import sum_mod256
+
+__all__ = [
+    "ACK",
+    "BED_SUFFIX",
+    "EOT",
+    "ETB",
+    "ETX",
+    "MAX_LENGTH",
+    "NAK",
+    "RS",
+    "SOH",
+    "STX",
+    "BccFrame",
+    "Control",
+    "FrameError",
+    "destuff",
+    "stuff",
+]
+
+SOH, STX, ETX, EOT, ACK, NAK, ETB, RS = 0x01, 0x02, 0x03, 0x04, 0x06, 0x15, 0x17, 0x1E
+BED_SUFFIX = b"/1/1>"
+MAX_LENGTH = 99_999
+"""Largest message the 5-digit length field can describe, in unstuffed bytes."""
+
+_OVERHEAD = 14  # SOH, 5 length digits, STX, ETX/ETB, 5 check digits, EOT
+_BED_BYTES = frozenset(range(0x2F, 0x3A)) | frozenset(range(0x41, 0x7B))
+_MAX_BED = 15
+_FRAMING = frozenset({SOH, STX, ETX, EOT, ACK, NAK, ETB})
+_STUFF = {0x44: b"EX", 0x45: b"EE", 0x64: b"ex", 0x65: b"ee"}
+_DESTUFF = {b"EX": 0x44, b"EE": 0x45, b"ex": 0x64, b"ee": 0x65}
+_ESCAPES = frozenset({0x45, 0x65})
+
+
+class FrameError(ValueError):
+    """Bytes that are not a valid BCC frame; the message says why, without the payload."""
+
+
+class Control(enum.Enum):
+    """A handshake byte sent outside frames: the receiver's verdict on the last block."""
+
+    ACK = ACK
+    NAK = NAK
+
+    def to_bytes(self) -> bytes:
+        """The single byte on the wire."""
+        return bytes((self.value,))
+
+
+def stuff(data: bytes) -> bytes:
+    """``data`` with D, E, d, e replaced by their two-byte escapes (§3)."""
+    if not any(byte in _STUFF for byte in data):
+        return data
+    out = bytearray()
+    for byte in data:
+        escape = _STUFF.get(byte)
+        if escape is None:
+            out.append(byte)
+        else:
+            out += escape
+    return bytes(out)
+
+
+def destuff(data: bytes) -> bytes:
+    """Undo :func:`stuff` in one left-to-right pass; :class:`FrameError` on a bad escape."""
+    out = bytearray()
+    index, end = 0, len(data)
+    while index < end:
+        byte = data[index]
+        if byte not in _ESCAPES:
+            out.append(byte)
+            index += 1
+            continue
+        plain = _DESTUFF.get(data[index : index + 2])
+        if plain is None:
+            raise FrameError(f"bad stuffing escape at byte {index}")
+        out.append(plain)
+        index += 2
+    return bytes(out)
+
+
+def _check_bed_id(bed: bytes) -> None:
+    if not 1 <= len(bed) <= _MAX_BED:
+        raise FrameError(f"bedId of {len(bed)} bytes (allowed 1-{_MAX_BED})")
+    if any(byte not in _BED_BYTES for byte in bed):
+        raise FrameError("bedId has a byte outside 0x2F-0x39, 0x41-0x7A")
+
+
+def _digits(field: bytes, name: str) -> int:
+    if len(field) != 5 or not field.isdigit():
+        raise FrameError(f"{name} field is not 5 decimal digits")
+    return int(field)
+
+
+@dataclass(frozen=True, slots=True)
+class BccFrame:
+    """One BCC message block.
+
+    ``bed_id`` is the bare ComDevice name (without ``/1/1>``); ``information`` the UTF-8 payload
+    (a request or RS-joined records); ``last`` is True for an ETX block, False for ETB.
+    Invariants, checked on construction (:class:`FrameError`): a valid bedId, no framing
+    control byte in ``information``, a message of at most :data:`MAX_LENGTH` bytes.
+    """
+
+    bed_id: str
+    information: bytes
+    last: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            bed = self.bed_id.encode("ascii")
+        except UnicodeEncodeError:
+            raise FrameError("bedId is not ASCII") from None
+        _check_bed_id(bed)
+        if any(byte in _FRAMING for byte in self.information):
+            raise FrameError("information contains a framing control byte")
+        if self.length > MAX_LENGTH:
+            raise FrameError(f"message of {self.length} bytes exceeds {MAX_LENGTH}")
+
+    @property
+    def length(self) -> int:
+        """The unstuffed message length in bytes, SOH to EOT inclusive (the LLLLL field)."""
+        return _OVERHEAD + len(self.bed_id) + len(BED_SUFFIX) + len(self.information)
+
+    @property
+    def text(self) -> str:
+        """``information`` decoded as UTF-8 (invalid sequences replaced)."""
+        return self.information.decode("utf-8", errors="replace")
+
+    def to_bytes(self, stuffing: bool = True) -> bytes:
+        """The message on the wire: length and checksum over the plain bytes, then stuffed."""
+        head = b"".join(
+            (
+                bytes((SOH,)),
+                b"%05d" % self.length,
+                bytes((STX,)),
+                self.bed_id.encode("ascii"),
+                BED_SUFFIX,
+                self.information,
+                bytes((ETX if self.last else ETB,)),
+            )
+        )
+        plain = head + b"%05d" % sum_mod256(head) + bytes((EOT,))
+        return stuff(plain) if stuffing else plain
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BccFrame:
+        """Parse one complete *unstuffed* message, SOH to EOT; :class:`FrameError` if invalid."""
+        if len(data) < _OVERHEAD + len(BED_SUFFIX) + 1:
+            raise FrameError(f"frame of {len(data)} bytes is too short")
+        if data[0] != SOH or data[-1] != EOT:
+            raise FrameError("frame does not run from SOH to EOT")
+        length = _digits(data[1:6], "length")
+        if length != len(data):
+            raise FrameError(f"length field says {length} bytes, frame has {len(data)}")
+        if data[6] != STX:
+            raise FrameError("no STX after the length field")
+        if data[-7] not in (ETX, ETB):
+            raise FrameError("no ETX or ETB before the checksum")
+        if _digits(data[-6:-1], "checksum") != sum_mod256(data[:-6]):
+            raise FrameError("checksum mismatch")
+        body = data[7:-7]
+        end = body.find(b">")
+        if end < len(BED_SUFFIX) or body[end - len(BED_SUFFIX) + 1 : end + 1] != BED_SUFFIX:
+            raise FrameError("no bedId followed by '/1/1>'")
+        bed = body[: end - len(BED_SUFFIX) + 1]
+        _check_bed_id(bed)
+        return cls(bed.decode("ascii"), body[end + 1 :], data[-7] == ETX)
