@@ -34,6 +34,22 @@ class Subscription(Generic[T]):
                 return
             yield item  # type: ignore[misc]  # everything but the sentinel is a T
 
+    async def get_batch(self, max_items: int) -> list[T]:
+        """Wait for at least one item, then take what else is ready, up to ``max_items``.
+
+        An empty list means the bus closed and everything before the close was taken.
+        """
+        batch: list[T] = []
+        item = await self._queue.get()
+        while item is not _CLOSED:
+            batch.append(item)  # type: ignore[arg-type]  # everything but the sentinel is a T
+            if len(batch) >= max_items or self._queue.empty():
+                return batch
+            item = self._queue.get_nowait()
+        if batch:  # keep the close for the next call, after this batch
+            self._queue.put_nowait(_CLOSED)
+        return batch
+
     def depth(self) -> int:
         """Items waiting for this consumer."""
         return self._queue.qsize()

@@ -1,0 +1,91 @@
+"""Publish confirmations with the broker's reason code.
+
+aiomqtt 2.x's ``publish()`` returns normally even when an MQTT 5 broker refuses a message in
+its PUBACK (reason code >= 0x80, e.g. 0x87 not authorized). Here each publish gets a future
+resolved by the underlying paho client's ``on_publish`` callback with that reason code, and
+failed by its ``on_disconnect``. Under MQTT 3.1.1 a refusal cannot be seen at all: the broker
+acknowledges and drops, so delivery must be proven end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiomqtt
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+__all__ = ["Confirmations", "ConnectionLostError", "PublishFailedError"]
+
+
+class ConnectionLostError(aiomqtt.MqttError):
+    """The connection went down while a publish waited for its acknowledgement."""
+
+
+class PublishFailedError(aiomqtt.MqttError):
+    """The client could not even queue the message (not connected, queue full)."""
+
+
+class Confirmations:
+    """Publishes on one connected aiomqtt client and returns each PUBACK's reason code."""
+
+    def __init__(self, client: aiomqtt.Client, mqtt5: bool) -> None:
+        self._paho: paho.Client = client._client  # the documented way to reach reason codes
+        self._mqtt5 = mqtt5
+        self._loop = asyncio.get_running_loop()
+        self._pending: dict[int, asyncio.Future[ReasonCode | None]] = {}
+        self._early: dict[int, ReasonCode | None] = {}
+        self._previous_on_disconnect = self._paho.on_disconnect
+        self._paho.on_publish = self._on_publish
+        self._paho.on_disconnect = self._on_disconnect
+
+    def _on_publish(
+        self, _client: Any, _userdata: Any, mid: int, reason_code: ReasonCode, _props: Any
+    ) -> None:
+        future = self._pending.pop(mid, None)
+        if future is None:
+            self._early[mid] = reason_code  # acknowledged before publish() registered it
+        elif not future.done():
+            future.set_result(reason_code)
+
+    def _on_disconnect(self, *args: Any) -> None:
+        self.fail_all(ConnectionLostError("connection to the broker lost"))
+        if self._previous_on_disconnect is not None:
+            self._previous_on_disconnect(*args)
+
+    def fail_all(self, exc: BaseException) -> None:
+        """Fail every publish still waiting for its acknowledgement."""
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(exc)
+
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        retain: bool = False,
+        expiry_s: int | None = None,
+    ) -> ReasonCode | None:
+        """Publish and wait for the acknowledgement; its reason code (``None`` for QoS 0).
+
+        Raises :class:`ConnectionLostError` or :class:`PublishFailedError`.
+        """
+        properties = None
+        if self._mqtt5 and expiry_s is not None:
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.MessageExpiryInterval = max(1, expiry_s)
+        info = self._paho.publish(topic, payload, qos, retain, properties)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise PublishFailedError(f"cannot publish: {paho.error_string(info.rc)}")
+        if qos == 0:
+            return None
+        if info.mid in self._early:
+            return self._early.pop(info.mid)
+        future: asyncio.Future[ReasonCode | None] = self._loop.create_future()
+        self._pending[info.mid] = future
+        return await future

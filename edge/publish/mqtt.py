@@ -1,0 +1,258 @@
+"""The publisher: the one task that owns the MQTT client and drains the outbox.
+
+Connect (TLS and credentials from config) with a retained ``lost`` will, publish the retained
+``online`` status, then publish what the outbox holds, oldest first, up to ``WINDOW`` messages
+in flight, deleting each only after its PUBACK. A message the broker refuses (MQTT 5 reason
+code >= 0x80) is logged, counted and kept, to be tried again later; it is never counted as
+delivered. On a lost connection: reconnect with capped, jittered backoff. On ``finish()``:
+flush the outbox, publish the retained ``offline`` status and disconnect cleanly.
+Acknowledgement commands arriving on ``.../alarms/{alarm_id}/ack`` go to ``on_ack``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiomqtt
+from pydantic import ValidationError
+
+from edge.backoff import Backoff
+from edge.config import MqttConfig
+from edge.publish.confirm import Confirmations
+from edge.publish.outbox import Outbox, OutboxMessage
+from edge.publish.payloads import AckCommand, EnvelopeFactory, StatusPayload
+from edge.publish.topics import AckTopic, Topics
+
+__all__ = ["AckHandler", "Publisher", "PublisherCounters"]
+
+log = logging.getLogger(__name__)
+
+WINDOW = 100  # messages in flight
+REFUSED_RETRY_S = 30.0  # a refused message is tried again after this long
+IDLE_POLL_S = 1.0  # look for deferred messages at least this often
+GOODBYE_TIMEOUT_S = 2.0
+
+AckHandler = Callable[[AckTopic, AckCommand], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class PublisherCounters:
+    """What the publisher did since start; read by metrics and tests."""
+
+    connected: bool = False
+    connects: int = 0
+    connect_failures: int = 0
+    delivered: int = 0
+    refused: int = 0
+    acks_received: int = 0
+    acks_rejected: int = 0
+    last_error: str | None = None
+
+
+class Publisher:
+    """Owns the MQTT connection of one edge."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        edge_id: str,
+        topics: Topics,
+        outbox: Outbox,
+        envelopes: EnvelopeFactory,
+        version: str,
+        started_at: datetime,
+        on_ack: AckHandler | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._config = config
+        self._edge_id = edge_id
+        self._topics = topics
+        self._outbox = outbox
+        self._envelopes = envelopes
+        self._version = version
+        self._started_at = started_at
+        self._on_ack = on_ack
+        self._backoff = backoff or Backoff(initial=0.5, cap=30.0)
+        self._finishing = asyncio.Event()
+        self.counters = PublisherCounters()
+
+    def finish(self) -> None:
+        """Ask ``run()`` to flush the outbox, say ``offline`` and return."""
+        self._finishing.set()
+        self._outbox.new_messages.set()
+
+    async def run(self) -> None:
+        """Connect, publish and reconnect until ``finish()`` completes or cancellation."""
+        while True:
+            try:
+                await self._connected_session()
+            except* aiomqtt.MqttError as group:
+                self._note_error(group.exceptions[0])
+            else:
+                return
+            finally:
+                self.counters.connected = False
+            if self._finishing.is_set():
+                log.warning("broker unreachable at shutdown; the outbox keeps what is undelivered")
+                return
+            await asyncio.sleep(self._backoff.next_delay())
+
+    def _note_error(self, exc: BaseException) -> None:
+        message = str(exc) or type(exc).__name__
+        if self.counters.connected:
+            log.warning("broker connection lost", extra={"error": message})
+        else:
+            self.counters.connect_failures += 1
+            level = logging.DEBUG if message == self.counters.last_error else logging.WARNING
+            extra = {"error": message, "url": self._config.url}
+            log.log(level, "cannot connect to broker", extra=extra)
+        self.counters.last_error = message
+
+    async def _connected_session(self) -> None:
+        async with self._client() as client:
+            confirmations = Confirmations(client, mqtt5=self._config.protocol == "5")
+            self.counters.connected = True
+            self.counters.connects += 1
+            self._backoff.reset()
+            await self._publish_status(confirmations, "online")
+            log.info("broker connected", extra={"url": self._config.url})
+            async with asyncio.TaskGroup() as tasks:
+                acks = None
+                if self._on_ack is not None:
+                    acks = tasks.create_task(self._receive_acks(client), name="mqtt.acks")
+                await self._drain(confirmations)
+                if acks is not None:
+                    acks.cancel()
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                async with asyncio.timeout(GOODBYE_TIMEOUT_S):
+                    await self._publish_status(confirmations, "offline")
+            log.info("broker disconnected cleanly")
+
+    def _client(self) -> aiomqtt.Client:
+        url = urllib.parse.urlsplit(self._config.url)
+        tls = url.scheme == "mqtts"
+        lost = self._status_payload("lost")
+        return aiomqtt.Client(
+            hostname=url.hostname or "127.0.0.1",
+            port=url.port or (8883 if tls else 1883),
+            username=self._config.username,
+            password=(self._config.password.get_secret_value() if self._config.password else None),
+            identifier=self._config.client_id or f"infusion-edge-{self._edge_id}",
+            protocol=(
+                aiomqtt.ProtocolVersion.V5
+                if self._config.protocol == "5"
+                else aiomqtt.ProtocolVersion.V311
+            ),
+            will=aiomqtt.Will(self._topics.status(self._edge_id), lost, qos=1, retain=True),
+            keepalive=self._config.keepalive_s,
+            tls_context=self._tls_context() if tls else None,
+            max_inflight_messages=WINDOW,
+            timeout=10.0,
+        )
+
+    def _tls_context(self) -> ssl.SSLContext:
+        tls = self._config.tls
+        context = ssl.create_default_context(
+            cafile=str(tls.ca_file) if tls and tls.ca_file else None
+        )
+        if tls and tls.cert_file and tls.key_file:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+        return context  # hostname verification and certificate checks stay on
+
+    def _status_payload(self, state: str) -> bytes:
+        payload = StatusPayload.model_validate(
+            {
+                **self._envelopes.fields(StatusPayload, datetime.now(self._started_at.tzinfo)),
+                "state": state,
+                "version": self._version,
+                "started_at": self._started_at,
+            }
+        )
+        return payload.to_json()
+
+    async def _publish_status(self, confirmations: Confirmations, state: str) -> None:
+        topic = self._topics.status(self._edge_id)
+        code = await confirmations.publish(topic, self._status_payload(state), 1, retain=True)
+        if code is not None and code.is_failure:
+            self.counters.refused += 1
+            log.error("broker refused the edge status", extra={"reason": str(code), "topic": topic})
+
+    async def _drain(self, confirmations: Confirmations) -> None:
+        """Publish the outbox until ``finish()`` was asked and the outbox is empty."""
+        while True:
+            self._outbox.new_messages.clear()
+            batch = await self._outbox.take(WINDOW)
+            if not batch:
+                if self._finishing.is_set():
+                    return
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(IDLE_POLL_S):
+                        await self._outbox.new_messages.wait()
+                continue
+            await self._publish_batch(confirmations, batch)
+
+    async def _publish_batch(
+        self, confirmations: Confirmations, batch: list[OutboxMessage]
+    ) -> None:
+        now = datetime.now(self._started_at.tzinfo).timestamp()
+        results = await asyncio.gather(
+            *(
+                confirmations.publish(
+                    m.topic,
+                    m.payload,
+                    m.qos,
+                    m.retain,
+                    None if m.expiry_s is None else int(m.expiry_s - (now - m.created)),
+                )
+                for m in batch
+            ),
+            return_exceptions=True,
+        )
+        delivered, refused = [], []
+        for message, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+            if result is not None and result.is_failure:
+                refused.append(message)
+                log.error(
+                    "broker refused a message; kept in the outbox",
+                    extra={"topic": message.topic, "reason": str(result)},
+                )
+            else:
+                delivered.append(message.id)
+        await self._outbox.delete(delivered)
+        self.counters.delivered += len(delivered)
+        if refused:
+            self.counters.refused += len(refused)
+            await self._outbox.defer([m.id for m in refused], REFUSED_RETRY_S)
+
+    async def _receive_acks(self, client: aiomqtt.Client) -> None:
+        assert self._on_ack is not None
+        await client.subscribe(self._topics.ack_filter(), qos=1)
+        async for message in client.messages:
+            target = self._topics.parse_ack(str(message.topic))
+            if target is None:
+                continue
+            payload = message.payload if isinstance(message.payload, bytes | str) else b""
+            try:
+                command = AckCommand.model_validate_json(payload)
+            except ValidationError as exc:
+                self.counters.acks_rejected += 1
+                log.warning(
+                    "acknowledgement rejected",
+                    extra={
+                        "bed": target.bed,
+                        "alarm": target.alarm_id,
+                        "error": exc.errors()[0]["msg"],
+                    },
+                )
+                continue
+            self.counters.acks_received += 1
+            await self._on_ack(target, command)

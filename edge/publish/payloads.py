@@ -1,0 +1,118 @@
+"""The MQTT payloads of the contract: JSON objects, each with the same envelope.
+
+Every payload carries ``schema`` (its name and version, ``infusion-edge.telemetry/1``),
+``edge_id``, ``session`` (new at every daemon start), ``seq`` (monotonic per edge session,
+so consumers can find gaps and drop duplicates by ``session`` + ``seq``) and ``ts`` (ISO 8601,
+UTC: the time of what the message reports — the measurement for telemetry, the change for
+state). The models are the reference: ``infusion-edge schemas`` prints their JSON Schemas.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from drivers.readings import PumpReading, VitalsReading
+from edge.device_state import DeviceState
+
+__all__ = [
+    "PAYLOAD_MODELS",
+    "AckCommand",
+    "DeviceStatePayload",
+    "Envelope",
+    "EnvelopeFactory",
+    "PumpTelemetry",
+    "StatusPayload",
+    "Telemetry",
+    "VitalsTelemetry",
+]
+
+
+class Envelope(BaseModel):
+    """The fields every payload carries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    SCHEMA: ClassVar[str] = "infusion-edge.envelope/1"
+
+    schema_: str = Field(alias="schema", description="payload name and version")
+    edge_id: str
+    session: str = Field(description="changes at each start of the edge daemon")
+    seq: int = Field(ge=0, description="monotonic per edge session")
+    ts: AwareDatetime = Field(description="time of what the message reports, UTC")
+
+    def to_json(self) -> bytes:
+        """The payload as UTF-8 JSON, with ``schema`` spelled as in the contract."""
+        return self.model_dump_json(by_alias=True).encode()
+
+
+class PumpTelemetry(Envelope, PumpReading):
+    """One pump reading (rates mL/h, volumes mL)."""
+
+    SCHEMA: ClassVar[str] = "infusion-edge.telemetry/1"
+
+
+class VitalsTelemetry(Envelope, VitalsReading):
+    """One vital-signs reading (pressures mm[Hg], rates /min, SpO2 %)."""
+
+    SCHEMA: ClassVar[str] = "infusion-edge.telemetry/1"
+
+
+Telemetry = Annotated[PumpTelemetry | VitalsTelemetry, Field(discriminator="kind")]
+
+
+class DeviceStatePayload(Envelope, DeviceState):
+    """Retained connection state of one device with its link counters."""
+
+    SCHEMA: ClassVar[str] = "infusion-edge.device-state/1"
+
+
+class StatusPayload(Envelope):
+    """Retained status of one edge; the broker sets ``lost`` through the will."""
+
+    SCHEMA: ClassVar[str] = "infusion-edge.edge-status/1"
+
+    state: Literal["online", "offline", "lost"]
+    version: str
+    started_at: AwareDatetime
+
+
+class AckCommand(BaseModel):
+    """An acknowledgement sent by a dashboard: who (a user name, never a patient) and when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by: str = Field(min_length=1, max_length=64)
+    at: AwareDatetime | None = None
+    source: str | None = Field(None, max_length=64, description="the dashboard that sent it")
+
+
+PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
+    "telemetry (pump)": PumpTelemetry,
+    "telemetry (vitals)": VitalsTelemetry,
+    "device state": DeviceStatePayload,
+    "edge status": StatusPayload,
+    "alarm acknowledgement (command)": AckCommand,
+}
+
+
+class EnvelopeFactory:
+    """Envelope fields for one edge session: a fresh ``session`` id and a ``seq`` counter."""
+
+    def __init__(self, edge_id: str, session: str | None = None, first_seq: int = 1) -> None:
+        self.edge_id = edge_id
+        self.session = session or uuid.uuid4().hex
+        self._seq = itertools.count(first_seq)
+
+    def fields(self, model: type[Envelope], ts: datetime) -> dict[str, Any]:
+        """Envelope fields for a new ``model`` payload about an event at ``ts``."""
+        return {
+            "schema": model.SCHEMA,
+            "edge_id": self.edge_id,
+            "session": self.session,
+            "seq": next(self._seq),
+            "ts": ts,
+        }
