@@ -1,0 +1,261 @@
+"""The IntelliVue client conversation, sans I/O (fact sheet §4, §8, §11).
+
+::
+
+    open ──> ASSOCIATING ──AssociationResult──> CONFIGURING ──MDS Create──> POLLING
+      ^       (AARQ sent)   (options granted)    (await MDS)    (answered,   (Extended Poll
+      │                                                          first poll)  every poll_period_s)
+      │   timeout (association_timeout_s, or poll_timeout_s without numerics):
+      │       Abort + Association Request at once
+      │   Refuse / Abort / Release Request from the monitor, or options not granted:
+      └── BACKOFF (retry_backoff_s, doubled per failure in a row, capped) -> Abort + request
+
+Every re-association starts with an Abort, so a monitor still holding our previous
+association (the port has one client, so any association it holds is ours) drops it instead
+of refusing the new request. The MDS Create event is answered whenever it arrives. When the
+client has sent nothing for half the monitor's supervision timeout (derived from the granted
+min_poll_period, fact sheet §11) it sends the recommended keep-alive, a single poll of the
+Alert Monitor's static context. ``close`` releases a running association (Release Request)
+or aborts one being set up.
+
+Linked poll results (ROLRS ... RORS with one invoke id) are merged before decoding; one
+reading per complete numerics result. ``Exchange.frames_ok`` counts good frames;
+``Exchange.errors`` gets one reason per bad frame, undecodable message, monitor error result
+and per value the codec invalidated (unit mismatch).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from drivers.base import BadFrame, DeviceTarget, Exchange, Instant
+from drivers.errors import DecodeError
+from drivers.intellivue import codes
+from drivers.intellivue.association import (
+    Abort,
+    AssociationRequest,
+    AssociationResult,
+    Refuse,
+    ReleaseRequest,
+    ReleaseResult,
+    supervision_timeout_s,
+)
+from drivers.intellivue.codec import decode_numerics
+from drivers.intellivue.dataexport import (
+    ErrorResult,
+    EventReport,
+    EventReportResult,
+    MdsCreateEvent,
+    PollRequest,
+)
+from drivers.intellivue.framer import IntelliVueFramer
+from drivers.intellivue.messages import Message, decode_message, wire
+from drivers.intellivue.options import IntelliVueOptions
+from drivers.intellivue.poll import ObservationPoll, PollResult
+from drivers.intellivue.timebase import FirstSeen, MonitorClock
+
+__all__ = ["IntelliVueConversation", "Phase"]
+
+_MAX_CHAIN_OBJECTS = 1024  # objects kept from one linked result chain
+_MAX_CHAINS = 4  # linked chains assembled at once
+
+
+class Phase(enum.Enum):
+    """Where the client is in the association."""
+
+    IDLE = "idle"
+    ASSOCIATING = "associating"
+    CONFIGURING = "configuring"
+    POLLING = "polling"
+    BACKOFF = "backoff"
+    CLOSED = "closed"
+
+
+class IntelliVueConversation:
+    """The client side of one IntelliVue MIB/RS232 link (one monitor per port)."""
+
+    def __init__(self, target: DeviceTarget, options: IntelliVueOptions | None = None) -> None:
+        self._target = target
+        self._options = options = options or IntelliVueOptions()
+        self.tick_interval = min(0.25, options.poll_period_s / 4)
+        self._framer = IntelliVueFramer()
+        self._phase = Phase.IDLE
+        self.last_failure: str | None = None
+        """Why the last association ended or failed, for status displays."""
+        self._deadline = self._next_poll = self._last_data = 0.0
+        self._last_sent = self._retry_at = 0.0
+        self._failures = 0
+        self._supervision_s = supervision_timeout_s(0)
+        self._invoke = self._poll_number = 0
+        self._clock: MonitorClock | None = None
+        self._first_seen = FirstSeen()
+        self._chains: dict[int, list[ObservationPoll]] = {}
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    def open(self, at: Instant) -> bytes:
+        """The Association Request; call once after the link opened."""
+        self._failures = 0
+        return self._associate(at, abort_first=False)
+
+    def receive(self, data: bytes, at: Instant) -> Exchange:
+        """Frame and handle ``data``; never raises."""
+        exchange = Exchange()
+        out = bytearray()
+        for item in self._framer.feed(data):
+            if isinstance(item, BadFrame):
+                exchange.errors.append(item.reason)
+                continue
+            try:
+                out += self._handle(decode_message(item.user_data), at, exchange)
+            except DecodeError as exc:
+                exchange.errors.append(str(exc))
+            else:
+                exchange.frames_ok += 1
+        if out:
+            self._last_sent = at.monotonic
+        exchange.send = bytes(out)
+        return exchange
+
+    def tick(self, at: Instant) -> bytes:
+        """Timeouts, retries, polls and keep-alives due at ``at``."""
+        options, now_s = self._options, at.monotonic
+        if self._phase in (Phase.ASSOCIATING, Phase.CONFIGURING) and now_s >= self._deadline:
+            step = "Association Result" if self._phase is Phase.ASSOCIATING else "MDS Create"
+            self.last_failure = f"no {step} within {options.association_timeout_s:g} s"
+            return self._associate(at, abort_first=True)
+        if self._phase is Phase.BACKOFF and now_s >= self._retry_at:
+            return self._associate(at, abort_first=True)
+        if self._phase is not Phase.POLLING:
+            return b""
+        if now_s - self._last_data >= options.poll_timeout_s:
+            self.last_failure = f"no poll result within {options.poll_timeout_s:g} s"
+            return self._associate(at, abort_first=True)
+        if now_s >= self._next_poll:
+            return self._poll(at)
+        if now_s - self._last_sent >= self._supervision_s / 2:
+            self._last_sent = now_s
+            return wire(PollRequest.keep_alive(self._next_invoke(), self._next_poll_number()))
+        return b""
+
+    def close(self, at: Instant) -> bytes:
+        """A Release Request when associated, an Abort while associating, else nothing."""
+        phase, self._phase = self._phase, Phase.CLOSED
+        if phase is Phase.POLLING:
+            return wire(ReleaseRequest())
+        if phase in (Phase.ASSOCIATING, Phase.CONFIGURING):
+            return wire(Abort())
+        return b""
+
+    # -- handling received messages ---------------------------------------------------------
+
+    def _handle(self, message: Message, at: Instant, exchange: Exchange) -> bytes:
+        if self._phase in (Phase.IDLE, Phase.CLOSED):
+            return b""
+        associated = self._phase in (Phase.ASSOCIATING, Phase.CONFIGURING, Phase.POLLING)
+        match message:
+            case AssociationResult():
+                return self._on_accept(message, at)
+            case Refuse() if self._phase is Phase.ASSOCIATING:
+                self._fail("association refused by the monitor", at)
+            case MdsCreateEvent():
+                return self._on_mds_create(message, at)
+            case EventReport() if message.command_type == codes.CMD_CONFIRMED_EVENT_REPORT:
+                return wire(EventReportResult.answering(message))
+            case PollResult():
+                return self._on_poll_result(message, at, exchange)
+            case ErrorResult():
+                exchange.errors.append(
+                    f"monitor error {message.name} for invoke {message.invoke_id}"
+                )
+            case ReleaseRequest() if associated:
+                self._fail("association released by the monitor", at)
+                return wire(ReleaseResult())
+            case Abort() if associated:
+                self._fail("association aborted by the monitor", at)
+        return b""
+
+    def _on_accept(self, result: AssociationResult, at: Instant) -> bytes:
+        if self._phase is not Phase.ASSOCIATING:
+            return b""
+        profile = result.user_info.poll_profile
+        granted = profile.ext_options or 0
+        if not granted & codes.POLL_EXT_PERIOD_NU_1SEC:
+            reason = f"monitor did not grant 1 s numerics polling (options 0x{granted:08X})"
+            self._fail(reason, at)
+            return wire(Abort())
+        self._supervision_s = supervision_timeout_s(profile.min_poll_period)
+        self._phase = Phase.CONFIGURING
+        self._deadline = at.monotonic + self._options.association_timeout_s
+        return b""
+
+    def _on_mds_create(self, event: MdsCreateEvent, at: Instant) -> bytes:
+        reply = wire(EventReportResult.answering(event))
+        self._clock = MonitorClock.from_event(event)  # a restarted monitor has a new clock
+        if self._phase in (Phase.ASSOCIATING, Phase.CONFIGURING):
+            self._phase = Phase.POLLING
+            self._failures = 0
+            self._last_data = at.monotonic
+            reply += self._poll(at)
+        return reply
+
+    def _on_poll_result(self, result: PollResult, at: Instant, exchange: Exchange) -> bytes:
+        if self._phase is not Phase.POLLING or result.obj_class != codes.NOM_MOC_VMO_METRIC_NU:
+            return b""  # keep-alive answers, results of an earlier association
+        if result.linked is not None:
+            self._extend_chain(result, exchange)
+            return b""
+        objects = [*self._chains.pop(result.invoke_id, ()), *result.objects]
+        self._last_data = at.monotonic
+        decoded = decode_numerics(
+            objects, result.rel_time, self._target, at, self._clock, self._first_seen
+        )
+        exchange.errors.extend(decoded.problems)
+        if decoded.reading is not None:
+            exchange.readings.append(decoded.reading)
+        return b""
+
+    def _extend_chain(self, result: PollResult, exchange: Exchange) -> None:
+        if result.invoke_id not in self._chains and len(self._chains) >= _MAX_CHAINS:
+            self._chains.pop(next(iter(self._chains)))
+        chain = self._chains.setdefault(result.invoke_id, [])
+        chain.extend(result.objects)
+        if len(chain) > _MAX_CHAIN_OBJECTS:
+            del self._chains[result.invoke_id]
+            exchange.errors.append(f"linked poll result over {_MAX_CHAIN_OBJECTS} objects")
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _associate(self, at: Instant, *, abort_first: bool) -> bytes:
+        self._phase = Phase.ASSOCIATING
+        self._deadline = at.monotonic + self._options.association_timeout_s
+        self._last_sent = at.monotonic
+        self._chains.clear()
+        request = wire(AssociationRequest())
+        return wire(Abort()) + request if abort_first else request
+
+    def _fail(self, reason: str, at: Instant) -> None:
+        options = self._options
+        self.last_failure = reason
+        self._failures += 1
+        doubling = 2 ** min(self._failures - 1, 16)
+        delay = min(options.retry_backoff_s * doubling, options.retry_backoff_max_s)
+        self._retry_at = at.monotonic + delay
+        self._phase = Phase.BACKOFF
+        self._chains.clear()
+
+    def _poll(self, at: Instant) -> bytes:
+        ticks = round(self._options.active_period_s * codes.TICKS_PER_SECOND)
+        self._next_poll = at.monotonic + self._options.poll_period_s
+        self._last_sent = at.monotonic
+        return wire(PollRequest.numerics(self._next_invoke(), self._next_poll_number(), ticks))
+
+    def _next_invoke(self) -> int:
+        self._invoke = self._invoke % 0xFFFF + 1
+        return self._invoke
+
+    def _next_poll_number(self) -> int:
+        self._poll_number = self._poll_number % 0xFFFF + 1
+        return self._poll_number
