@@ -91,6 +91,7 @@ class MqttConfig(_Model):
     protocol: Literal["5", "3.1.1"] = "5"
     topic_prefix: str = Field("infusion-edge/v1", pattern=r"^[^#+\s]+[^/#+\s]$")
     keepalive_s: int = Field(30, ge=5, le=3600)
+    telemetry_expiry_s: int = Field(3600, ge=1, description="MQTT 5 message expiry of telemetry")
     tls: TlsConfig | None = None
 
 

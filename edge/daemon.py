@@ -1,9 +1,11 @@
-"""The daemon: one TaskGroup running a session per port and the bus consumers.
+"""The daemon: one TaskGroup running a session per port, the bus consumers and the publisher.
 
-Shutdown on SIGTERM or SIGINT, in order and in bounded time: stop reading (sessions send their
-goodbye bytes and close their ports), close the bus so consumers drain what they hold, then
-return. A session that fails unexpectedly is logged with its traceback and restarted after a
-backoff; the other devices keep running.
+Data flows one way: sessions -> bus -> consumers (the outbox writer, the log tap) -> outbox ->
+publisher -> broker. Shutdown on SIGTERM or SIGINT, in order and in bounded time: stop reading
+(sessions send their goodbye bytes and close their ports), close the bus so consumers drain
+what they hold into the outbox, let the publisher flush the outbox and publish ``offline``,
+then close the outbox. A session that fails unexpectedly is logged with its traceback and
+restarted after a backoff; the other devices keep running.
 """
 
 from __future__ import annotations
@@ -16,10 +18,16 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from edge import __version__
 from edge.backoff import Backoff
 from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
 from edge.config import Config, DeviceConfig, port_key
+from edge.publish.mqtt import Publisher
+from edge.publish.outbox import Outbox
+from edge.publish.outbox_writer import OutboxWriter
+from edge.publish.payloads import EnvelopeFactory
+from edge.publish.topics import Topics
 from edge.session import BusItem, LinkSession
 from edge.tap import log_bus_items
 
@@ -29,6 +37,7 @@ log = logging.getLogger(__name__)
 
 STOP_READING_TIMEOUT_S = 3.0
 DRAIN_TIMEOUT_S = 5.0
+FLUSH_TIMEOUT_S = 5.0
 
 Consumer = Callable[[Subscription[BusItem]], Coroutine[Any, Any, None]]
 
@@ -62,7 +71,24 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.bus: Bus[BusItem] = Bus()
         self._stop = asyncio.Event()
+        self.envelopes = EnvelopeFactory(config.edge_id)
+        self.topics = Topics(config.mqtt.topic_prefix, config.site)
+        storage = config.storage
+        self.outbox = Outbox(storage.outbox_path, storage.max_messages, storage.max_age_s)
+        writer = OutboxWriter(
+            self.outbox, self.topics, self.envelopes, config.mqtt.telemetry_expiry_s
+        )
+        self.publisher = Publisher(
+            config.mqtt,
+            config.edge_id,
+            self.topics,
+            self.outbox,
+            self.envelopes,
+            __version__,
+            self.clock.now(),
+        )
         self._consumers: list[tuple[Consumer, Subscription[BusItem]]] = [
+            (writer.run, self.bus.subscribe("bus.outbox")),
             (log_bus_items, self.bus.subscribe("bus.log")),
         ]
 
@@ -87,9 +113,11 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
+        await self.outbox.open()
         try:
             await self._run(sessions)
         finally:
+            await self.outbox.close()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
         log.info("edge stopped", extra={"edge": self.config.edge_id})
@@ -104,15 +132,18 @@ class Daemon:
                 tasks.create_task(consume(items), name=items.name)
                 for consume, items in self._consumers
             ]
+            publisher = tasks.create_task(self.publisher.run(), name="mqtt.publisher")
             readers = [
                 tasks.create_task(_supervise(session), name=session.name) for session in sessions
             ]
             await self._stop.wait()
             await _cancel_and_wait(readers, STOP_READING_TIMEOUT_S, "sessions")
             await self.bus.close()
-            if consumers:
-                _, pending = await asyncio.wait(consumers, timeout=DRAIN_TIMEOUT_S)
-                await _cancel_and_wait(list(pending), 1.0, "consumers")
+            _, pending = await asyncio.wait(consumers, timeout=DRAIN_TIMEOUT_S)
+            await _cancel_and_wait(list(pending), 1.0, "consumers")
+            self.publisher.finish()
+            _, pending = await asyncio.wait([publisher], timeout=FLUSH_TIMEOUT_S)
+            await _cancel_and_wait(list(pending), 1.0, "publisher")
 
 
 async def _cancel_and_wait(tasks: list[asyncio.Task[None]], grace_s: float, what: str) -> None:

@@ -15,10 +15,11 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import aiomqtt
 from pydantic import ValidationError
@@ -169,7 +170,7 @@ class Publisher:
     def _status_payload(self, state: str) -> bytes:
         payload = StatusPayload.model_validate(
             {
-                **self._envelopes.fields(StatusPayload, datetime.now(self._started_at.tzinfo)),
+                **self._envelopes.status_fields(StatusPayload, datetime.now(UTC)),
                 "state": state,
                 "version": self._version,
                 "started_at": self._started_at,
@@ -201,7 +202,7 @@ class Publisher:
     async def _publish_batch(
         self, confirmations: Confirmations, batch: list[OutboxMessage]
     ) -> None:
-        now = datetime.now(self._started_at.tzinfo).timestamp()
+        now = time.time()
         results = await asyncio.gather(
             *(
                 confirmations.publish(

@@ -1,8 +1,9 @@
 """The MQTT payloads of the contract: JSON objects, each with the same envelope.
 
 Every payload carries ``schema`` (its name and version, ``infusion-edge.telemetry/1``),
-``edge_id``, ``session`` (new at every daemon start), ``seq`` (monotonic per edge session,
-so consumers can find gaps and drop duplicates by ``session`` + ``seq``) and ``ts`` (ISO 8601,
+``edge_id``, ``session`` (new at every daemon start), ``seq`` (monotonic per edge session from
+1, so consumers can find gaps and drop duplicates by ``session`` + ``seq``; 0 on the edge
+status, which is outside the sequence) and ``ts`` (ISO 8601,
 UTC: the time of what the message reports — the measurement for telemetry, the change for
 state). The models are the reference: ``infusion-edge schemas`` prints their JSON Schemas.
 """
@@ -108,11 +109,18 @@ class EnvelopeFactory:
         self._seq = itertools.count(first_seq)
 
     def fields(self, model: type[Envelope], ts: datetime) -> dict[str, Any]:
-        """Envelope fields for a new ``model`` payload about an event at ``ts``."""
+        """Envelope fields for a new ``model`` payload about an event at ``ts``, with the next
+        ``seq``."""
+        return {**self.status_fields(model, ts), "seq": next(self._seq)}
+
+    def status_fields(self, model: type[Envelope], ts: datetime) -> dict[str, Any]:
+        """Envelope fields with ``seq`` 0, for the edge status: it is a retained state set
+        outside the stream (the broker may publish the will long after it was made), so it
+        takes no number from the sequence and leaves no gap in it."""
         return {
             "schema": model.SCHEMA,
             "edge_id": self.edge_id,
             "session": self.session,
-            "seq": next(self._seq),
+            "seq": 0,
             "ts": ts,
         }

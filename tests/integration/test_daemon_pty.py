@@ -15,6 +15,7 @@ import yaml
 
 from drivers.textline.codec import encode_pump, encode_vitals
 from tests.integration.daemon_process import DaemonProcess, LogLine
+from tests.mosquitto import free_port
 from tests.ptys import PtyDevice
 
 pytestmark = pytest.mark.integration
@@ -30,11 +31,16 @@ def pump_line(volume: float) -> bytes:
     return encode_pump("infusing", {"RATE": 52.5, "VI": volume}, drug="Ketamine").to_bytes()
 
 
-def write_config(directory: Path, devices: list[dict[str, Any]]) -> Path:
+def write_config(
+    directory: Path, devices: list[dict[str, Any]], mqtt_url: str | None = None
+) -> Path:
+    """A daemon config in ``directory``; MQTT goes to ``mqtt_url``, else to a closed port."""
     config = {
         "site": "test-site",
         "edge_id": "test-edge",
         "log": {"level": "DEBUG", "format": "json"},
+        "mqtt": {"url": mqtt_url or f"mqtt://127.0.0.1:{free_port()}"},
+        "storage": {"outbox_path": str(directory / "outbox.sqlite")},
         "beds": {"bed-1": {}},
         "devices": devices,
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,15 +11,9 @@ import yaml
 from drivers.registry import driver_names
 from edge.cli import DEFAULT_DEMO_CONFIG, main
 from tests.integration.daemon_process import DaemonProcess
+from tests.mosquitto import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def demo_config_on_free_ports(tmp_path: Path) -> Path:
@@ -28,6 +21,8 @@ def demo_config_on_free_ports(tmp_path: Path) -> Path:
     for device in config["devices"]:
         device["port"] = f"socket://127.0.0.1:{free_port()}"
     config["log"] = {"level": "DEBUG", "format": "json"}
+    config["mqtt"] = {"url": f"mqtt://127.0.0.1:{free_port()}"}
+    config["storage"] = {"outbox_path": str(tmp_path / "outbox.sqlite")}
     path = tmp_path / "demo.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
