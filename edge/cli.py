@@ -1,8 +1,9 @@
 """The ``infusion-edge`` command line.
 
 Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``config check``,
-``config schema`` and ``drivers``. Exit codes: 0 ok; 1 a check found errors; 78 (EX_CONFIG) the
-daemon refused a bad config, so a service manager need not restart it.
+``config schema``, ``schemas`` (MQTT payloads) and ``drivers``. Exit codes: 0 ok; 1 a check
+found errors; 78 (EX_CONFIG) the daemon refused a bad config, so a service manager need not
+restart it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     config_commands.add_parser("schema", help="print the config's JSON Schema")
 
     commands.add_parser("drivers", help="list the device drivers")
+    commands.add_parser("schemas", help="print the JSON Schemas of the MQTT payloads")
     return parser
 
 
@@ -60,6 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(Config.model_json_schema(), indent=2))
             return 0
         return _check(args.files)
+    if args.command == "schemas":
+        from edge.publish.payloads import PAYLOAD_MODELS
+
+        schemas = {
+            name: model.model_json_schema(by_alias=True) for name, model in PAYLOAD_MODELS.items()
+        }
+        print(json.dumps(schemas, indent=2))
+        return 0
     if args.command == "drivers":
         for name in driver_names():
             print(f"{name:12} {get_driver(name).summary}")
