@@ -23,6 +23,7 @@ from edge.bus import Bus
 from edge.clock import Clock
 from edge.config import DeviceConfig
 from edge.device_state import Connection, DeviceState, connection_after
+from edge.tasks import run_until_first_exits
 
 __all__ = ["BusItem", "LinkSession"]
 
@@ -123,13 +124,14 @@ class LinkSession:
         conversation = self.driver.conversation(self._targets, self._options)
         try:
             await link.write(conversation.open(self._instant()))
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._read(link, conversation), name=f"{self.name}.reader")
-                tasks.create_task(self._tick(link, conversation), name=f"{self.name}.ticker")
-        except* LinkError as group:
-            self._last_error = str(group.exceptions[0])
+            await run_until_first_exits(
+                (f"{self.name}.reader", self._read(link, conversation)),
+                (f"{self.name}.ticker", self._tick(link, conversation)),
+            )
+        except LinkError as exc:
+            self._last_error = str(exc)
             log.warning("link lost", extra={**self._context(), "error": self._last_error})
-        except* _SilentLinkError:
+        except _SilentLinkError:
             self._last_error = "no data from any device; reopening the link"
             log.warning("link silent", extra={**self._context(), "error": self._last_error})
         finally:

@@ -26,10 +26,11 @@ from pydantic import ValidationError
 
 from edge.backoff import Backoff
 from edge.config import MqttConfig
-from edge.publish.confirm import Confirmations
+from edge.publish.confirm import Confirmations, ConnectionLostError
 from edge.publish.outbox import Outbox, OutboxMessage
 from edge.publish.payloads import AckCommand, EnvelopeFactory, StatusPayload
 from edge.publish.topics import AckTopic, Topics
+from edge.tasks import run_until_first_exits
 
 __all__ = ["AckHandler", "Publisher", "PublisherCounters"]
 
@@ -94,8 +95,8 @@ class Publisher:
         while True:
             try:
                 await self._connected_session()
-            except* aiomqtt.MqttError as group:
-                self._note_error(group.exceptions[0])
+            except aiomqtt.MqttError as exc:
+                self._note_error(exc)
             else:
                 return
             finally:
@@ -124,13 +125,10 @@ class Publisher:
             self._backoff.reset()
             await self._publish_status(confirmations, "online")
             log.info("broker connected", extra={"url": self._config.url})
-            async with asyncio.TaskGroup() as tasks:
-                acks = None
-                if self._on_ack is not None:
-                    acks = tasks.create_task(self._receive_acks(client), name="mqtt.acks")
-                await self._drain(confirmations)
-                if acks is not None:
-                    acks.cancel()
+            jobs = [("mqtt.drain", self._drain(confirmations))]
+            if self._on_ack is not None:
+                jobs.append(("mqtt.acks", self._receive_acks(client)))
+            await run_until_first_exits(*jobs)
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                 async with asyncio.timeout(GOODBYE_TIMEOUT_S):
                     await self._publish_status(confirmations, "offline")
@@ -257,3 +255,4 @@ class Publisher:
                 continue
             self.counters.acks_received += 1
             await self._on_ack(target, command)
+        raise ConnectionLostError("the broker's message stream ended")
