@@ -104,9 +104,11 @@ class HttpConfig(_Model):
 
 
 class StorageConfig(_Model):
-    """The outbox: bounded by message count and age (s); the oldest telemetry goes first."""
+    """The outbox, bounded by message count and age (s; the oldest telemetry goes first), and
+    the alarm log, which keeps every alarm transition."""
 
     outbox_path: Path = Path("var/outbox.sqlite")
+    alarm_log_path: Path = Path("var/alarm-log.sqlite")
     max_messages: int = Field(200_000, ge=100)
     max_age_s: PositiveFloat = 7 * 24 * 3600.0
 

@@ -1,11 +1,14 @@
-"""The daemon: one TaskGroup running a session per port, the bus consumers and the publisher.
+"""The daemon: one TaskGroup running a session per port, the alarm stage, the bus consumers
+and the publisher.
 
-Data flows one way: sessions -> bus -> consumers (the outbox writer, the log tap) -> outbox ->
-publisher -> broker. Shutdown on SIGTERM or SIGINT, in order and in bounded time: stop reading
-(sessions send their goodbye bytes and close their ports), close the bus so consumers drain
-what they hold into the outbox, let the publisher flush the outbox and publish ``offline``,
-then close the outbox. A session that fails unexpectedly is logged with its traceback and
-restarted after a backoff; the other devices keep running.
+Data flows one way: sessions -> input bus -> alarm stage -> output bus -> consumers (the
+outbox writer, the log tap) -> outbox -> publisher -> broker. Acknowledgements from the broker
+enter the input bus, so the alarm engine sees everything in one order. Shutdown on SIGTERM or
+SIGINT, in order and in bounded time: stop reading (sessions send their goodbye bytes and close
+their ports), close the input bus so the alarm stage drains it, close the output bus so the
+consumers drain into the outbox, let the publisher flush the outbox and publish ``offline``,
+then close the outbox and the alarm log. A session that fails unexpectedly is logged with its
+traceback and restarted after a backoff; the other devices keep running.
 """
 
 from __future__ import annotations
@@ -19,16 +22,20 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from edge import __version__
+from edge.alarm_stage import AlarmStage
+from edge.alarms.engine import AlarmEngine
+from edge.alarms.log import AlarmLog
 from edge.backoff import Backoff
 from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
 from edge.config import Config, DeviceConfig, port_key
+from edge.items import AckRequest, InputItem, OutputItem
 from edge.publish.mqtt import Publisher
 from edge.publish.outbox import Outbox
 from edge.publish.outbox_writer import OutboxWriter
-from edge.publish.payloads import EnvelopeFactory
-from edge.publish.topics import Topics
-from edge.session import BusItem, LinkSession
+from edge.publish.payloads import AckCommand, EnvelopeFactory
+from edge.publish.topics import AckTopic, Topics
+from edge.session import LinkSession
 from edge.tap import log_bus_items
 
 __all__ = ["Daemon", "build_sessions", "raise_open_file_limit"]
@@ -39,7 +46,7 @@ STOP_READING_TIMEOUT_S = 3.0
 DRAIN_TIMEOUT_S = 5.0
 FLUSH_TIMEOUT_S = 5.0
 
-Consumer = Callable[[Subscription[BusItem]], Coroutine[Any, Any, None]]
+Consumer = Callable[[Subscription[OutputItem]], Coroutine[Any, Any, None]]
 
 
 def raise_open_file_limit() -> int:
@@ -52,7 +59,7 @@ def raise_open_file_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def build_sessions(config: Config, bus: Bus[BusItem], clock: Clock) -> list[LinkSession]:
+def build_sessions(config: Config, bus: Bus[InputItem], clock: Clock) -> list[LinkSession]:
     """One session per distinct port, serving every device configured on it."""
     by_port: dict[str, list[DeviceConfig]] = {}
     for device in config.devices:
@@ -69,8 +76,14 @@ class Daemon:
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
-        self.bus: Bus[BusItem] = Bus()
+        self.inputs: Bus[InputItem] = Bus()
+        self.outputs: Bus[OutputItem] = Bus()
         self._stop = asyncio.Event()
+        self.alarm_log = AlarmLog(config.storage.alarm_log_path)
+        self.alarms = AlarmStage(
+            AlarmEngine.from_config(config, self.clock), self.alarm_log, self.outputs
+        )
+        self._alarm_inputs = self.inputs.subscribe("alarms")
         self.envelopes = EnvelopeFactory(config.edge_id)
         self.topics = Topics(config.mqtt.topic_prefix, config.site)
         storage = config.storage
@@ -86,10 +99,11 @@ class Daemon:
             self.envelopes,
             __version__,
             self.clock.now(),
+            on_ack=self._on_ack,
         )
-        self._consumers: list[tuple[Consumer, Subscription[BusItem]]] = [
-            (writer.run, self.bus.subscribe("bus.outbox")),
-            (log_bus_items, self.bus.subscribe("bus.log")),
+        self._consumers: list[tuple[Consumer, Subscription[OutputItem]]] = [
+            (writer.run, self.outputs.subscribe("outbox")),
+            (log_bus_items, self.outputs.subscribe("log")),
         ]
 
     def stop(self) -> None:
@@ -99,7 +113,7 @@ class Daemon:
     async def run(self) -> None:
         """Run until stopped; install SIGTERM/SIGINT handlers while running."""
         limit = raise_open_file_limit()
-        sessions = build_sessions(self.config, self.bus, self.clock)
+        sessions = build_sessions(self.config, self.inputs, self.clock)
         log.info(
             "edge starting",
             extra={
@@ -115,12 +129,19 @@ class Daemon:
             loop.add_signal_handler(signum, self._on_signal, signum)
         await self.outbox.open()
         try:
+            self.alarms.restore()
             await self._run(sessions)
         finally:
             await self.outbox.close()
+            self.alarm_log.close()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
         log.info("edge stopped", extra={"edge": self.config.edge_id})
+
+    async def _on_ack(self, topic: AckTopic, command: AckCommand) -> None:
+        await self.inputs.publish(
+            AckRequest(topic.alarm_id, command.by, command.at, command.source)
+        )
 
     def _on_signal(self, signum: int) -> None:
         log.info("signal received; stopping", extra={"signal": signal.Signals(signum).name})
@@ -133,12 +154,16 @@ class Daemon:
                 for consume, items in self._consumers
             ]
             publisher = tasks.create_task(self.publisher.run(), name="mqtt.publisher")
+            alarms = tasks.create_task(self.alarms.run(self._alarm_inputs), name="alarms")
             readers = [
                 tasks.create_task(_supervise(session), name=session.name) for session in sessions
             ]
             await self._stop.wait()
             await _cancel_and_wait(readers, STOP_READING_TIMEOUT_S, "sessions")
-            await self.bus.close()
+            await self.inputs.close()
+            _, pending = await asyncio.wait([alarms], timeout=DRAIN_TIMEOUT_S)
+            await _cancel_and_wait(list(pending), 1.0, "alarms")
+            await self.outputs.close()
             _, pending = await asyncio.wait(consumers, timeout=DRAIN_TIMEOUT_S)
             await _cancel_and_wait(list(pending), 1.0, "consumers")
             self.publisher.finish()

@@ -23,13 +23,13 @@ from edge.bus import Bus
 from edge.clock import Clock
 from edge.config import DeviceConfig
 from edge.device_state import Connection, DeviceState, connection_after
+from edge.items import InputItem
 from edge.tasks import run_until_first_exits
 
-__all__ = ["BusItem", "LinkSession"]
+__all__ = ["LinkSession"]
 
 log = logging.getLogger(__name__)
 
-BusItem = PumpReading | VitalsReading | DeviceState
 HEALTHY_AFTER_S = 30.0  # a link up this long resets the backoff
 CLOSE_TIMEOUT_S = 1.0  # time allowed for the goodbye bytes (a release request)
 WATCH_INTERVAL_S = 0.2
@@ -58,7 +58,7 @@ class LinkSession:
         port: str,
         devices: Sequence[DeviceConfig],
         driver: Driver,
-        bus: Bus[BusItem],
+        bus: Bus[InputItem],
         clock: Clock,
         backoff: Backoff | None = None,
     ) -> None:

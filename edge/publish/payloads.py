@@ -18,15 +18,19 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from drivers.readings import PumpReading, VitalsReading
+from edge.alarms.models import Alarm, AlarmEvent, TreatmentSession
 from edge.device_state import DeviceState
 
 __all__ = [
     "PAYLOAD_MODELS",
     "AckCommand",
+    "AlarmLogPayload",
+    "AlarmPayload",
     "DeviceStatePayload",
     "Envelope",
     "EnvelopeFactory",
     "PumpTelemetry",
+    "SessionPayload",
     "StatusPayload",
     "Telemetry",
     "VitalsTelemetry",
@@ -71,6 +75,26 @@ class DeviceStatePayload(Envelope, DeviceState):
     SCHEMA: ClassVar[str] = "infusion-edge.device-state/1"
 
 
+class AlarmPayload(Envelope, Alarm):
+    """Retained current state of one alarm; an empty retained payload replaces it once the
+    alarm has ended."""
+
+    SCHEMA: ClassVar[str] = "infusion-edge.alarm/1"
+
+
+class AlarmLogPayload(Envelope, AlarmEvent):
+    """One alarm transition (``raised``, ``escalated``, ``acknowledged``, ``ended``, ...) with
+    the alarm's state after it; every transition of the site, in order."""
+
+    SCHEMA: ClassVar[str] = "infusion-edge.alarm-log/1"
+
+
+class SessionPayload(Envelope, TreatmentSession):
+    """Retained treatment session of one bed: phase, order, baseline, times."""
+
+    SCHEMA: ClassVar[str] = "infusion-edge.session/1"
+
+
 class StatusPayload(Envelope):
     """Retained status of one edge; the broker sets ``lost`` through the will."""
 
@@ -95,6 +119,9 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "telemetry (pump)": PumpTelemetry,
     "telemetry (vitals)": VitalsTelemetry,
     "device state": DeviceStatePayload,
+    "alarm": AlarmPayload,
+    "alarm log": AlarmLogPayload,
+    "treatment session": SessionPayload,
     "edge status": StatusPayload,
     "alarm acknowledgement (command)": AckCommand,
 }

@@ -17,7 +17,8 @@ from edge.bus import Bus, Subscription
 from edge.clock import SystemClock
 from edge.config import DeviceConfig
 from edge.device_state import DeviceState
-from edge.session import BusItem, LinkSession
+from edge.items import InputItem
+from edge.session import LinkSession
 from tests.ptys import PtyDevice
 
 LINE = encode_vitals({"SBP": 125, "HR": 70}).to_bytes()
@@ -34,7 +35,7 @@ async def running(session: LinkSession) -> AsyncIterator[None]:
             await task
 
 
-async def next_matching(items: Subscription[BusItem], kind: type, **fields: object) -> BusItem:
+async def next_matching(items: Subscription[InputItem], kind: type, **fields: object) -> InputItem:
     async with asyncio.timeout(10):
         async for item in items:
             if isinstance(item, kind) and all(getattr(item, k) == v for k, v in fields.items()):
@@ -42,7 +43,9 @@ async def next_matching(items: Subscription[BusItem], kind: type, **fields: obje
     raise AssertionError("bus closed")
 
 
-async def write_until_read(items: Subscription[BusItem], device: PtyDevice, line: bytes) -> BusItem:
+async def write_until_read(
+    items: Subscription[InputItem], device: PtyDevice, line: bytes
+) -> InputItem:
     """Write ``line`` until a reading arrives (pyserial flushes input when it opens a port)."""
     for _ in range(100):
         device.write(line)
@@ -57,7 +60,7 @@ def device(tmp_path: Path) -> PtyDevice:
     return PtyDevice(tmp_path / "ttyMON")
 
 
-def session_for(device: PtyDevice, bus: Bus[BusItem]) -> LinkSession:
+def session_for(device: PtyDevice, bus: Bus[InputItem]) -> LinkSession:
     config = DeviceConfig(
         id="monitor-1",
         bed="bed-1",
@@ -71,7 +74,7 @@ def session_for(device: PtyDevice, bus: Bus[BusItem]) -> LinkSession:
 
 
 async def test_states_follow_readings_and_silence(device: PtyDevice) -> None:
-    bus: Bus[BusItem] = Bus()
+    bus: Bus[InputItem] = Bus()
     items = bus.subscribe("test")
     session = session_for(device, bus)
     try:
@@ -95,7 +98,7 @@ async def test_states_follow_readings_and_silence(device: PtyDevice) -> None:
 
 
 async def test_reopens_after_unplug_and_counts_it(device: PtyDevice) -> None:
-    bus: Bus[BusItem] = Bus()
+    bus: Bus[InputItem] = Bus()
     items = bus.subscribe("test")
     session = session_for(device, bus)
     try:
@@ -114,7 +117,7 @@ async def test_reopens_after_unplug_and_counts_it(device: PtyDevice) -> None:
 
 
 async def test_garbage_is_counted_not_fatal(device: PtyDevice) -> None:
-    bus: Bus[BusItem] = Bus()
+    bus: Bus[InputItem] = Bus()
     items = bus.subscribe("test")
     session = session_for(device, bus)
     try:

@@ -40,7 +40,10 @@ def write_config(
         "edge_id": "test-edge",
         "log": {"level": "DEBUG", "format": "json"},
         "mqtt": {"url": mqtt_url or f"mqtt://127.0.0.1:{free_port()}"},
-        "storage": {"outbox_path": str(directory / "outbox.sqlite")},
+        "storage": {
+            "outbox_path": str(directory / "outbox.sqlite"),
+            "alarm_log_path": str(directory / "alarm-log.sqlite"),
+        },
         "beds": {"bed-1": {}},
         "devices": devices,
     }

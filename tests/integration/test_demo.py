@@ -22,7 +22,10 @@ def demo_config_on_free_ports(tmp_path: Path) -> Path:
         device["port"] = f"socket://127.0.0.1:{free_port()}"
     config["log"] = {"level": "DEBUG", "format": "json"}
     config["mqtt"] = {"url": f"mqtt://127.0.0.1:{free_port()}"}
-    config["storage"] = {"outbox_path": str(tmp_path / "outbox.sqlite")}
+    config["storage"] = {
+        "outbox_path": str(tmp_path / "outbox.sqlite"),
+        "alarm_log_path": str(tmp_path / "alarm-log.sqlite"),
+    }
     path = tmp_path / "demo.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -1,0 +1,95 @@
+"""The alarm stage: the alarm engine between the input bus and the output bus.
+
+It takes device readings and states (and acknowledgements) in bus order, passes every item on
+and follows it with the alarm and session events it caused; a ticker advances the engine's
+time for delays, escalation and silent devices. Every event is written to the alarm log
+before it goes on, and the engine is restored from that log at start, so a restart neither
+forgets an alarm nor raises it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from edge.alarms.engine import AlarmEngine, EngineEvent
+from edge.alarms.errors import AlarmEndedError, UnknownAlarmError
+from edge.alarms.log import AlarmLog
+from edge.bus import Bus, Subscription
+from edge.device_state import DeviceState
+from edge.items import AckRequest, InputItem, OutputItem
+from edge.tasks import run_until_first_exits
+
+__all__ = ["AlarmStage"]
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25
+BATCH_MAX = 500
+
+
+class AlarmStage:
+    """Runs ``engine`` from a subscription of the input bus into ``outputs``."""
+
+    def __init__(self, engine: AlarmEngine, alarm_log: AlarmLog, outputs: Bus[OutputItem]) -> None:
+        self.engine = engine
+        self._log = alarm_log
+        self._outputs = outputs
+
+    def restore(self) -> int:
+        """Take up the alarms and sessions open before a restart; how many alarms."""
+        alarms = self._log.open_alarms()
+        self.engine.restore(alarms, self._log.sessions())
+        if alarms:
+            log.info("alarms restored from the alarm log", extra={"count": len(alarms)})
+        return len(alarms)
+
+    async def run(self, inputs: Subscription[InputItem]) -> None:
+        """Process inputs until the input bus closes."""
+        await run_until_first_exits(
+            ("alarms.inputs", self._consume(inputs)), ("alarms.ticker", self._tick())
+        )
+
+    async def _consume(self, inputs: Subscription[InputItem]) -> None:
+        while batch := await inputs.get_batch(BATCH_MAX):
+            for item in batch:
+                if isinstance(item, AckRequest):
+                    await self._emit(self._acknowledge(item))
+                    continue
+                if isinstance(item, DeviceState):
+                    events = self.engine.on_device_state(item)
+                else:
+                    events = self.engine.on_reading(item)
+                await self._outputs.publish(item)
+                await self._emit(events)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            await self._emit(self.engine.tick())
+
+    def _acknowledge(self, request: AckRequest) -> Sequence[EngineEvent]:
+        try:
+            return self.engine.acknowledge(request.alarm_id, request.by, request.at)
+        except UnknownAlarmError:
+            # Every edge of a site hears every acknowledgement; another edge owns this alarm.
+            log.debug(
+                "acknowledgement for an alarm of another edge", extra={"alarm": request.alarm_id}
+            )
+        except AlarmEndedError:
+            log.info(
+                "acknowledgement for an alarm that has ended", extra={"alarm": request.alarm_id}
+            )
+        except ValueError as exc:
+            log.warning(
+                "acknowledgement rejected", extra={"alarm": request.alarm_id, "error": str(exc)}
+            )
+        return []
+
+    async def _emit(self, events: Sequence[EngineEvent]) -> None:
+        if not events:
+            return
+        self._log.append(events)  # a few ms of fsync, on alarm transitions only
+        for event in events:
+            await self._outputs.publish(event)

@@ -1,0 +1,163 @@
+"""The alarm log: every alarm transition and session change, in SQLite, across restarts.
+
+One file, WAL journal, ``synchronous=FULL``: a call to :meth:`AlarmLog.append` has reached the
+disk when it returns, so the log can be written before the events are published. Tables:
+
+- ``alarm_transitions``: every :class:`AlarmEvent`, in order (``seq``), as JSON;
+- ``alarm_current``: the latest snapshot of each alarm that has not ended (what
+  :meth:`AlarmLog.open_alarms` restores after a restart);
+- ``session_changes`` and ``session_current``: the same for treatment sessions (the latest
+  session of each bed).
+
+Blocking I/O: the daemon calls it from a worker thread or accepts a few ms per append.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
+
+__all__ = ["AlarmLog", "LoggedEvent"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alarm_transitions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    alarm_id TEXT NOT NULL,
+    transition TEXT NOT NULL,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alarm_transitions_by_alarm ON alarm_transitions (alarm_id, seq);
+CREATE TABLE IF NOT EXISTS alarm_current (
+    alarm_id TEXT PRIMARY KEY,
+    alarm TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    change TEXT NOT NULL,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_current (
+    bed TEXT PRIMARY KEY,
+    session TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """An alarm transition and its position ``seq`` in the log (increasing, from 1)."""
+
+    seq: int
+    event: AlarmEvent
+
+
+class AlarmLog:
+    """The alarm log in the SQLite file at ``path`` (created with its folder if missing)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            self._setup()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _setup(self) -> None:
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise RuntimeError(f"{self.path}: alarm log schema {version}, expected 1")
+        self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the file; the log cannot be used after."""
+        self._db.close()
+
+    def __enter__(self) -> AlarmLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def append(self, events: Iterable[AlarmEvent | SessionEvent]) -> None:
+        """Write ``events`` in one transaction, in order; durable when this returns."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for event in events:
+                if isinstance(event, AlarmEvent):
+                    self._append_alarm(event)
+                else:
+                    self._append_session(event)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _append_alarm(self, event: AlarmEvent) -> None:
+        alarm = event.alarm
+        self._db.execute(
+            "INSERT INTO alarm_transitions (alarm_id, transition, at, event) VALUES (?, ?, ?, ?)",
+            (alarm.alarm_id, event.transition, event.at.isoformat(), event.model_dump_json()),
+        )
+        if alarm.state == "ended":
+            self._db.execute("DELETE FROM alarm_current WHERE alarm_id = ?", (alarm.alarm_id,))
+        else:
+            self._db.execute(
+                "INSERT OR REPLACE INTO alarm_current (alarm_id, alarm) VALUES (?, ?)",
+                (alarm.alarm_id, alarm.model_dump_json()),
+            )
+
+    def _append_session(self, event: SessionEvent) -> None:
+        session = event.session
+        self._db.execute(
+            "INSERT INTO session_changes (session_id, change, at, event) VALUES (?, ?, ?, ?)",
+            (session.session_id, event.change, event.at.isoformat(), event.model_dump_json()),
+        )
+        self._db.execute(
+            "INSERT OR REPLACE INTO session_current (bed, session) VALUES (?, ?)",
+            (session.bed, session.model_dump_json()),
+        )
+
+    def events(self, after: int = 0, limit: int = 1000) -> list[LoggedEvent]:
+        """Up to ``limit`` alarm transitions with ``seq`` above ``after``, in order."""
+        rows = self._db.execute(
+            "SELECT seq, event FROM alarm_transitions WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        )
+        return [LoggedEvent(seq, AlarmEvent.model_validate_json(raw)) for seq, raw in rows]
+
+    def history(self, alarm_id: str) -> list[AlarmEvent]:
+        """Every transition of ``alarm_id``, in order."""
+        rows = self._db.execute(
+            "SELECT event FROM alarm_transitions WHERE alarm_id = ? ORDER BY seq", (alarm_id,)
+        )
+        return [AlarmEvent.model_validate_json(raw) for (raw,) in rows]
+
+    def open_alarms(self) -> list[Alarm]:
+        """The latest state of every alarm that has not ended, in the order they were raised."""
+        rows = self._db.execute("SELECT alarm FROM alarm_current")
+        alarms = [Alarm.model_validate_json(raw) for (raw,) in rows]
+        return sorted(alarms, key=lambda alarm: alarm.raised_at)
+
+    def sessions(self) -> list[TreatmentSession]:
+        """The latest session of every bed that has had one (closed ones included)."""
+        rows = self._db.execute("SELECT session FROM session_current ORDER BY bed")
+        return [TreatmentSession.model_validate_json(raw) for (raw,) in rows]

@@ -1,0 +1,182 @@
+"""Treatment sessions per bed: ``baseline`` -> ``infusion`` -> ``observation`` -> ``closed``.
+
+Pure logic over readings (in time order, measurement times) and ticks (the clock's time):
+
+- A session starts at the first new NIBP measurement of a bed with no open session (taken
+  after the last one closed), or when a pump of the bed starts infusing.
+- ``baseline``: NIBP measurements are collected; when a pump of the bed starts infusing the
+  baseline is the mean of those taken in the ``baseline_window_s`` (30 min) before, and the
+  phase is ``infusion``. No measurement: no baseline (the rise rule then does not apply).
+- ``infusion`` -> ``observation`` when no pump of the bed infuses and one is ``stopped`` or in
+  ``kvo`` (a pump in ``alarm`` is an interruption, not the end); observation lasts
+  ``observation_s`` (60 min). A pump infusing again during observation resumes the infusion.
+- ``observation`` -> ``closed`` at ``observation_ends_at``, on a reading or a tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from drivers.readings import PumpReading, PumpState, VitalsReading
+from edge.alarms.judges import Nibp
+from edge.alarms.models import (
+    OrderSummary,
+    SessionChange,
+    SessionEvent,
+    TreatmentSession,
+    session_id,
+)
+from edge.alarms.vitals import NibpTracker
+from edge.config import InfusionOrder
+
+__all__ = ["TreatmentSessions", "order_summary"]
+
+
+def order_summary(order: InfusionOrder) -> OrderSummary:
+    """The order as a session shows it: without the patient's weight."""
+    return OrderSummary(
+        drug=order.drug,
+        concentration_mg_per_ml=order.concentration_mg_per_ml,
+        dose_mg_per_kg=order.dose_mg_per_kg,
+        duration_min=order.duration_min,
+        rate_ml_per_h=round(order.rate_ml_per_h(), 3),
+    )
+
+
+@dataclass(slots=True)
+class _Bed:
+    session: TreatmentSession | None = None
+    pumps: dict[str, PumpState] = field(default_factory=dict)
+    baseline: list[Nibp] = field(default_factory=list)
+
+
+class TreatmentSessions:
+    """The treatment sessions of every bed."""
+
+    def __init__(
+        self,
+        orders: Mapping[str, InfusionOrder] | None = None,
+        *,
+        observation_s: float = 3600.0,
+        baseline_window_s: float = 1800.0,
+    ) -> None:
+        self._orders = dict(orders or {})
+        self.observation = timedelta(seconds=observation_s)
+        self.baseline_window = timedelta(seconds=baseline_window_s)
+        self._beds: dict[str, _Bed] = {}
+        self._nibp: dict[str, NibpTracker] = {}
+
+    def get(self, bed: str) -> TreatmentSession | None:
+        """The latest session of ``bed`` (possibly closed), or ``None``."""
+        state = self._beds.get(bed)
+        return state.session if state else None
+
+    def all(self) -> list[TreatmentSession]:
+        """The latest session of every bed that has had one."""
+        return [b.session for b in self._beds.values() if b.session is not None]
+
+    def restore(self, sessions: Iterable[TreatmentSession]) -> None:
+        """Take up ``sessions`` (from the log, after a restart), emitting nothing."""
+        for session in sessions:
+            self._beds.setdefault(session.bed, _Bed()).session = session
+
+    def on_reading(self, reading: PumpReading | VitalsReading) -> list[SessionEvent]:
+        """The session changes ``reading`` causes, at its measurement time."""
+        bed = self._beds.setdefault(reading.bed, _Bed())
+        events = self._close_due(bed, reading.ts)
+        if isinstance(reading, PumpReading):
+            bed.pumps[reading.device_id] = reading.pump.state
+            return events + self._on_pumps(reading.bed, bed, reading.ts)
+        tracker = self._nibp.setdefault(reading.device_id, NibpTracker())
+        nibp, _ = tracker.update(reading)
+        if nibp is not None:
+            events += self._on_nibp(reading.bed, bed, nibp, reading.ts)
+        return events
+
+    def tick(self, now: datetime) -> list[SessionEvent]:
+        """Close the sessions whose observation has ended by ``now``."""
+        return [event for bed in self._beds.values() for event in self._close_due(bed, now)]
+
+    def _on_nibp(self, name: str, bed: _Bed, nibp: Nibp, at: datetime) -> list[SessionEvent]:
+        events = []
+        session = bed.session
+        if session is None or session.phase == "closed":
+            if session is not None and session.closed_at and nibp.at <= session.closed_at:
+                return []
+            events.append(self._start(name, bed, at))
+        if bed.session is not None and bed.session.phase == "baseline":
+            bed.baseline.append(nibp)
+        return events
+
+    def _on_pumps(self, name: str, bed: _Bed, at: datetime) -> list[SessionEvent]:
+        states = bed.pumps.values()
+        infusing = "infusing" in states
+        events = []
+        if infusing and (bed.session is None or bed.session.phase == "closed"):
+            events.append(self._start(name, bed, at))
+        session = bed.session
+        if session is None:
+            return events
+        if infusing and session.phase == "baseline":
+            events.append(self._change(bed, "infusion_started", at, self._baseline(bed, at)))
+        elif infusing and session.phase == "observation":
+            events.append(self._change(bed, "infusion_resumed", at, _RESUMED))
+        elif session.phase == "infusion" and not infusing and {"stopped", "kvo"} & set(states):
+            update = {
+                "phase": "observation",
+                "infusion_stopped_at": at,
+                "observation_ends_at": at + self.observation,
+            }
+            events.append(self._change(bed, "infusion_stopped", at, update))
+        return events
+
+    def _start(self, name: str, bed: _Bed, at: datetime) -> SessionEvent:
+        order = self._orders.get(name)
+        bed.baseline.clear()
+        bed.session = TreatmentSession(
+            session_id=session_id(name, at),
+            bed=name,
+            phase="baseline",
+            order=order_summary(order) if order else None,
+            started_at=at,
+        )
+        return SessionEvent(session=bed.session, change="started", at=at)
+
+    def _baseline(self, bed: _Bed, at: datetime) -> dict[str, object]:
+        taken = [n for n in bed.baseline if n.at >= at - self.baseline_window]
+        update: dict[str, object] = {"phase": "infusion", "infusion_started_at": at}
+        if taken:
+            update |= {
+                "baseline_systolic": round(sum(n.systolic for n in taken) / len(taken), 1),
+                "baseline_diastolic": round(sum(n.diastolic for n in taken) / len(taken), 1),
+                "baseline_count": len(taken),
+            }
+        bed.baseline.clear()
+        return update
+
+    def _close_due(self, bed: _Bed, now: datetime) -> list[SessionEvent]:
+        session = bed.session
+        if session is None or session.phase != "observation" or session.observation_ends_at is None:
+            return []
+        ends = session.observation_ends_at
+        if now < ends:
+            return []
+        return [self._change(bed, "closed", ends, {"phase": "closed", "closed_at": ends})]
+
+    @staticmethod
+    def _change(
+        bed: _Bed, change: SessionChange, at: datetime, update: Mapping[str, object]
+    ) -> SessionEvent:
+        assert bed.session is not None
+        session = TreatmentSession.model_validate({**bed.session.model_dump(), **update})
+        bed.session = session
+        return SessionEvent(session=session, change=change, at=at)
+
+
+_RESUMED: Mapping[str, object] = {
+    "phase": "infusion",
+    "infusion_stopped_at": None,
+    "observation_ends_at": None,
+}

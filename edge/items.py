@@ -1,0 +1,37 @@
+"""What travels on the daemon's two buses.
+
+Device sessions put :data:`DeviceItem` on the input bus, and acknowledgements arrive there as
+:class:`AckRequest`; the alarm stage passes device items on to the output bus with the
+alarm and session events they caused (:data:`OutputItem`), where the outbox writer, the log
+tap and the live views read them. One producer per bus keeps the output in one order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from drivers.readings import PumpReading, VitalsReading
+from edge.alarms.models import AlarmEvent, SessionEvent
+from edge.device_state import DeviceState
+
+__all__ = ["AckRequest", "DeviceItem", "InputItem", "OutputItem"]
+
+DeviceItem = PumpReading | VitalsReading | DeviceState
+
+
+@dataclass(frozen=True, slots=True)
+class AckRequest:
+    """A user's acknowledgement of ``alarm_id``, from a dashboard over MQTT or the HTTP API.
+
+    ``by`` names the user (never a patient); ``at`` is when they acknowledged, if known.
+    """
+
+    alarm_id: str
+    by: str
+    at: datetime | None = None
+    source: str | None = None
+
+
+InputItem = DeviceItem | AckRequest
+OutputItem = DeviceItem | AlarmEvent | SessionEvent
