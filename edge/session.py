@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 HEALTHY_AFTER_S = 30.0  # a link up this long resets the backoff
 CLOSE_TIMEOUT_S = 1.0  # time allowed for the goodbye bytes (a release request)
 WATCH_INTERVAL_S = 0.2
+STATE_REFRESH_S = 10.0  # a device's state (with its frame counters) is sent at least this often
 BAD_FRAME_LOG_INTERVAL_S = 60.0
 
 
@@ -48,6 +49,7 @@ class _Device:
     last_seen: float | None = None  # monotonic s of the last reading
     last_reading: PumpReading | VitalsReading | None = None
     connection: Connection | None = None
+    published_at: float = float("-inf")  # monotonic s of the last DeviceState sent
 
 
 class LinkSession:
@@ -210,15 +212,19 @@ class LinkSession:
             await self._bus.publish(state)
 
     def _update_states(self) -> list[DeviceState]:
-        """Recompute each device's connection; the states that changed, to publish."""
+        """Recompute each device's connection; the states to publish: those that changed, and
+        every ``STATE_REFRESH_S`` the others, so their link counters stay current."""
         now = self._clock.monotonic()
-        changed = []
+        states = []
         for device in self._devices.values():
             silence = None if device.last_seen is None else now - device.last_seen
             connection = connection_after(silence, device.stale_after, device.timeout)
-            if connection != device.connection:
+            changed = connection != device.connection
+            if changed or now - device.published_at >= STATE_REFRESH_S:
                 device.connection = connection
-                changed.append(self._state_of(device))
+                device.published_at = now
+                states.append(self._state_of(device))
+            if changed:
                 log.info(
                     "device connection",
                     extra={
@@ -228,7 +234,7 @@ class LinkSession:
                         **self._context(),
                     },
                 )
-        return changed
+        return states
 
     def _state_of(self, device: _Device) -> DeviceState:
         assert device.connection is not None
