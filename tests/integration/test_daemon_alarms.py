@@ -60,7 +60,7 @@ async def test_hypertension_is_raised_survives_a_restart_and_is_acknowledged_by_
                 lambda: bool(subscriber.on(f"/beds/bed-1/alarms/{alarm_id}"))
             )
             current = subscriber.on(f"/beds/bed-1/alarms/{alarm_id}")[0]
-            assert current.retain or current.json()["state"] == "active"
+            assert current.json()["state"] == "active"
             assert current.json()["schema"] == "infusion-edge.alarm/1"
             edge.signal(signal.SIGTERM)
             assert await edge.wait() == 0, edge.output()
