@@ -1,7 +1,8 @@
 """The ``infusion-edge`` command line.
 
-Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``config check``,
-``config schema``, ``schemas`` (MQTT payloads) and ``drivers``. Exit codes: 0 ok; 1 a check
+Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``simulate`` (one
+simulated device), ``config check``, ``config schema``, ``schemas`` (MQTT payloads) and
+``drivers``. Exit codes: 0 ok; 1 a check
 found errors; 78 (EX_CONFIG) the daemon refused a bad config, so a service manager need not
 restart it.
 """
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from drivers.registry import driver_names, get_driver
+from drivers.sim.cli import add_arguments as add_simulate_arguments
+from drivers.sim.cli import run as simulate
 from edge import __version__
 from edge.config import Config, ConfigError, load_config
 from edge.daemon import Daemon
@@ -49,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", type=Path)
     config_commands.add_parser("schema", help="print the config's JSON Schema")
 
+    add_simulate_arguments(
+        commands.add_parser("simulate", help="run one simulated device on a pty or TCP port")
+    )
     commands.add_parser("drivers", help="list the device drivers")
     commands.add_parser("schemas", help="print the JSON Schemas of the MQTT payloads")
     return parser
@@ -62,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(Config.model_json_schema(), indent=2))
             return 0
         return _check(args.files)
+    if args.command == "simulate":
+        return simulate(args)
     if args.command == "schemas":
         from edge.publish.payloads import PAYLOAD_MODELS
 
