@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="simulated 4-bed clinic and the daemon, on loopback")
     demo.add_argument("--config", type=Path, default=DEFAULT_DEMO_CONFIG, help="demo config")
-    demo.add_argument("--speed", type=float, default=1.0, help="simulated time per real time")
+    demo.add_argument("--broker", help="use this broker (mqtt://HOST:PORT), not an embedded one")
 
     config = commands.add_parser("config", help="check a config or print its schema")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from edge.demo import run_demo  # only the demo needs the simulators
 
-        return _run_with_config(args.config, lambda config: run_demo(config, args.speed))
+        return _run_with_config(args.config, lambda config: run_demo(config, args.broker))
     return _run_with_config(args.config, lambda config: Daemon(config).run())
 
 

@@ -1,59 +1,103 @@
-"""``infusion-edge demo``: a simulated clinic and the daemon, in one process, on loopback.
+"""``infusion-edge demo``: a simulated clinic, a broker and the daemon, on loopback.
 
-Every device in the demo config whose port is ``socket://127.0.0.1:PORT`` gets a textline
-simulator listening there: a pump at the rate its bed's order implies, or a monitor. Bed 1's
-monitor is a hypertensive responder (a systolic rise of about 60 mmHg instead of 16).
+Every device of the demo config on ``socket://127.0.0.1:PORT`` gets a protocol simulator
+there (a B. Braun ComDevice or a Philips IntelliVue monitor) driven by its chair's scenario,
+started part-way so that something happens within minutes: chair 1 is a hypertensive responder
+(medium hypertension at once, high after the next cuff reading), chair 2's pump is programmed
+ten times too fast (setpoint mismatch when it starts), chairs 3 and 4 run normal sessions. The
+simulators run at real speed: scenario time and wall time agree, so rates stay true.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import urllib.parse
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 
-from drivers.textline.simulator import TextLineSimulator, serve_tcp
+from drivers.sim.devices import build_device
+from drivers.sim.runner import Simulation
+from drivers.sim.scenario import load_scenario
+from drivers.sim.serve import TcpPort, serve
+from drivers.sim.timeline import Timeline
 from edge.config import Config, DeviceConfig
 from edge.daemon import Daemon
+from edge.embedded_broker import EmbeddedBroker
+from edge.tasks import run_until_first_exits
 
-__all__ = ["run_demo"]
+__all__ = ["DEMO_SCENARIOS", "run_demo"]
 
 log = logging.getLogger(__name__)
 
-HYPERTENSIVE_BED = "bed-1"
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "config" / "scenarios"
 
 
-def _simulator(config: Config, device: DeviceConfig, seed: int) -> TextLineSimulator:
-    order = config.beds[device.bed].order
-    if device.id.startswith("pump"):
-        if order is None:
-            return TextLineSimulator("pump", seed=seed)
-        volume_ml = order.dose_mg_per_kg * order.weight_kg / order.concentration_mg_per_ml
-        return TextLineSimulator(
-            "pump", rate_ml_h=round(order.rate_ml_per_h(), 1), vtbi_ml=volume_ml, drug=order.drug
+@dataclass(frozen=True, slots=True)
+class DemoBed:
+    """The scenario a demo chair runs, from ``start_min`` scenario minutes on."""
+
+    scenario: str
+    start_min: float
+
+
+DEMO_SCENARIOS: dict[str, DemoBed] = {
+    "chair-1": DemoBed("hypertensive-responder", 36.0),
+    "chair-2": DemoBed("pump-ten-times-too-fast", 4.8),
+    "chair-3": DemoBed("normal-ketamine", 0.0),
+    "chair-4": DemoBed("normal-ketamine", 20.0),
+}
+
+
+def _simulation(device: DeviceConfig) -> Simulation:
+    bed = DEMO_SCENARIOS.get(device.bed, DemoBed("normal-ketamine", 0.0))
+    timeline = Timeline(load_scenario(SCENARIO_DIR / f"{bed.scenario}.yaml"))
+    slots = [device.address] if device.address else []
+    return Simulation(
+        build_device(device.driver, timeline, slots), timeline, start_s=bed.start_min * 60
+    )
+
+
+async def _serve_simulators(config: Config) -> None:
+    jobs = []
+    for device in config.devices:
+        url = urllib.parse.urlsplit(device.port)
+        if url.scheme != "socket" or url.hostname not in ("127.0.0.1", "localhost"):
+            continue
+        port = TcpPort(url.hostname, url.port or 0)
+        jobs.append((f"sim[{device.id}]", serve(_simulation(device), port, lambda _url: None)))
+    log.info("demo simulators running", extra={"count": len(jobs)})
+    await run_until_first_exits(*jobs)
+
+
+@contextlib.asynccontextmanager
+async def _broker(config: Config, broker_url: str | None) -> AsyncIterator[Config]:
+    if broker_url is not None:
+        yield config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"url": broker_url})})
+        return
+    async with EmbeddedBroker() as broker:
+        log.info("embedded broker running", extra={"url": broker.url})
+        yield config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"url": broker.url})})
+
+
+async def run_demo(config: Config, broker_url: str | None = None) -> None:
+    """Run the demo until SIGINT or SIGTERM; ``broker_url`` replaces the embedded broker."""
+    async with _broker(config, broker_url) as demo_config:
+        daemon = Daemon(demo_config)
+        _print_where_to_look(demo_config)
+        await run_until_first_exits(
+            ("demo.simulators", _serve_simulators(demo_config)), ("demo.daemon", daemon.run())
         )
-    rise = 60.0 if device.bed == HYPERTENSIVE_BED else 16.0
-    return TextLineSimulator("vitals", bp_rise=rise, seed=seed)
 
 
-async def run_demo(config: Config, speed: float = 1.0) -> None:
-    """Serve a simulator for every loopback device of ``config``, then run the daemon."""
-    servers = []
-    try:
-        for seed, device in enumerate(config.devices):
-            url = urllib.parse.urlsplit(device.port)
-            if url.scheme != "socket" or url.hostname not in ("127.0.0.1", "localhost"):
-                continue
-            simulator = _simulator(config, device, seed)
-            try:
-                server = await serve_tcp(simulator, url.hostname, url.port or 0, speed=speed)
-            except OSError as exc:
-                log.error(  # noqa: TRY400  # the reason is the message; no traceback needed
-                    "cannot start simulator",
-                    extra={"device": device.id, "port": device.port, "error": str(exc)},
-                )
-                continue
-            servers.append(server)
-        log.info("demo simulators running", extra={"count": len(servers), "speed": speed})
-        await Daemon(config).run()
-    finally:
-        for server in servers:
-            await server.close()
+def _print_where_to_look(config: Config) -> None:
+    root = f"{config.mqtt.topic_prefix}/{config.site}/#"
+    lines = [
+        "infusion-edge demo: 4 chairs, simulated B. Braun pumps and Philips monitors",
+        f"  MQTT broker   {config.mqtt.url}   (mosquitto_sub -h 127.0.0.1 -p "
+        f"{urllib.parse.urlsplit(config.mqtt.url).port} -t '{root}' -v)",
+        "  chair 1: hypertensive responder; chair 2: pump ten times too fast; 3, 4: normal",
+        "  Ctrl-C stops everything cleanly.",
+    ]
+    print("\n".join(lines), flush=True)

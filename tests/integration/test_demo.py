@@ -1,4 +1,5 @@
-"""The quick start's first command: the demo runs, its devices come online, Ctrl-C stops it."""
+"""The quick start's first command: the demo runs its simulated clinic, raises the
+hypertensive chair's alarm within seconds, and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import yaml
 
 from drivers.registry import driver_names
 from edge.cli import DEFAULT_DEMO_CONFIG, main
+from tests.edge.publish.broker_client import subscribed
 from tests.integration.daemon_process import DaemonProcess
-from tests.mosquitto import free_port
+from tests.mosquitto import Mosquitto, find_mosquitto, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +22,7 @@ def demo_config_on_free_ports(tmp_path: Path) -> Path:
     config = yaml.safe_load(DEFAULT_DEMO_CONFIG.read_text())
     for device in config["devices"]:
         device["port"] = f"socket://127.0.0.1:{free_port()}"
-    config["log"] = {"level": "DEBUG", "format": "json"}
-    config["mqtt"] = {"url": f"mqtt://127.0.0.1:{free_port()}"}
+    config["log"] = {"level": "INFO", "format": "json"}
     config["storage"] = {
         "outbox_path": str(tmp_path / "outbox.sqlite"),
         "alarm_log_path": str(tmp_path / "alarm-log.sqlite"),
@@ -31,27 +32,44 @@ def demo_config_on_free_ports(tmp_path: Path) -> Path:
     return path
 
 
-async def test_demo_brings_every_device_online_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+async def test_demo_raises_the_hypertensive_alarm_and_stops_on_ctrl_c(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
     config_path = demo_config_on_free_ports(tmp_path)
-    devices = {d["id"] for d in yaml.safe_load(config_path.read_text())["devices"]}
-    demo = DaemonProcess("demo", "--config", str(config_path), "--speed", "60")
+    demo = DaemonProcess("demo", "--config", str(config_path), "--broker", mosquitto.url)
+    async with subscribed(mosquitto.port, "infusion-edge/v1/demo-clinic/#") as subscriber:
+        await demo.start()
+        try:
+            await subscriber.wait_until(
+                lambda: any(
+                    m.json()["alarm"]["bed"] == "chair-1"
+                    and m.json()["alarm"]["rule"] == "hypertension"
+                    for m in subscriber.on("/alarm-log")
+                ),
+                timeout=30,
+            )
+            await subscriber.wait_until(
+                lambda: (
+                    {m.topic.split("/")[6] for m in subscriber.on("/telemetry")}
+                    >= {"pump-1", "monitor-1", "pump-4", "monitor-4"}
+                ),
+                timeout=30,
+            )
+            demo.signal(signal.SIGINT)
+            assert await demo.wait(timeout=15) == 0, demo.output()
+            assert not any(e.get("level") == "error" for e in demo.lines), demo.output()
+        finally:
+            await demo.stop()
+
+
+@pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto is not installed")
+async def test_demo_embeds_its_own_broker(tmp_path: Path) -> None:
+    demo = DaemonProcess("demo", "--config", str(demo_config_on_free_ports(tmp_path)))
     await demo.start()
     try:
-        online: set[str] = set()
-        while online != devices:
-            line = await demo.wait_for(
-                lambda e: (
-                    e.get("msg") == "device connection"
-                    and e.get("connection") == "online"
-                    and e.get("device") not in online
-                ),
-            )
-            online.add(line["device"])
-        pump = await demo.wait_for(lambda e: e.get("msg") == "reading" and e.get("kind") == "pump")
-        assert pump["MDC_FLOW_FLUID_PUMP"] > 0
+        await demo.wait_for(lambda e: e.get("msg") == "broker connected", timeout=20)
         demo.signal(signal.SIGINT)
-        assert await demo.wait(timeout=10) == 0, demo.output()
-        assert not any(e.get("level") == "error" for e in demo.lines), demo.output()
+        assert await demo.wait(timeout=15) == 0, demo.output()
     finally:
         await demo.stop()
 

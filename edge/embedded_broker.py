@@ -1,0 +1,92 @@
+"""A Mosquitto broker for the demo, on a free loopback port, with its own config and folder.
+
+It is the real broker (Debian's ``mosquitto``), started as a child process; the demo stops it
+on exit. ``scripts/setup`` installs it when missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+__all__ = ["BrokerUnavailableError", "EmbeddedBroker"]
+
+
+class BrokerUnavailableError(RuntimeError):
+    """No mosquitto binary, or it would not start."""
+
+
+def _find_mosquitto() -> str | None:
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for path in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"):
+        if Path(path).exists():
+            return path
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class EmbeddedBroker:
+    """``async with EmbeddedBroker() as broker``: ``broker.url`` while it runs."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self._directory = tempfile.TemporaryDirectory(prefix="infusion-edge-broker-")
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> EmbeddedBroker:
+        binary = _find_mosquitto()
+        if binary is None:
+            raise BrokerUnavailableError(
+                "mosquitto is not installed: run scripts/setup, or give --broker mqtt://HOST:PORT"
+            )
+        config = Path(self._directory.name) / "mosquitto.conf"
+        config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"set_tcp_nodelay true\nuser {getpass.getuser()}\n"
+        )
+        self._process = await asyncio.create_subprocess_exec(
+            binary,
+            "-c",
+            str(config),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(100):  # up to 5 s
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                if self._process.returncode is not None:
+                    raise BrokerUnavailableError("mosquitto exited at start") from None
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return self
+        raise BrokerUnavailableError("mosquitto did not start listening")
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.terminate()
+            try:
+                async with asyncio.timeout(5):
+                    await self._process.wait()
+            except TimeoutError:
+                self._process.kill()
+                await self._process.wait()
+        self._directory.cleanup()
