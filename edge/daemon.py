@@ -30,6 +30,7 @@ from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
 from edge.config import Config, DeviceConfig, port_key
 from edge.items import AckRequest, InputItem, OutputItem
+from edge.metrics import EdgeMetrics
 from edge.publish.mqtt import Publisher
 from edge.publish.outbox import Outbox
 from edge.publish.outbox_writer import OutboxWriter
@@ -101,9 +102,13 @@ class Daemon:
             self.clock.now(),
             on_ack=self._on_ack,
         )
+        self.metrics = EdgeMetrics(
+            config, __version__, lambda: self.publisher.counters, self.outbox, self.alarms.engine
+        )
         self._consumers: list[tuple[Consumer, Subscription[OutputItem]]] = [
             (writer.run, self.outputs.subscribe("outbox")),
             (log_bus_items, self.outputs.subscribe("log")),
+            (self.metrics.consume, self.outputs.subscribe("metrics")),
         ]
 
     def stop(self) -> None:

@@ -26,7 +26,7 @@ from edge.device_state import Connection, DeviceState, connection_after
 from edge.items import InputItem
 from edge.tasks import run_until_first_exits
 
-__all__ = ["LinkSession"]
+__all__ = ["LinkSession", "session_name"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,12 @@ CLOSE_TIMEOUT_S = 1.0  # time allowed for the goodbye bytes (a release request)
 WATCH_INTERVAL_S = 0.2
 STATE_REFRESH_S = 10.0  # a device's state (with its frame counters) is sent at least this often
 BAD_FRAME_LOG_INTERVAL_S = 60.0
+
+
+def session_name(port: str, devices: Sequence[DeviceConfig]) -> str:
+    """``device[pump-1]`` for a port with one device, ``link[/dev/ttyUSB0]`` for a shared one:
+    the name of tasks, log context and the ``link`` metric label."""
+    return f"device[{devices[0].id}]" if len(devices) == 1 else f"link[{port}]"
 
 
 class _SilentLinkError(Exception):
@@ -74,7 +80,7 @@ class LinkSession:
         first = devices[0]
         self._options = driver.options.model_validate(first.options)
         self._settings = first.serial.resolve(driver.serial_defaults)
-        self.name = f"device[{first.id}]" if len(devices) == 1 else f"link[{port}]"
+        self.name = session_name(port, devices)
         self.frames_ok = 0
         self.frames_bad = 0
         self.reconnects = 0

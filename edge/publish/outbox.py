@@ -97,6 +97,7 @@ class Outbox:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="outbox")
         self._db: sqlite3.Connection | None = None
         self._count = 0
+        self._oldest_created: float | None = None
         self.dropped = dict.fromkeys(MessageClass, 0)
         self.new_messages = asyncio.Event()
 
@@ -150,6 +151,8 @@ class Outbox:
                 rows,
             )
         self._count += len(rows)
+        if self._oldest_created is None:
+            self._oldest_created = created
         self._enforce_bounds(db)
 
     def _enforce_bounds(self, db: sqlite3.Connection) -> None:
@@ -200,10 +203,12 @@ class Outbox:
             " FROM outbox WHERE not_before <= ? ORDER BY id LIMIT ?",
             (self._now(), limit),
         )
-        return [
+        messages = [
             OutboxMessage(r[0], r[1], r[2], r[3], bool(r[4]), MessageClass(r[5]), r[6], r[7], r[8])
             for r in rows
         ]
+        self._oldest_created = messages[0].created if messages else None
+        return messages
 
     async def delete(self, ids: Sequence[int]) -> None:
         """Remove delivered messages."""
@@ -231,6 +236,13 @@ class Outbox:
                 "UPDATE outbox SET attempts = attempts + 1, not_before = ? WHERE id = ?",
                 [(until, i) for i in ids],
             )
+
+    def oldest_age_estimate(self) -> float:
+        """Seconds since the oldest waiting message was stored, as of the last take (0 when
+        empty); cheap enough for every metrics scrape."""
+        if self._count <= 0 or self._oldest_created is None:
+            return 0.0
+        return max(0.0, self._now() - self._oldest_created)
 
     async def oldest_age(self) -> float | None:
         """Seconds since the oldest waiting message was stored, or ``None`` when empty."""

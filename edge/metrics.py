@@ -1,0 +1,232 @@
+"""Prometheus metrics: technical health only, never a clinical value.
+
+Every metric is defined in :data:`METRICS` below and computed when Prometheus scrapes, from
+state the daemon keeps anyway (device states, publisher counters, the outbox, the alarm
+engine), so the reading path pays nothing for them. Label values come from the config
+(devices, beds, links) or fixed sets (results, classes, priorities, rules): bounded. Every
+series exists from the start, at zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from drivers.readings import PumpReading, VitalsReading
+from edge.alarms.engine import AlarmEngine
+from edge.alarms.models import AlarmEvent
+from edge.alarms.rules import RULES
+from edge.bus import Subscription
+from edge.config import Config, DeviceConfig, port_key
+from edge.device_state import DeviceState
+from edge.items import OutputItem
+from edge.publish.mqtt import PublisherCounters
+from edge.publish.outbox import MessageClass, Outbox
+from edge.session import session_name
+
+__all__ = ["METRICS", "EdgeMetrics"]
+
+PRIORITIES = ("high", "medium", "low")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One metric: name (without the ``infusion_edge_`` prefix), type, help, labels."""
+
+    name: str
+    kind: str  # "gauge" or "counter"
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("build_info", "gauge", "Build of this edge (always 1).", ("version",)),
+    MetricSpec(
+        "device_connected",
+        "gauge",
+        "1 while the device sends readings, 0 when stale or offline.",
+        ("device", "bed"),
+    ),
+    MetricSpec(
+        "device_last_reading_timestamp_seconds",
+        "gauge",
+        "Unix time of the device's last reading (0 before the first).",
+        ("device", "bed"),
+    ),
+    MetricSpec("link_frames", "counter", "Frames on a serial link by result.", ("link", "result")),
+    MetricSpec("link_reconnects", "counter", "Times a link was opened again.", ("link",)),
+    MetricSpec("mqtt_connected", "gauge", "1 while connected to the broker."),
+    MetricSpec("mqtt_connect_failures", "counter", "Failed or refused broker connections."),
+    MetricSpec(
+        "mqtt_publishes",
+        "counter",
+        "Publishes acknowledged by the broker, by result (refused: reason code >= 0x80).",
+        ("result",),
+    ),
+    MetricSpec(
+        "mqtt_acks", "counter", "Alarm acknowledgement commands from dashboards.", ("result",)
+    ),
+    MetricSpec("outbox_messages", "gauge", "Messages waiting in the outbox."),
+    MetricSpec("outbox_oldest_age_seconds", "gauge", "Age of the oldest waiting message."),
+    MetricSpec(
+        "outbox_dropped", "counter", "Messages dropped by the outbox bounds, by class.", ("class",)
+    ),
+    MetricSpec("alarms_active", "gauge", "Alarms not ended, by priority.", ("priority",)),
+    MetricSpec(
+        "alarms_raised",
+        "counter",
+        "Alarm episodes raised, by rule and priority.",
+        ("rule", "priority"),
+    ),
+)
+
+
+@dataclass(slots=True)
+class _Device:
+    config: DeviceConfig
+    link: str
+    connected: bool = False
+    last_reading: float = 0.0
+
+
+@dataclass(slots=True)
+class _Link:
+    frames_ok: int = 0
+    frames_bad: int = 0
+    reconnects: int = 0
+
+
+class EdgeMetrics:
+    """The metrics of one edge. Feed :meth:`consume` from the output bus; serve
+    :meth:`render` on ``/metrics``."""
+
+    def __init__(
+        self,
+        config: Config,
+        version: str,
+        publisher: Callable[[], PublisherCounters],
+        outbox: Outbox,
+        engine: AlarmEngine,
+    ) -> None:
+        self._version = version
+        self._publisher = publisher
+        self._outbox = outbox
+        self._engine = engine
+        self._devices, self._links = _tables(config)
+        self._raised = {(r.name, p): 0 for r in RULES for p in PRIORITIES}
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(_Collector(self))
+
+    async def consume(self, items: Subscription[OutputItem]) -> None:
+        """Follow the output bus until it closes."""
+        async for item in items:
+            if isinstance(item, DeviceState):
+                self._on_state(item)
+            elif isinstance(item, AlarmEvent):
+                if item.transition in ("raised", "priority_raised"):
+                    key = (item.alarm.rule, item.alarm.priority)
+                    self._raised[key] = self._raised.get(key, 0) + 1
+            elif isinstance(item, PumpReading | VitalsReading) and item.device_id in self._devices:
+                self._devices[item.device_id].last_reading = item.ts.timestamp()
+
+    def _on_state(self, state: DeviceState) -> None:
+        device = self._devices.get(state.device_id)
+        if device is None:
+            return
+        device.connected = state.connection == "online"
+        link = self._links[device.link]
+        link.frames_ok, link.frames_bad = state.frames_ok, state.frames_bad
+        link.reconnects = state.reconnects
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition."""
+        return generate_latest(self.registry)
+
+    def samples(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        """Every metric's samples, by name (for tests and the README)."""
+        families = {spec.name: _Family(spec) for spec in METRICS}
+        self._fill(families)
+        return {
+            name: [(dict(zip(f.spec.labels, key, strict=True)), value) for key, value in f.values]
+            for name, f in families.items()
+        }
+
+    def _fill(self, families: dict[str, _Family]) -> None:
+        counters = self._publisher()
+        families["build_info"].add((self._version,), 1)
+        for device_id, device in self._devices.items():
+            labels = (device_id, device.config.bed)
+            families["device_connected"].add(labels, 1 if device.connected else 0)
+            families["device_last_reading_timestamp_seconds"].add(labels, device.last_reading)
+        for name, link in self._links.items():
+            families["link_frames"].add((name, "ok"), link.frames_ok)
+            families["link_frames"].add((name, "bad"), link.frames_bad)
+            families["link_reconnects"].add((name,), link.reconnects)
+        families["mqtt_connected"].add((), 1 if counters.connected else 0)
+        families["mqtt_connect_failures"].add((), counters.connect_failures)
+        families["mqtt_publishes"].add(("delivered",), counters.delivered)
+        families["mqtt_publishes"].add(("refused",), counters.refused)
+        families["mqtt_acks"].add(("received",), counters.acks_received)
+        families["mqtt_acks"].add(("rejected",), counters.acks_rejected)
+        families["outbox_messages"].add((), self._outbox.depth)
+        families["outbox_oldest_age_seconds"].add((), self._outbox.oldest_age_estimate())
+        for cls in MessageClass:
+            families["outbox_dropped"].add((cls.name.lower(),), self._outbox.dropped[cls])
+        active = dict.fromkeys(PRIORITIES, 0)
+        for alarm in self._engine.active():
+            active[alarm.priority] += 1
+        for priority, count in active.items():
+            families["alarms_active"].add((priority,), count)
+        for (rule, priority), count in self._raised.items():
+            families["alarms_raised"].add((rule, priority), count)
+
+
+class _Family:
+    """Collects one metric's samples before it becomes a prometheus_client family."""
+
+    def __init__(self, spec: MetricSpec) -> None:
+        self.spec = spec
+        self.values: list[tuple[tuple[str, ...], float]] = []
+
+    def add(self, labels: tuple[str, ...], value: float) -> None:
+        self.values.append((labels, value))
+
+    def metric(self) -> Metric:
+        name = f"infusion_edge_{self.spec.name}"
+        family: GaugeMetricFamily | CounterMetricFamily
+        if self.spec.kind == "counter":
+            family = CounterMetricFamily(name, self.spec.help, labels=self.spec.labels)
+        else:
+            family = GaugeMetricFamily(name, self.spec.help, labels=self.spec.labels)
+        for labels, value in self.values:
+            family.add_metric(list(labels), value)
+        return family
+
+
+class _Collector(Collector):
+    def __init__(self, metrics: EdgeMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        families = {spec.name: _Family(spec) for spec in METRICS}
+        self._metrics._fill(families)
+        for family in families.values():
+            yield family.metric()
+
+
+def _tables(config: Config) -> tuple[dict[str, _Device], dict[str, _Link]]:
+    by_port: dict[str, list[DeviceConfig]] = {}
+    for device in config.devices:
+        by_port.setdefault(port_key(device.port), []).append(device)
+    devices: dict[str, _Device] = {}
+    links: dict[str, _Link] = {}
+    for group in by_port.values():
+        name = session_name(group[0].port, group)
+        links[name] = _Link()
+        for device in group:
+            devices[device.id] = _Device(device, name)
+    return devices, links
