@@ -1,8 +1,8 @@
 """The ``infusion-edge`` command line.
 
 Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``simulate`` (one
-simulated device), ``config check``, ``config schema``, ``schemas`` (MQTT payloads) and
-``drivers``. Exit codes: 0 ok; 1 a check
+simulated device), ``ports`` and ``probe`` (commissioning), ``config check``, ``config schema``,
+``schemas`` (MQTT payloads) and ``drivers``. Exit codes: 0 ok; 1 a check
 found errors; 78 (EX_CONFIG) the daemon refused a bad config, so a service manager need not
 restart it.
 """
@@ -21,6 +21,7 @@ from drivers.registry import driver_names, get_driver
 from drivers.sim.cli import add_arguments as add_simulate_arguments
 from drivers.sim.cli import run as simulate
 from edge import __version__
+from edge.commissioning import format_ports, list_serial_ports, probe
 from edge.config import Config, ConfigError, load_config
 from edge.daemon import Daemon
 from edge.logs import setup_logging
@@ -56,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("simulate", help="run one simulated device on a pty or TCP port")
     )
     commands.add_parser("drivers", help="list the device drivers")
+    commands.add_parser("ports", help="list serial ports with their stable by-id names")
+    probe = commands.add_parser("probe", help="read one device for a while and print it")
+    probe.add_argument("port", help="device path or pyserial URL (socket://host:port)")
+    probe.add_argument("--driver", required=True, choices=driver_names())
+    probe.add_argument("--address", help="the device's address on a shared port (rack slot)")
+    probe.add_argument("--seconds", type=float, default=15.0, help="how long to listen")
     commands.add_parser("schemas", help="print the JSON Schemas of the MQTT payloads")
     return parser
 
@@ -78,6 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         print(json.dumps(schemas, indent=2))
         return 0
+    if args.command == "ports":
+        print(format_ports(list_serial_ports()))
+        return 0
+    if args.command == "probe":
+        return _probe(args.port, args.driver, args.seconds, args.address)
     if args.command == "drivers":
         for name in driver_names():
             print(f"{name:12} {get_driver(name).summary}")
@@ -87,6 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return _run_with_config(args.config, lambda config: run_demo(config, args.broker))
     return _run_with_config(args.config, lambda config: Daemon(config).run())
+
+
+def _probe(port: str, driver: str, seconds: float, address: str | None) -> int:
+    setup_logging("WARNING")
+    result = asyncio.run(probe(port, driver, seconds, address))
+    print(
+        f"{len(result.readings)} readings, {result.frames_ok} good frames, "
+        f"{result.frames_bad} bad frames"
+        + (f"; last link error: {result.last_error}" if result.last_error else "")
+    )
+    return 0 if result.readings else 1
 
 
 def _check(files: list[Path]) -> int:

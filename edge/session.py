@@ -88,6 +88,11 @@ class LinkSession:
         self._bad_logged_at = float("-inf")
         self._bad_unlogged = 0
 
+    @property
+    def last_error(self) -> str | None:
+        """The latest link error (cannot open, lost, silent), if any."""
+        return self._last_error
+
     async def run(self) -> None:
         """Read the devices until cancelled; never returns otherwise."""
         async with asyncio.TaskGroup() as tasks:
