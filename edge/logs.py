@@ -25,6 +25,16 @@ def _timestamp(record: logging.LogRecord) -> str:
     return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        "ts": _timestamp(record),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "msg": record.getMessage(),
+        **_context(record),
+    }
+
+
 def _kv_value(value: Any) -> str:
     text = str(value)
     if text == "" or any(ch in text for ch in ' "=\n'):
@@ -36,13 +46,7 @@ class KeyValueFormatter(logging.Formatter):
     """``ts=... level=info logger=edge.session msg="..." device=pump-1 ...``"""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = {
-            "ts": _timestamp(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            **_context(record),
-        }
+        fields = _fields(record)
         line = " ".join(f"{key}={_kv_value(value)}" for key, value in fields.items())
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
@@ -53,13 +57,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the same keys as :class:`KeyValueFormatter`."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = {
-            "ts": _timestamp(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            **_context(record),
-        }
+        fields = _fields(record)
         if record.exc_info:
             fields["exc"] = self.formatException(record.exc_info)
         return json.dumps(fields, default=str)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DaemonProcess", "LogLine"]
+__all__ = ["DaemonProcess", "LogLine", "running_daemon"]
 
 LogLine = dict[str, Any]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -96,3 +97,14 @@ class DaemonProcess:
     def output(self) -> str:
         """Everything the daemon printed, for assertion messages."""
         return "\n".join(self.raw[-60:])
+
+
+@contextlib.asynccontextmanager
+async def running_daemon(config: Path) -> AsyncIterator[DaemonProcess]:
+    """``infusion-edge run --config CONFIG`` for the duration of the block."""
+    process = DaemonProcess("run", "--config", str(config))
+    await process.start()
+    try:
+        yield process
+    finally:
+        await process.stop()

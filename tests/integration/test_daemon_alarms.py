@@ -4,7 +4,6 @@ and a restart in the middle that neither forgets the alarm nor raises it twice."
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 
 from drivers.textline.codec import encode_vitals
 from tests.edge.publish.broker_client import Subscriber, subscribed
-from tests.integration.test_daemon_mqtt import started
+from tests.integration.daemon_process import running_daemon
 from tests.integration.test_daemon_pty import Feeder, feeding, textline_device, write_config
 from tests.mosquitto import Mosquitto
 from tests.ptys import PtyDevice
@@ -33,20 +32,13 @@ def transitions(subscriber: Subscriber, rule: str = "hypertension") -> list[dict
     return [e for e in entries if e["alarm"]["rule"] == rule]
 
 
-@pytest.fixture
-def monitor(tmp_path: Path) -> Iterator[PtyDevice]:
-    device = PtyDevice(tmp_path / "ttyMONITOR")
-    yield device
-    device.close()
-
-
 async def test_hypertension_is_raised_survives_a_restart_and_is_acknowledged_by_a_nurse(
     tmp_path: Path, monitor: PtyDevice, mosquitto: Mosquitto
 ) -> None:
     config = write_config(tmp_path, [textline_device("monitor-1", monitor.path)], mosquitto.url)
     feeder = Feeder(monitor, vitals(122, 78))
     async with subscribed(mosquitto.port, ROOT) as subscriber, feeding(feeder):
-        async with started(config) as edge:
+        async with running_daemon(config) as edge:
             await edge.wait_for(lambda e: e.get("msg") == "reading")
             feeder.line = vitals(166, 96)  # medium: SBP >= 160
             await subscriber.wait_until(lambda: len(transitions(subscriber)) >= 1)
@@ -65,7 +57,7 @@ async def test_hypertension_is_raised_survives_a_restart_and_is_acknowledged_by_
             edge.signal(signal.SIGTERM)
             assert await edge.wait() == 0, edge.output()
 
-        async with started(config) as edge:  # restored from the alarm log, not raised again
+        async with running_daemon(config) as edge:  # restored from the alarm log, not raised again
             await edge.wait_for(lambda e: e.get("msg") == "alarms restored from the alarm log")
             feeder.line = vitals(204, 100)  # high at once: SBP >= 200
             await subscriber.wait_until(

@@ -9,14 +9,13 @@ import json
 import random
 import signal
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from drivers.textline.codec import encode_vitals
 from tests.edge.publish.broker_client import Subscriber, subscribed
-from tests.integration.daemon_process import DaemonProcess
+from tests.integration.daemon_process import running_daemon
 from tests.integration.test_daemon_pty import Feeder, feeding, textline_device, write_config
 from tests.mosquitto import Mosquitto
 from tests.ptys import PtyDevice
@@ -25,23 +24,6 @@ pytestmark = pytest.mark.integration
 
 ROOT = "infusion-edge/v1/test-site/#"
 STATUS = "infusion-edge/v1/test-site/edges/test-edge/status"
-
-
-@pytest.fixture
-def monitor(tmp_path: Path) -> Iterator[PtyDevice]:
-    device = PtyDevice(tmp_path / "ttyMONITOR")
-    yield device
-    device.close()
-
-
-@contextlib.asynccontextmanager
-async def started(config: Path) -> AsyncIterator[DaemonProcess]:
-    process = DaemonProcess("run", "--config", str(config))
-    await process.start()
-    try:
-        yield process
-    finally:
-        await process.stop()
 
 
 def statuses(subscriber: Subscriber) -> list[str]:
@@ -55,7 +37,7 @@ async def test_readings_reach_the_broker_with_their_envelope(
     line = encode_vitals({"SBP": 133, "DBP": 86, "HR": 71}).to_bytes()
     async with (
         subscribed(mosquitto.port, ROOT) as subscriber,
-        started(config) as edge,
+        running_daemon(config) as edge,
         feeding(Feeder(monitor, line)),
     ):
         await subscriber.wait_until(lambda: len(subscriber.on("/telemetry")) >= 3)
@@ -82,13 +64,13 @@ async def test_status_is_online_then_offline_on_sigterm_and_lost_on_sigkill(
 ) -> None:
     config = write_config(tmp_path, [textline_device("monitor-1", monitor.path)], mosquitto.url)
     async with subscribed(mosquitto.port, ROOT) as subscriber:
-        async with started(config) as edge:
+        async with running_daemon(config) as edge:
             await subscriber.wait_until(lambda: statuses(subscriber) == ["online"])
             edge.signal(signal.SIGTERM)
             assert await edge.wait() == 0, edge.output()
         await subscriber.wait_until(lambda: statuses(subscriber) == ["online", "offline"])
 
-        async with started(config) as edge:
+        async with running_daemon(config) as edge:
             await subscriber.wait_until(lambda: statuses(subscriber)[-1:] == ["online"])
             edge.signal(signal.SIGKILL)
             await edge.wait()
@@ -119,13 +101,13 @@ async def test_sigkill_at_random_points_loses_nothing(
     feeder = Feeder(monitor, encode_vitals({"HR": 70}).to_bytes(), period=0.01)
     async with subscribed(mosquitto.port, ROOT) as subscriber, feeding(feeder):
         for _ in range(10):
-            async with started(config) as edge:
+            async with running_daemon(config) as edge:
                 await edge.wait_for(lambda e: e.get("msg") == "reading")
                 await asyncio.sleep(rng.uniform(0.05, 1.0))
                 edge.signal(signal.SIGKILL)
                 await edge.wait()
             must_arrive |= committed_but_unsent(outbox)
-        async with started(config) as edge:
+        async with running_daemon(config) as edge:
 
             def delivered() -> set[tuple[str, int]]:
                 return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import serial
 import yaml
 
 from drivers.textline.codec import encode_pump, encode_vitals
-from tests.integration.daemon_process import DaemonProcess, LogLine
+from tests.integration.daemon_process import DaemonProcess, LogLine, running_daemon
 from tests.mosquitto import free_port
 from tests.ptys import PtyDevice
 
@@ -81,30 +81,6 @@ async def feeding(*feeders: Feeder) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-@pytest.fixture
-def monitor(tmp_path: Path) -> Iterator[PtyDevice]:
-    device = PtyDevice(tmp_path / "ttyMONITOR")
-    yield device
-    device.close()
-
-
-@pytest.fixture
-def pump(tmp_path: Path) -> Iterator[PtyDevice]:
-    device = PtyDevice(tmp_path / "ttyPUMP")
-    yield device
-    device.close()
-
-
-@contextlib.asynccontextmanager
-async def daemon(config: Path) -> AsyncIterator[DaemonProcess]:
-    process = DaemonProcess("run", "--config", str(config))
-    await process.start()
-    try:
-        yield process
-    finally:
-        await process.stop()
-
-
 def reading(device: str, **values: float) -> Any:
     def match(line: LogLine) -> bool:
         return (
@@ -147,7 +123,7 @@ async def test_reads_survives_garbage_and_recovers_from_unplug(
         ],
     )
     monitor_feed, pump_feed = Feeder(monitor, vitals_line(128)), Feeder(pump, pump_line(1.5))
-    async with daemon(config) as edge, feeding(monitor_feed, pump_feed):
+    async with running_daemon(config) as edge, feeding(monitor_feed, pump_feed):
         await edge.wait_for(reading("monitor-1", **{SYS: 128.0}))
         await edge.wait_for(reading("pump-1", MDC_VOL_FLUID_DELIV=1.5))
         await edge.wait_for(connection("monitor-1", "online"))
@@ -194,7 +170,7 @@ async def test_bad_ports_do_not_stop_the_other_devices(tmp_path: Path, monitor: 
                 textline_device("pump-busy", busy.path),
             ],
         )
-        async with daemon(config) as edge, feeding(Feeder(monitor, vitals_line(118))):
+        async with running_daemon(config) as edge, feeding(Feeder(monitor, vitals_line(118))):
             missing = await edge.wait_for(message("cannot open link", session="pump-missing"))
             assert "no such port" in missing["error"]
             taken = await edge.wait_for(message("cannot open link", session="pump-busy"))
@@ -211,7 +187,10 @@ async def test_stops_within_bounds_while_a_device_streams(
     tmp_path: Path, monitor: PtyDevice
 ) -> None:
     config = write_config(tmp_path, [textline_device("monitor-1", monitor.path)])
-    async with daemon(config) as edge, feeding(Feeder(monitor, vitals_line(120), period=0.01)):
+    async with (
+        running_daemon(config) as edge,
+        feeding(Feeder(monitor, vitals_line(120), period=0.01)),
+    ):
         await edge.wait_for(reading("monitor-1", **{SYS: 120.0}))
         loop = asyncio.get_running_loop()
         started = loop.time()
