@@ -1,8 +1,9 @@
 """The ``infusion-edge`` command line.
 
 Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``simulate`` (one
-simulated device), ``ports`` and ``probe`` (commissioning), ``config check``, ``config schema``,
-``schemas`` (MQTT payloads) and ``drivers``. Exit codes: 0 ok; 1 a check
+simulated device), ``dashboard`` (the nurses' dashboard alone), ``hash-password``, ``ports`` and
+``probe`` (commissioning), ``config check``, ``config schema``, ``schemas`` (MQTT payloads) and
+``drivers``. Exit codes: 0 ok; 1 a check
 found errors; 78 (EX_CONFIG) the daemon refused a bad config, so a service manager need not
 restart it.
 """
@@ -25,6 +26,8 @@ from edge.commissioning import format_ports, list_serial_ports, probe
 from edge.config import Config, ConfigError, load_config
 from edge.daemon import Daemon
 from edge.logs import setup_logging
+from edge.web import run_dashboard
+from edge.web.passwords import main as password_main
 
 __all__ = ["main"]
 
@@ -57,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("simulate", help="run one simulated device on a pty or TCP port")
     )
     commands.add_parser("drivers", help="list the device drivers")
+    dashboard = commands.add_parser("dashboard", help="run the nurses' dashboard alone")
+    dashboard.add_argument("--config", required=True, type=Path, help="YAML config file")
+    hash_password = commands.add_parser(
+        "hash-password", help="hash a dashboard user's password for http.users"
+    )
+    hash_password.add_argument("--stdin", action="store_true", help="read it from stdin")
     commands.add_parser("ports", help="list serial ports with their stable by-id names")
     probe = commands.add_parser("probe", help="read one device for a while and print it")
     probe.add_argument("port", help="device path or pyserial URL (socket://host:port)")
@@ -85,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         print(json.dumps(schemas, indent=2))
         return 0
+    if args.command == "dashboard":
+        return _run_with_config(args.config, run_dashboard)
+    if args.command == "hash-password":
+        return password_main(["--stdin"] if args.stdin else [])
     if args.command == "ports":
         print(format_ports(list_serial_ports()))
         return 0
@@ -137,7 +150,11 @@ def _run_with_config(path: Path, job: Callable[[Config], Coroutine[Any, Any, Non
             print(f"  {problem}".replace("\n", "\n  "), file=sys.stderr)
         return EX_CONFIG
     setup_logging(config.log.level, config.log.format)
-    asyncio.run(job(config))
+    try:
+        asyncio.run(job(config))
+    except OSError as exc:  # the HTTP port is taken, most often
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -96,11 +96,45 @@ class MqttConfig(_Model):
 
 
 class HttpConfig(_Model):
-    """The dashboard, API and /metrics listener."""
+    """The dashboard, API and /metrics listener.
+
+    ``users`` may log in to the dashboard: a ``nurse`` may acknowledge alarms, a ``viewer`` may
+    only look. Passwords are stored as Argon2 hashes (``infusion-edge hash-password``), never
+    in clear. ``session_secret`` signs the login cookie (at least 32 characters; without it a
+    random one is made at each start, which logs everybody out on a restart and cannot be
+    shared by several dashboard processes). Values older than ``stale_after_s`` (continuous
+    readings: pump, HR, SpO2, RR) or ``nibp_stale_after_s`` (a blood-pressure measurement) are
+    marked stale on the dashboard.
+    """
+
+    class User(_Model):
+        """A dashboard user: a login name (never a patient's), a role and an Argon2 hash."""
+
+        name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+        role: Literal["nurse", "viewer"]
+        password_hash: str = Field(
+            pattern=r"^\$argon2(id|i|d)\$", description="from `infusion-edge hash-password`"
+        )
 
     enabled: bool = True
     bind: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    users: tuple[User, ...] = ()
+    session_secret: SecretStr | None = Field(None, min_length=32)
+    session_max_age_s: int = Field(12 * 3600, ge=60, le=30 * 24 * 3600)
+    secure_cookies: bool = Field(False, description="send the login cookie over HTTPS only")
+    view_requires_login: bool = True
+    stale_after_s: PositiveFloat = 30.0
+    nibp_stale_after_s: PositiveFloat = 15 * 60.0
+
+    @field_validator("users")
+    @classmethod
+    def _unique_users(cls, users: tuple[User, ...]) -> tuple[User, ...]:
+        names = [user.name for user in users]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate user names: {', '.join(duplicates)}")
+        return users
 
 
 class StorageConfig(_Model):

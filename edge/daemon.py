@@ -2,8 +2,10 @@
 and the publisher.
 
 Data flows one way: sessions -> input bus -> alarm stage -> output bus -> consumers (the
-outbox writer, the log tap) -> outbox -> publisher -> broker. Acknowledgements from the broker
-enter the input bus, so the alarm engine sees everything in one order. Shutdown on SIGTERM or
+outbox writer, the log tap, the metrics) -> outbox -> publisher -> broker. The HTTP listener
+serves the dashboard (a view of the broker, like any other dashboard) and ``/metrics``.
+Acknowledgements from the broker enter the input bus, so the alarm engine sees everything in
+one order. Shutdown on SIGTERM or
 SIGINT, in order and in bounded time: stop reading (sessions send their goodbye bytes and close
 their ports), close the input bus so the alarm stage drains it, close the output bus so the
 consumers drain into the outbox, let the publisher flush the outbox and publish ``offline``,
@@ -18,8 +20,14 @@ import contextlib
 import logging
 import resource
 import signal
+import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from edge import __version__
 from edge.alarm_stage import AlarmStage
@@ -38,6 +46,7 @@ from edge.publish.payloads import AckCommand, EnvelopeFactory
 from edge.publish.topics import AckTopic, Topics
 from edge.session import LinkSession
 from edge.tap import log_bus_items
+from edge.web import create_app, listen, serve
 
 __all__ = ["Daemon", "build_sessions", "raise_open_file_limit"]
 
@@ -105,6 +114,18 @@ class Daemon:
         self.metrics = EdgeMetrics(
             config, __version__, lambda: self.publisher.counters, self.outbox, self.alarms.engine
         )
+        self.web = (
+            create_app(
+                config,
+                extra_routes=[Route("/metrics", self._metrics_endpoint)],
+                ready_checks={
+                    "broker": lambda: self.publisher.counters.connected,
+                    "devices": lambda: bool(config.devices),
+                },
+            )
+            if config.http.enabled
+            else None
+        )
         self._consumers: list[tuple[Consumer, Subscription[OutputItem]]] = [
             (writer.run, self.outputs.subscribe("outbox")),
             (log_bus_items, self.outputs.subscribe("log")),
@@ -129,19 +150,23 @@ class Daemon:
                 "open_file_limit": limit,
             },
         )
+        http = listen(self.config.http.bind, self.config.http.port) if self.web else None
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
         await self.outbox.open()
         try:
             self.alarms.restore()
-            await self._run(sessions)
+            await self._run(sessions, http)
         finally:
             await self.outbox.close()
             self.alarm_log.close()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
         log.info("edge stopped", extra={"edge": self.config.edge_id})
+
+    async def _metrics_endpoint(self, _request: Request) -> Response:
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def _on_ack(self, topic: AckTopic, command: AckCommand) -> None:
         await self.inputs.publish(
@@ -152,8 +177,15 @@ class Daemon:
         log.info("signal received; stopping", extra={"signal": signal.Signals(signum).name})
         self._stop.set()
 
-    async def _run(self, sessions: list[LinkSession]) -> None:
+    async def _run(self, sessions: list[LinkSession], http: socket.socket | None) -> None:
         async with asyncio.TaskGroup() as tasks:
+            web = []
+            if self.web is not None and http is not None:
+                web.append(tasks.create_task(serve(self.config, self.web, sock=http), name="http"))
+                log.info(
+                    "dashboard and /metrics listening",
+                    extra={"url": f"http://{self.config.http.bind}:{self.config.http.port}/"},
+                )
             consumers = [
                 tasks.create_task(consume(items), name=items.name)
                 for consume, items in self._consumers
@@ -174,6 +206,7 @@ class Daemon:
             self.publisher.finish()
             _, pending = await asyncio.wait([publisher], timeout=FLUSH_TIMEOUT_S)
             await _cancel_and_wait(list(pending), 1.0, "publisher")
+            await _cancel_and_wait(web, 7.0, "http")
 
 
 async def _cancel_and_wait(tasks: list[asyncio.Task[None]], grace_s: float, what: str) -> None:

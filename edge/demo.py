@@ -97,6 +97,9 @@ def _print_where_to_look(config: Config) -> None:
         "infusion-edge demo: 4 chairs, simulated B. Braun pumps and Philips monitors",
         f"  MQTT broker   {config.mqtt.url}   (mosquitto_sub -h 127.0.0.1 -p "
         f"{urllib.parse.urlsplit(config.mqtt.url).port} -t '{root}' -v)",
+        f"  dashboard     http://{config.http.bind}:{config.http.port}/   (acknowledge as "
+        "nurse.demo / demo-nurse)",
+        f"  metrics       http://{config.http.bind}:{config.http.port}/metrics",
         "  chair 1: hypertensive responder; chair 2: pump ten times too fast; 3, 4: normal",
         "  Ctrl-C stops everything cleanly.",
     ]

@@ -40,6 +40,7 @@ def write_config(
         "edge_id": "test-edge",
         "log": {"level": "DEBUG", "format": "json"},
         "mqtt": {"url": mqtt_url or f"mqtt://127.0.0.1:{free_port()}"},
+        "http": {"enabled": False},
         "storage": {
             "outbox_path": str(directory / "outbox.sqlite"),
             "alarm_log_path": str(directory / "alarm-log.sqlite"),

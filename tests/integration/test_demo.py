@@ -3,9 +3,14 @@ hypertensive chair's alarm within seconds, and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import shutil
 import signal
+import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -22,6 +27,7 @@ def demo_config_on_free_ports(tmp_path: Path) -> Path:
     config = yaml.safe_load(DEFAULT_DEMO_CONFIG.read_text())
     for device in config["devices"]:
         device["port"] = f"socket://127.0.0.1:{free_port()}"
+    config["http"]["port"] = free_port()
     config["log"] = {"level": "INFO", "format": "json"}
     config["storage"] = {
         "outbox_path": str(tmp_path / "outbox.sqlite"),
@@ -32,10 +38,26 @@ def demo_config_on_free_ports(tmp_path: Path) -> Path:
     return path
 
 
-async def test_demo_raises_the_hypertensive_alarm_and_stops_on_ctrl_c(
+async def http_get(port: int, path: str) -> tuple[int, bytes]:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        response = await client.get(path)
+        return response.status_code, response.content
+
+
+async def hypertension_in_api(port: int) -> bool:
+    try:
+        status, body = await http_get(port, "/api/alarms")
+    except httpx.HTTPError:
+        return False
+    alarms = json.loads(body)["alarms"] if status == 200 else []
+    return any(a["bed"] == "chair-1" and a["rule"] == "hypertension" for a in alarms)
+
+
+async def test_demo_serves_the_alarm_and_metrics_and_stops_on_ctrl_c(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     config_path = demo_config_on_free_ports(tmp_path)
+    http_port = yaml.safe_load(config_path.read_text())["http"]["port"]
     demo = DaemonProcess("demo", "--config", str(config_path), "--broker", mosquitto.url)
     async with subscribed(mosquitto.port, "infusion-edge/v1/demo-clinic/#") as subscriber:
         await demo.start()
@@ -55,6 +77,23 @@ async def test_demo_raises_the_hypertensive_alarm_and_stops_on_ctrl_c(
                 ),
                 timeout=30,
             )
+            for _ in range(60):  # the dashboard shows it too, within 30 s of the start
+                if await hypertension_in_api(http_port):
+                    break
+                await asyncio.sleep(0.5)
+            else:
+                raise AssertionError("/api/alarms never held chair 1's hypertension")
+            status, exposition = await http_get(http_port, "/metrics")
+            assert status == 200
+            assert b"infusion_edge_alarms_active" in exposition
+            if shutil.which("promtool"):
+                checked = subprocess.run(
+                    ["promtool", "check", "metrics"],
+                    input=exposition,
+                    capture_output=True,
+                    check=False,
+                )
+                assert checked.returncode == 0, checked.stdout + checked.stderr
             demo.signal(signal.SIGINT)
             assert await demo.wait(timeout=15) == 0, demo.output()
             assert not any(e.get("level") == "error" for e in demo.lines), demo.output()

@@ -1,0 +1,131 @@
+"""The dashboard's JSON API: beds, alarms, acknowledgement, health and readiness.
+
+``GET /api/beds`` and ``GET /api/alarms`` answer what every page shows (alarms highest
+priority first, then the newest first). ``POST /api/alarms/{alarm_id}/ack`` (a nurse's
+login, a JSON body, optionally ``{"site": ...}`` when two sites have an alarm of that id)
+sends the acknowledgement over MQTT to the edge that owns the alarm and answers 202: the
+alarm shows as acknowledged once that edge has applied it and published its new state.
+``/healthz`` says the process is up; ``/readyz`` that the broker feed is connected and every
+extra check passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from edge.publish.payloads import AckCommand
+from edge.web.auth import RequestRefusedError, audit, client_address, read_json
+from edge.web.dashboard import Dashboard
+from edge.web.mqtt_view import BrokerUnavailableError
+from edge.web.views import JsonDict
+
+__all__ = ["Api", "ReadyCheck"]
+
+ReadyCheck = Callable[[], bool]
+
+
+class Api:
+    """The JSON endpoints of one dashboard."""
+
+    def __init__(self, dashboard: Dashboard, checks: Mapping[str, ReadyCheck]) -> None:
+        self._dashboard = dashboard
+        self._checks = {"dashboard_broker": lambda: dashboard.feed.connected, **checks}
+
+    def routes(self) -> list[Route]:
+        """The routes of the API."""
+        return [
+            Route("/api/beds", self._beds, methods=["GET"]),
+            Route("/api/alarms", self._alarms, methods=["GET"]),
+            Route("/api/alarms/{alarm_id}/ack", self._acknowledge, methods=["POST"]),
+            Route("/healthz", self._health, methods=["GET"]),
+            Route("/readyz", self._ready, methods=["GET"]),
+        ]
+
+    async def _beds(self, request: Request) -> Response:
+        self._dashboard.access.require_viewer(request)
+        state = self._dashboard.state
+        return JSONResponse(
+            {
+                "beds": state.bed_list(),
+                "edges": state.edge_list(),
+                "feed": state.feed,
+                "server_time": self._dashboard.server_time(),
+            }
+        )
+
+    async def _alarms(self, request: Request) -> Response:
+        self._dashboard.access.require_viewer(request)
+        return JSONResponse(
+            {
+                "alarms": self._dashboard.state.sorted_alarms(),
+                "server_time": self._dashboard.server_time(),
+            }
+        )
+
+    async def _acknowledge(self, request: Request) -> Response:
+        alarm_id = request.path_params["alarm_id"]
+        user = self._dashboard.access.user(request)
+        who = {"user": user.name if user else None, "alarm": alarm_id}
+        client = client_address(request)
+        try:
+            alarm, command = await self._send_ack(request, alarm_id, who)
+        except RequestRefusedError as refused:
+            audit.warning(
+                "acknowledgement refused",
+                extra={**who, "reason": refused.message, "client": client},
+            )
+            raise
+        if command is None:
+            return JSONResponse({"status": "already acknowledged", "alarm": alarm})
+        audit.info(
+            "alarm acknowledged", extra={**who, "priority": alarm["priority"], "client": client}
+        )
+        at = command.at.isoformat() if command.at else None
+        return JSONResponse(
+            {"status": "sent", "alarm": alarm, "by": command.by, "at": at}, status_code=202
+        )
+
+    async def _send_ack(
+        self, request: Request, alarm_id: str, who: dict[str, str | None]
+    ) -> tuple[JsonDict, AckCommand | None]:
+        """Check the request and send the acknowledgement; the alarm and the command sent
+        (``None`` when the alarm was acknowledged already)."""
+        body = await read_json(request)
+        user = self._dashboard.access.user(request)
+        if user is None:
+            raise RequestRefusedError(401, "log in to acknowledge")
+        if user.role != "nurse":
+            raise RequestRefusedError(403, f"a {user.role} may not acknowledge alarms")
+        alarm = self._find(alarm_id, body.get("site"))
+        who |= {"site": alarm["site"], "bed": alarm["bed"]}
+        if alarm["state"] == "acknowledged":
+            return alarm, None
+        command = AckCommand(by=user.name, at=datetime.now(UTC), source=self._dashboard.source)
+        try:
+            await self._dashboard.feed.acknowledge(alarm["site"], alarm["bed"], alarm_id, command)
+        except BrokerUnavailableError as exc:
+            raise RequestRefusedError(503, f"not sent, acknowledge at the bedside: {exc}") from exc
+        return alarm, command
+
+    def _find(self, alarm_id: str, site: object) -> JsonDict:
+        if site is not None and not isinstance(site, str):
+            raise RequestRefusedError(400, "site must be a string")
+        matches = self._dashboard.state.find_alarms(alarm_id, site)
+        if not matches:
+            raise RequestRefusedError(404, "no such alarm is shown (it may have ended)")
+        if len(matches) > 1:
+            raise RequestRefusedError(409, "alarm id shown in several sites: give the site")
+        return matches[0]
+
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def _ready(self, request: Request) -> Response:
+        results = {name: check() for name, check in self._checks.items()}
+        ready = all(results.values())
+        return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)

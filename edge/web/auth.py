@@ -1,0 +1,148 @@
+"""Login, roles and the audit trail of the dashboard.
+
+Users and roles come from the config (``http.users``): a ``nurse`` may acknowledge alarms, a
+``viewer`` may only look; when ``http.view_requires_login`` is off, anybody who reaches the
+page may look too. A login puts the user name in a signed session cookie (Starlette's
+``SessionMiddleware``, ``SameSite=Strict``); the role is looked up in the config on every
+request. A state-changing request must be JSON (a cross-site form cannot send it without a
+CORS preflight, which is never granted) and, when the browser names an origin, come from the
+page's own origin.
+
+The audit trail (logger ``edge.web.audit``) records every login, every failed login (the
+name tried and the client address), every acknowledgement and every refused one. It names
+users, beds and alarm ids, never a patient.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from edge.config import HttpConfig
+from edge.web.passwords import PasswordBook
+
+__all__ = ["Access", "RequestRefusedError", "audit", "client_address", "read_json"]
+
+audit = logging.getLogger("edge.web.audit")
+
+SESSION_USER = "user"
+
+
+class RequestRefusedError(Exception):
+    """A request the API refuses: answered with ``status`` and ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Login(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+def client_address(request: Request) -> str:
+    """The peer's address, for the audit trail."""
+    return request.client.host if request.client else "unknown"
+
+
+def _same_origin(request: Request) -> bool:
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The JSON object of a state-changing request from the page's own origin; an empty body
+    is an empty object. Raises :class:`RequestRefusedError` otherwise."""
+    if not _same_origin(request):
+        raise RequestRefusedError(403, "cross-origin request refused")
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise RequestRefusedError(415, "send application/json")
+    body = await request.body()
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError:
+        raise RequestRefusedError(400, "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise RequestRefusedError(400, "the body must be a JSON object")
+    return data
+
+
+class Access:
+    """Who is logged in, what they may do, and the login, logout and ``me`` endpoints."""
+
+    def __init__(self, users: PasswordBook, config: HttpConfig) -> None:
+        self.users = users
+        self.view_requires_login = config.view_requires_login
+
+    def user(self, request: Request) -> HttpConfig.User | None:
+        """The logged-in user of ``request``, if still configured."""
+        name = request.session.get(SESSION_USER)
+        return self.users.user(name) if isinstance(name, str) else None
+
+    def require_viewer(self, request: Request) -> None:
+        """Refuse (401) a request to look when looking needs a login and there is none."""
+        if self.view_requires_login and self.user(request) is None:
+            raise RequestRefusedError(401, "log in to see the dashboard")
+
+    def routes(self) -> list[Route]:
+        """``POST /api/login``, ``POST /api/logout``, ``GET /api/me``."""
+        return [
+            Route("/api/login", self._login, methods=["POST"]),
+            Route("/api/logout", self._logout, methods=["POST"]),
+            Route("/api/me", self._me, methods=["GET"]),
+        ]
+
+    async def _login(self, request: Request) -> Response:
+        data = await read_json(request)
+        try:
+            login = _Login.model_validate(data)
+        except ValidationError:
+            raise RequestRefusedError(400, "give a name and a password") from None
+        user = await self.users.check(login.name, login.password)
+        if user is None:
+            audit.warning(
+                "login failed",
+                extra={"user": login.name, "client": client_address(request)},
+            )
+            raise RequestRefusedError(401, "wrong name or password")
+        request.session.clear()
+        request.session[SESSION_USER] = user.name
+        request.session["since"] = datetime.now(UTC).isoformat()
+        audit.info(
+            "login",
+            extra={"user": user.name, "role": user.role, "client": client_address(request)},
+        )
+        return JSONResponse(self._who(user))
+
+    async def _logout(self, request: Request) -> Response:
+        await read_json(request)
+        user = self.user(request)
+        if user is not None:
+            audit.info("logout", extra={"user": user.name, "client": client_address(request)})
+        request.session.clear()
+        return JSONResponse(self._who(None))
+
+    async def _me(self, request: Request) -> Response:
+        return JSONResponse(self._who(self.user(request)))
+
+    def _who(self, user: HttpConfig.User | None) -> dict[str, Any]:
+        return {
+            "user": user.name if user else None,
+            "role": user.role if user else None,
+            "view_requires_login": self.view_requires_login,
+            "can_acknowledge": user is not None and user.role == "nurse",
+        }

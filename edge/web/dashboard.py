@@ -1,0 +1,85 @@
+"""One dashboard's parts, shared by its routes: the live state, the event journal, the broker
+feed, the users, and the signal that ends the event streams at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from edge.backoff import Backoff
+from edge.config import Config
+from edge.web.auth import Access
+from edge.web.journal import EventJournal
+from edge.web.mqtt_view import SETTLE_S, MqttFeed
+from edge.web.passwords import PasswordBook
+from edge.web.state import LiveState
+from edge.web.views import JsonDict
+
+__all__ = ["Dashboard"]
+
+log = logging.getLogger(__name__)
+
+FEED_STOP_TIMEOUT_S = 3.0
+
+
+class Dashboard:
+    """The dashboard of ``config``: what every page shows, and who may do what."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        journal_capacity: int = 10_000,
+        feed_backoff: Backoff | None = None,
+        settle_s: float = SETTLE_S,
+    ) -> None:
+        self.config = config
+        self.state = LiveState(config.mqtt.topic_prefix)
+        self.journal = EventJournal(journal_capacity)
+        self.feed = MqttFeed(
+            config.mqtt,
+            config.edge_id,
+            self.state,
+            self.journal.extend,
+            backoff=feed_backoff,
+            settle_s=settle_s,
+        )
+        self.access = Access(PasswordBook(config.http.users), config.http)
+        self.source = f"dashboard@{config.edge_id}"[:64]
+        self.closing = asyncio.Event()
+        if config.http.view_requires_login and not config.http.users:
+            log.warning("no dashboard users are configured: nobody can log in to see the beds")
+
+    def settings(self) -> JsonDict:
+        """What the page needs to judge its data (seconds)."""
+        http = self.config.http
+        return {
+            "stale_after_s": http.stale_after_s,
+            "nibp_stale_after_s": http.nibp_stale_after_s,
+        }
+
+    def server_time(self) -> str:
+        """Now, for the page to correct its own clock when it shows ages."""
+        return datetime.now(UTC).isoformat()
+
+    def close_streams(self) -> None:
+        """End every event stream (before the server waits for its connections to close)."""
+        self.closing.set()
+        self.journal.wake()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the broker feed while inside; the app's lifespan."""
+        self.closing.clear()
+        feed = asyncio.create_task(self.feed.run(), name="web.mqtt-feed")
+        try:
+            yield
+        finally:
+            self.close_streams()
+            feed.cancel()
+            _, pending = await asyncio.wait([feed], timeout=FEED_STOP_TIMEOUT_S)
+            if pending:
+                log.warning("dashboard feed did not stop in time")

@@ -1,0 +1,112 @@
+"""``GET /api/events``: the live view as Server-Sent Events, with ``Last-Event-ID`` replay.
+
+A page first gets a ``snapshot`` event (the whole view), then one event per change: ``bed``,
+``alarm``, ``alarm_removed``, ``edge``, ``edge_removed``, ``feed``. Each carries an id
+(``{epoch}-{number}``, see ``edge.web.journal``). When the page reconnects, the browser sends
+the last id it got (``Last-Event-ID``; a page may also pass ``?last_event_id=``) and gets
+exactly the events it missed; when they are no longer kept, or the id is from another server
+process, it gets a fresh snapshot. With no change for ``HEARTBEAT_S`` a ``heartbeat`` (no id)
+carries the server time and the broker connection, so a page can tell a quiet stream from a
+dead one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from edge.web.dashboard import Dashboard
+from edge.web.journal import JournalEvent
+from edge.web.views import JsonDict
+
+__all__ = ["HEARTBEAT_S", "event_routes"]
+
+HEARTBEAT_S = 5.0
+RETRY_MS = 2000  # how soon the browser reconnects
+SEND_TIMEOUT_S = 15.0  # a page that takes no data for this long is dropped
+CLOSE_GRACE_S = 1.0
+
+
+class _DashboardStream(EventSourceResponse):
+    """sse-starlette's response, ended by the dashboard's own shutdown signal.
+
+    sse-starlette's default exit watcher finds uvicorn through the process's SIGTERM handler,
+    which is not uvicorn's when the daemon owns the signals, and leaves a polling task behind
+    on the event loop. Here the event generator returns once ``Dashboard.close_streams`` was
+    called, so the stream ends cleanly; one that is still sending after ``CLOSE_GRACE_S``
+    (a stuck client) is cancelled.
+    """
+
+    def __init__(self, content: AsyncIterator[ServerSentEvent], dashboard: Dashboard) -> None:
+        super().__init__(content, ping=0, send_timeout=SEND_TIMEOUT_S)
+        self._dashboard = dashboard
+
+    async def _listen_for_exit_signal_with_grace(self) -> None:
+        await self._dashboard.closing.wait()
+        await asyncio.sleep(CLOSE_GRACE_S)  # cancelled as soon as the stream has ended
+
+
+def _encode(data: JsonDict) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+async def _events(
+    dashboard: Dashboard, last_event_id: str | None
+) -> AsyncIterator[ServerSentEvent]:
+    journal = dashboard.journal
+    cursor = journal.parse_id(last_event_id)
+    backlog = None if cursor is None else journal.after(cursor)
+    first = True
+    while True:
+        if backlog is None:
+            cursor = journal.last
+            snapshot = {
+                **dashboard.state.snapshot(),
+                "settings": dashboard.settings(),
+                "server_time": dashboard.server_time(),
+            }
+            yield ServerSentEvent(
+                _encode(snapshot), event="snapshot", id=journal.event_id(cursor), retry=RETRY_MS
+            )
+        else:
+            if first:
+                yield ServerSentEvent(comment="replay", retry=RETRY_MS)
+            for event in backlog:
+                yield _event(dashboard, event)
+            cursor = backlog[-1].number if backlog else cursor
+        first = False
+        assert cursor is not None
+        try:
+            async with asyncio.timeout(HEARTBEAT_S):
+                await journal.wait_after(cursor)
+        except TimeoutError:
+            heartbeat = {"server_time": dashboard.server_time(), "feed": dashboard.state.feed}
+            yield ServerSentEvent(_encode(heartbeat), event="heartbeat")
+        if dashboard.closing.is_set():
+            return
+        backlog = journal.after(cursor)
+
+
+def _event(dashboard: Dashboard, event: JournalEvent) -> ServerSentEvent:
+    return ServerSentEvent(
+        _encode(event.data), event=event.type, id=dashboard.journal.event_id(event.number)
+    )
+
+
+def event_routes(dashboard: Dashboard) -> list[Route]:
+    """``GET /api/events``."""
+
+    async def events(request: Request) -> Response:
+        dashboard.access.require_viewer(request)
+        last_event_id = request.headers.get("last-event-id") or request.query_params.get(
+            "last_event_id"
+        )
+        return _DashboardStream(_events(dashboard, last_event_id), dashboard)
+
+    return [Route("/api/events", events, methods=["GET"])]

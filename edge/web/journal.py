@@ -1,0 +1,86 @@
+"""The event journal: every change for the browsers, numbered, so that a reconnecting page
+gets exactly what it missed (Server-Sent Events ``Last-Event-ID`` replay).
+
+Event ids are ``{epoch}-{number}``: ``number`` grows by one per event; ``epoch`` is new for
+each journal (each dashboard process), so an id from before a restart is recognised as
+foreign. The journal keeps the last ``capacity`` events; a page whose last id is foreign,
+malformed or older than the journal cannot be replayed and gets a full snapshot instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from edge.web.state import Change
+from edge.web.views import JsonDict
+
+__all__ = ["EventJournal", "JournalEvent"]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEvent:
+    """One numbered change."""
+
+    number: int
+    type: str
+    data: JsonDict
+
+
+class EventJournal:
+    """The last ``capacity`` changes, numbered from 1, and a wake-up for their readers."""
+
+    def __init__(self, capacity: int = 10_000, epoch: str | None = None) -> None:
+        if capacity < 1:
+            raise ValueError("the journal keeps at least one event")
+        self.epoch = epoch or uuid.uuid4().hex[:12]
+        self.last = 0
+        self._events: deque[JournalEvent] = deque(maxlen=capacity)
+        self._changed = asyncio.Event()
+
+    def extend(self, changes: Iterable[Change]) -> None:
+        """Number and keep ``changes``; wake every reader."""
+        added = False
+        for change in changes:
+            self.last += 1
+            self._events.append(JournalEvent(self.last, change.type, change.data))
+            added = True
+        if added:
+            self.wake()
+
+    def event_id(self, number: int) -> str:
+        """The SSE id of event ``number``."""
+        return f"{self.epoch}-{number}"
+
+    def parse_id(self, event_id: str | None) -> int | None:
+        """The number in ``event_id`` if it is one of this journal's ids, else ``None``."""
+        if not event_id:
+            return None
+        epoch, _, number = event_id.strip().rpartition("-")
+        if epoch != self.epoch or not number.isdigit():
+            return None
+        value = int(number)
+        return value if value <= self.last else None
+
+    def after(self, number: int) -> list[JournalEvent] | None:
+        """The events after ``number``, or ``None`` when some of them are no longer kept."""
+        if number >= self.last:
+            return []
+        first = self._events[0].number if self._events else self.last + 1
+        if number + 1 < first:
+            return None
+        count = self.last - number  # read from the tail: readers are usually close to it
+        return [self._events[-i] for i in range(count, 0, -1)]
+
+    async def wait_after(self, number: int) -> None:
+        """Return once there is an event after ``number``, or on :meth:`wake`."""
+        if self.last <= number:
+            await self._changed.wait()
+
+    def wake(self) -> None:
+        """Wake every reader (to let it see that its stream must end)."""
+        self._changed.set()
+        self._changed = asyncio.Event()

@@ -1,0 +1,153 @@
+"""The dashboard's broker connection: one subscriber on ``{prefix}/#`` feeding the live state
+and the event journal, and the sender of acknowledgements.
+
+It connects with the edge's own MQTT settings (URL, TLS, credentials, protocol), as a client
+of its own (``{client_id or infusion-edge-{edge_id}}-dashboard-{random}``), reconnects with
+capped, jittered backoff, and after each connection removes the alarms the broker no longer
+holds once the retained messages have had ``settle_s`` to arrive. An acknowledgement is an
+``AckCommand`` published at QoS 1 to the alarm's ack topic; the edge that owns the alarm
+applies it and publishes the alarm's new state, which comes back here like any change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+import aiomqtt
+
+from edge.backoff import Backoff
+from edge.config import MqttConfig
+from edge.publish.payloads import AckCommand
+from edge.publish.topics import Topics
+from edge.web.state import Change, LiveState
+
+__all__ = ["BrokerUnavailableError", "MqttFeed", "mqtt_client"]
+
+log = logging.getLogger(__name__)
+
+SETTLE_S = 3.0  # time for the retained messages to arrive after a (re)connect
+ACK_TIMEOUT_S = 5.0  # PUBACK of an acknowledgement
+
+
+class BrokerUnavailableError(Exception):
+    """The dashboard is not connected to the broker, or the broker did not confirm."""
+
+
+def mqtt_client(config: MqttConfig, identifier: str) -> aiomqtt.Client:
+    """A client with the edge's connection settings (TLS with hostname verification,
+    credentials, protocol, keepalive)."""
+    url = urllib.parse.urlsplit(config.url)
+    tls = url.scheme == "mqtts"
+    context = None
+    if tls:
+        ca_file = config.tls.ca_file if config.tls else None
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        if config.tls and config.tls.cert_file and config.tls.key_file:
+            context.load_cert_chain(str(config.tls.cert_file), str(config.tls.key_file))
+    return aiomqtt.Client(
+        hostname=url.hostname or "127.0.0.1",
+        port=url.port or (8883 if tls else 1883),
+        username=config.username,
+        password=config.password.get_secret_value() if config.password else None,
+        identifier=identifier,
+        protocol=(
+            aiomqtt.ProtocolVersion.V5 if config.protocol == "5" else aiomqtt.ProtocolVersion.V311
+        ),
+        keepalive=config.keepalive_s,
+        tls_context=context,
+        timeout=10.0,
+    )
+
+
+class MqttFeed:
+    """Subscribes to every site under the prefix and turns messages into changes."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        edge_id: str,
+        state: LiveState,
+        publish_changes: Callable[[Iterable[Change]], None],
+        backoff: Backoff | None = None,
+        settle_s: float = SETTLE_S,
+    ) -> None:
+        self._config = config
+        base = config.client_id or f"infusion-edge-{edge_id}"
+        self.identifier = f"{base}-dashboard-{uuid.uuid4().hex[:8]}"
+        self._state = state
+        self._publish_changes = publish_changes
+        self._backoff = backoff or Backoff(initial=0.5, cap=10.0)
+        self._settle_s = settle_s
+        self._client: aiomqtt.Client | None = None
+        self.connects = 0
+        self.last_error: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether the subscription is live."""
+        return self._client is not None
+
+    async def run(self) -> None:
+        """Receive until cancelled, reconnecting with backoff."""
+        while True:
+            try:
+                await self._connected_session()
+            except aiomqtt.MqttError as exc:
+                self._note_error(exc)
+            except Exception:  # the supervisor boundary: a bug must not end the dashboard
+                log.exception("dashboard feed failed; reconnecting")
+            finally:
+                if self._client is not None:
+                    self._client = None
+                    self._publish_changes(self._state.set_feed(False, datetime.now(UTC)))
+            await asyncio.sleep(self._backoff.next_delay())
+
+    async def acknowledge(self, site: str, bed: str, alarm_id: str, command: AckCommand) -> str:
+        """Publish ``command`` to the alarm's ack topic at QoS 1; the topic. Raises
+        :class:`BrokerUnavailableError` when not connected or not confirmed in time."""
+        client = self._client
+        if client is None:
+            raise BrokerUnavailableError("the dashboard is not connected to the broker")
+        topic = Topics(self._config.topic_prefix, site).alarm_ack(bed, alarm_id)
+        payload = command.model_dump_json(exclude_none=True).encode()
+        try:
+            async with asyncio.timeout(ACK_TIMEOUT_S):
+                await client.publish(topic, payload, qos=1)
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            message = str(exc) or "no confirmation in time"
+            raise BrokerUnavailableError(f"the broker did not confirm it: {message}") from exc
+        return topic
+
+    def _note_error(self, exc: aiomqtt.MqttError) -> None:
+        message = str(exc) or type(exc).__name__
+        level = logging.DEBUG if message == self.last_error else logging.WARNING
+        log.log(level, "dashboard broker connection failed", extra={"error": message})
+        self.last_error = message
+
+    async def _connected_session(self) -> None:
+        async with mqtt_client(self._config, self.identifier) as client:
+            await client.subscribe(f"{self._config.topic_prefix}/#", qos=1)
+            self._client = client
+            self.connects += 1
+            self._backoff.reset()
+            self._state.begin_resync()
+            self._publish_changes(self._state.set_feed(True, datetime.now(UTC)))
+            log.info("dashboard subscribed", extra={"url": self._config.url})
+            settle = asyncio.get_running_loop().call_later(self._settle_s, self._end_resync)
+            try:
+                async for message in client.messages:
+                    payload = message.payload
+                    data = payload if isinstance(payload, bytes) else str(payload or "").encode()
+                    self._publish_changes(self._state.apply(str(message.topic), data))
+            finally:
+                settle.cancel()
+        raise aiomqtt.MqttError("the broker's message stream ended")
+
+    def _end_resync(self) -> None:
+        self._publish_changes(self._state.end_resync())

@@ -1,0 +1,124 @@
+"""Serving the dashboard with uvicorn inside the caller's event loop.
+
+:func:`serve` runs until cancelled, then stops in bounded time: it ends the event streams,
+lets uvicorn close its connections and run the app's shutdown (the broker feed), and returns
+by re-raising the cancellation. uvicorn's own signal handlers are off: the daemon (or
+:func:`run_dashboard`) owns SIGTERM and SIGINT. The listening socket is bound before uvicorn
+starts, so a port in use is an ``OSError`` from :func:`listen`, not an exit from inside
+uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+from starlette.applications import Starlette
+
+from edge.config import Config
+from edge.tasks import run_until_first_exits
+from edge.web.app import create_app, dashboard_of
+
+__all__ = ["listen", "run_dashboard", "serve"]
+
+log = logging.getLogger(__name__)
+
+BACKLOG = 128
+GRACEFUL_S = 2  # uvicorn's wait for open connections at shutdown
+STOP_TIMEOUT_S = 5.0  # the whole stop
+MAX_CONNECTIONS = 200
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def listen(bind: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``bind``:``port`` (``port`` 0: a free one)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        bind, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve(config: Config, app: Starlette, *, sock: socket.socket | None = None) -> None:
+    """Serve ``app`` on ``sock`` (default: ``http.bind``:``http.port``) until cancelled."""
+    listener = sock if sock is not None else listen(config.http.bind, config.http.port)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            http="h11",
+            ws="none",
+            proxy_headers=False,
+            server_header=False,
+            limit_concurrency=MAX_CONNECTIONS,
+            timeout_graceful_shutdown=GRACEFUL_S,
+        )
+    )
+    host, port = listener.getsockname()[:2]
+    log.info("dashboard listening", extra={"url": f"http://{host}:{port}/"})
+    serving = asyncio.create_task(server.serve(sockets=[listener]), name="http.uvicorn")
+    try:
+        await asyncio.shield(serving)
+    finally:
+        if not serving.done():
+            await _stop(app, server, serving)
+        listener.close()
+
+
+async def _stop(app: Starlette, server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    dashboard = dashboard_of(app)
+    if dashboard is not None:
+        dashboard.close_streams()
+    server.should_exit = True
+    try:
+        await asyncio.wait([serving], timeout=STOP_TIMEOUT_S)
+    finally:
+        if not serving.done():
+            log.warning("dashboard server did not stop in time; cancelling it")
+            serving.cancel()
+            await asyncio.wait([serving])
+    log.info("dashboard stopped")
+
+
+async def _until(event: asyncio.Event) -> None:
+    await event.wait()
+
+
+async def run_dashboard(config: Config) -> None:
+    """``infusion-edge dashboard``: the dashboard alone, until SIGTERM or SIGINT."""
+    sock = listen(config.http.bind, config.http.port)
+    app = create_app(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await run_until_first_exits(
+            ("http", serve(config, app, sock=sock)), ("signals", _until(stop))
+        )
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        sock.close()

@@ -1,0 +1,459 @@
+// The nurses' alarm dashboard: a secondary alarm display. Plain JavaScript, no build step.
+//
+// Data comes from /api/events (Server-Sent Events): a snapshot, then one event per change.
+// The browser's EventSource reconnects by itself and sends the last event id, so the server
+// replays what was missed; a page that had to open a new stream passes it as last_event_id.
+// Alarm colours follow IEC 60601-1-8 (high red flashing, medium yellow flashing slowly, low
+// cyan) and always come with a text mark (!!!, !!, !), never colour alone.
+"use strict";
+
+(function () {
+  const PRIORITY = {
+    high: { rank: 3, mark: "HIGH !!!", word: "high" },
+    medium: { rank: 2, mark: "MED !!", word: "medium" },
+    low: { rank: 1, mark: "LOW !", word: "low" },
+  };
+  const STREAM_SILENT_MS = 15000; // no event nor heartbeat for this long: the data is stale
+  const REOPEN_MS = 2000;
+  const ACK_WAIT_MS = 15000;
+
+  const S = {
+    me: null,
+    beds: new Map(),
+    alarms: new Map(),
+    edges: new Map(),
+    feed: { connected: false, since: null },
+    settings: { stale_after_s: 30, nibp_stale_after_s: 900 },
+    offsetMs: 0,
+    source: null,
+    lastEventId: "",
+    streamOpen: false,
+    everOpen: false,
+    lastMessageAt: 0,
+    pendingAcks: new Map(), // alarm key -> {at, text}
+    rows: new Map(), // alarm key -> <li>
+    tiles: new Map(), // bed key -> {el, html}
+    loaded: false,
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const esc = (value) =>
+    String(value ?? "").replace(/[&<>"']/g, (c) => ({
+      "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
+    })[c]);
+  const now = () => Date.now() + S.offsetMs;
+  const ms = (iso) => (iso ? Date.parse(iso) : NaN);
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function clock(totalMs) {
+    const s = Math.max(0, Math.floor(totalMs / 1000));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return (h ? h + ":" + pad(m) : String(m)) + ":" + pad(s % 60);
+  }
+  function age(iso) {
+    const s = Math.max(0, Math.round((now() - ms(iso)) / 1000));
+    if (s < 60) return s + " s ago";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min ago";
+  }
+  function timeOfDay(iso) {
+    return iso ? new Date(ms(iso)).toLocaleTimeString([], { hour12: false }) : "";
+  }
+  function fmt(value) {
+    if (value === null || value === undefined) return "—";
+    return Number.isInteger(value) ? String(value) : value.toFixed(1);
+  }
+
+  // ---- server: session, acknowledgement --------------------------------------------------
+
+  async function api(method, path, body) {
+    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, init);
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    return { status: response.status, data };
+  }
+
+  async function loadMe() {
+    const { status, data } = await api("GET", "/api/me");
+    if (status === 200) S.me = data;
+    renderAccount();
+    if (S.me && (S.me.user || !S.me.view_requires_login)) openStream();
+    else closeStream();
+  }
+
+  function reload() {
+    loadMe().catch(() => setTimeout(reload, REOPEN_MS));
+  }
+
+  async function login(event) {
+    event.preventDefault();
+    $("login-error").textContent = "";
+    const name = $("login-name").value.trim();
+    const password = $("login-password").value;
+    const { status, data } = await api("POST", "/api/login", { name, password });
+    $("login-password").value = "";
+    if (status !== 200) {
+      $("login-error").textContent = data.error || "Login failed";
+      return;
+    }
+    S.me = data;
+    renderAccount();
+    openStream();
+    render();
+  }
+
+  async function logout() {
+    const { data } = await api("POST", "/api/logout", {});
+    S.me = data;
+    renderAccount();
+    if (S.me.view_requires_login) closeStream();
+    render();
+  }
+
+  async function acknowledge(key) {
+    const alarm = S.alarms.get(key);
+    if (!alarm) return;
+    S.pendingAcks.set(key, { at: Date.now(), text: "Sending…" });
+    renderAlarms();
+    const path = "/api/alarms/" + encodeURIComponent(alarm.alarm_id) + "/ack";
+    const { status, data } = await api("POST", path, { site: alarm.site });
+    if (status === 202 || status === 200) {
+      S.pendingAcks.set(key, { at: Date.now(), text: "Sent — waiting for the edge" });
+    } else {
+      S.pendingAcks.set(key, { at: Date.now(), text: "Not sent: " + (data.error || status), failed: true });
+      if (status === 401) reload();
+    }
+    renderAlarms();
+  }
+
+  // ---- the event stream -------------------------------------------------------------------
+
+  function openStream() {
+    if (S.source) return;
+    const query = S.lastEventId ? "?last_event_id=" + encodeURIComponent(S.lastEventId) : "";
+    const source = new EventSource("/api/events" + query);
+    S.source = source;
+    source.onopen = () => { S.streamOpen = true; S.everOpen = true; S.lastMessageAt = Date.now(); render(); };
+    source.onerror = () => {
+      S.streamOpen = false;
+      render();
+      if (source.readyState === EventSource.CLOSED) {
+        // The server answered with an error (logged out, or a proxy): look again later.
+        S.source = null;
+        setTimeout(reload, REOPEN_MS);
+      }
+    };
+    const handlers = {
+      snapshot: onSnapshot, bed: onBed, alarm: onAlarm, alarm_removed: onAlarmRemoved,
+      edge: onEdge, edge_removed: onEdgeRemoved, feed: onFeed, heartbeat: onHeartbeat,
+    };
+    for (const [type, handle] of Object.entries(handlers)) {
+      source.addEventListener(type, (event) => {
+        if (event.lastEventId) S.lastEventId = event.lastEventId;
+        S.lastMessageAt = Date.now();
+        S.streamOpen = true;
+        handle(JSON.parse(event.data));
+        scheduleRender();
+      });
+    }
+  }
+
+  function closeStream() {
+    if (S.source) S.source.close();
+    S.source = null;
+    S.streamOpen = false;
+    S.everOpen = false;
+    S.lastEventId = "";
+    S.beds.clear(); S.alarms.clear(); S.edges.clear();
+    S.loaded = false;
+    render();
+  }
+
+  function setServerTime(iso) {
+    if (iso) S.offsetMs = ms(iso) - Date.now();
+  }
+
+  function onSnapshot(data) {
+    const before = new Set(S.alarms.keys());
+    S.beds = new Map(data.beds.map((b) => [b.key, b]));
+    S.alarms = new Map(data.alarms.map((a) => [a.key, a]));
+    S.edges = new Map(data.edges.map((e) => [e.key, e]));
+    S.feed = data.feed;
+    S.settings = data.settings || S.settings;
+    setServerTime(data.server_time);
+    const fresh = data.alarms.filter((a) => !before.has(a.key));
+    if (!S.loaded) {
+      if (data.alarms.length) announce(data.alarms.length + " alarm(s) shown; the highest is " + PRIORITY[data.alarms[0].priority].word + " priority.");
+    } else {
+      fresh.forEach(announceAlarm);
+    }
+    S.loaded = true;
+  }
+  function onBed(bed) { S.beds.set(bed.key, bed); }
+  function onAlarm(alarm) {
+    const known = S.alarms.get(alarm.key);
+    S.alarms.set(alarm.key, alarm);
+    if (!known) announceAlarm(alarm);
+    else if (PRIORITY[alarm.priority].rank > PRIORITY[known.priority].rank) announceAlarm(alarm);
+    if (alarm.state !== "active" || (known && known.state !== alarm.state)) S.pendingAcks.delete(alarm.key);
+  }
+  function onAlarmRemoved(data) { S.alarms.delete(data.key); S.pendingAcks.delete(data.key); }
+  function onEdge(edge) { S.edges.set(edge.key, edge); }
+  function onEdgeRemoved(data) { S.edges.delete(data.key); }
+  function onFeed(feed) { S.feed = feed; }
+  function onHeartbeat(data) { S.feed = data.feed; setServerTime(data.server_time); }
+
+  function announce(text) { $("announcer").textContent = text; }
+  function announceAlarm(alarm) {
+    announce("New " + PRIORITY[alarm.priority].word + " priority alarm, " + alarm.bed + ": " + alarm.message);
+  }
+
+  // ---- rendering ---------------------------------------------------------------------------
+
+  let renderQueued = false;
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    setTimeout(() => { renderQueued = false; render(); }, 0);
+  }
+
+  function render() {
+    const canLook = S.me && (S.me.user || !S.me.view_requires_login);
+    $("main").hidden = !canLook;
+    $("login-needed").hidden = !!canLook || !S.me;
+    renderBanner();
+    if (!canLook) return;
+    renderAlarms();
+    renderBeds();
+    renderFooter();
+  }
+
+  function renderAccount() {
+    const me = S.me || {};
+    $("login").hidden = !!me.user;
+    $("who").hidden = !me.user;
+    $("who-name").textContent = me.user ? me.user + " (" + me.role + (me.can_acknowledge ? "" : ", cannot acknowledge") + ")" : "";
+  }
+
+  function problems() {
+    const out = [];
+    if (!S.me || (!S.me.user && S.me.view_requires_login)) return out;
+    const silentMs = Date.now() - S.lastMessageAt;
+    if (!S.streamOpen) {
+      out.push(S.everOpen
+        ? "Connection to the dashboard server lost — reconnecting. What is shown may be out of date; watch the bedside devices."
+        : "Connecting to the dashboard server…");
+    } else if (silentMs > STREAM_SILENT_MS) {
+      out.push("No update from the dashboard server for " + Math.round(silentMs / 1000) + " s — the data may be stale.");
+    }
+    if (S.loaded && !S.feed.connected) {
+      out.push("The dashboard server has lost the MQTT broker" + (S.feed.since ? " since " + timeOfDay(S.feed.since) : "") + " — data is not current.");
+    }
+    for (const edge of S.edges.values()) {
+      if (edge.state !== "online") {
+        out.push("Edge " + edge.edge_id + " (" + edge.site + ") is " + edge.state + " since " + timeOfDay(edge.ts) + " — its beds are not current.");
+      }
+    }
+    return out;
+  }
+
+  function renderBanner() {
+    const list = problems();
+    const banner = $("banner");
+    const text = list.join("\n");
+    banner.hidden = list.length === 0;
+    if (banner.dataset.text !== text) {
+      banner.dataset.text = text;
+      banner.innerHTML = list.map((p) => "<p>" + esc(p) + "</p>").join("");
+    }
+    document.body.classList.toggle("degraded", list.length > 0);
+  }
+
+  function alarmOrder(a, b) {
+    const rank = PRIORITY[b.priority].rank - PRIORITY[a.priority].rank;
+    return rank || ms(b.raised_at) - ms(a.raised_at);
+  }
+
+  function alarmStatus(alarm) {
+    if (alarm.state === "acknowledged") {
+      return "ACKNOWLEDGED by " + alarm.acknowledged_by + " at " + timeOfDay(alarm.acknowledged_at) + " — condition still present";
+    }
+    if (alarm.state === "latched") return "LATCHED — condition over, acknowledge to clear";
+    return "ACTIVE — not acknowledged";
+  }
+
+  function newRow(key) {
+    const li = document.createElement("li");
+    li.dataset.key = key;
+    li.innerHTML =
+      '<span class="mark"></span><span class="where"></span><span class="msg"></span>' +
+      '<span class="when"></span><span class="status"></span>' +
+      '<span class="action"><button type="button" class="ack">Acknowledge</button><span class="ack-note" role="status"></span></span>';
+    return li;
+  }
+
+  function renderAlarms() {
+    const list = $("alarm-list");
+    const sorted = [...S.alarms.values()].sort(alarmOrder);
+    const canAck = !!(S.me && S.me.can_acknowledge);
+    sorted.forEach((alarm, index) => {
+      let li = S.rows.get(alarm.key);
+      if (!li) { li = newRow(alarm.key); S.rows.set(alarm.key, li); }
+      const p = PRIORITY[alarm.priority];
+      li.className = "alarm prio-" + alarm.priority + " state-" + alarm.state + (alarm.escalated ? " escalated" : "");
+      li.querySelector(".mark").textContent = p.mark;
+      li.querySelector(".where").textContent = alarm.bed + " · " + alarm.site + (alarm.kind === "technical" ? " · technical" : "");
+      li.querySelector(".msg").textContent = alarm.message;
+      li.querySelector(".when").textContent = "raised " + timeOfDay(alarm.raised_at) + " (" + age(alarm.raised_at) + ")";
+      li.querySelector(".status").textContent = alarmStatus(alarm) + (alarm.escalated ? " · ESCALATED" : "");
+      const pending = S.pendingAcks.get(alarm.key);
+      if (pending && !pending.failed && Date.now() - pending.at > ACK_WAIT_MS) {
+        pending.text = "No answer from the edge yet — acknowledge at the bedside";
+        pending.failed = true;
+      }
+      const button = li.querySelector("button.ack");
+      const ackable = alarm.state === "active" || alarm.state === "latched";
+      button.hidden = !(canAck && ackable);
+      button.disabled = !!(pending && !pending.failed);
+      button.setAttribute("aria-label", "Acknowledge " + p.word + " alarm at " + alarm.bed);
+      li.querySelector(".ack-note").textContent = pending && ackable ? pending.text : "";
+      if (list.children[index] !== li) list.insertBefore(li, list.children[index] || null);
+    });
+    for (const [key, li] of S.rows) {
+      if (!S.alarms.has(key)) { li.remove(); S.rows.delete(key); }
+    }
+    $("no-alarms").hidden = sorted.length > 0;
+    $("alarm-count").textContent = sorted.length ? "(" + sorted.length + ")" : "";
+  }
+
+  function bedAlarms(bed) {
+    return [...S.alarms.values()].filter((a) => a.site === bed.site && a.bed === bed.bed).sort(alarmOrder);
+  }
+
+  function isStale(measured, limitS) {
+    return !measured || now() - ms(measured.ts) > limitS * 1000;
+  }
+
+  function vital(label, parts, limitS, unit) {
+    const shown = parts.filter(Boolean);
+    const missing = shown.length === 0;
+    const invalid = shown.some((m) => m.state === "invalid" || m.state === "unavailable");
+    const stale = !missing && isStale(shown[0], limitS);
+    const value = missing ? "—" : shown.map((m) => fmt(m.value)).join("/");
+    const classes = ["vital", missing ? "missing" : "", stale ? "stale" : "", invalid ? "invalid" : ""].join(" ");
+    const tag = missing ? "NO DATA" : invalid ? "INVALID" : stale ? "STALE" : "";
+    return '<div class="' + classes + '"><dt>' + esc(label) + "</dt><dd>" +
+      '<span class="value">' + esc(value) + "</span>" +
+      (missing ? "" : ' <span class="unit">' + esc(unit) + "</span>") +
+      '<span class="meta">' + (tag ? '<span class="tag">' + tag + "</span> " : "") +
+      (missing ? "" : '<span class="age">' + esc(age(shown[0].ts)) + "</span>") + "</span>" +
+      "</dd></div>";
+  }
+
+  function phase(session) {
+    if (!session) return "No treatment session";
+    const t = now();
+    const since = (label, iso) => (isNaN(ms(iso)) ? label : label + " · " + clock(t - ms(iso)));
+    switch (session.phase) {
+      case "baseline": return since("Baseline", session.started_at);
+      case "infusion": return since("Infusion", session.infusion_started_at || session.started_at);
+      case "observation":
+        return isNaN(ms(session.observation_ends_at))
+          ? since("Observation", session.infusion_stopped_at)
+          : "Observation · " + clock(ms(session.observation_ends_at) - t) + " left";
+      default: return "Closed";
+    }
+  }
+
+  function pumpHtml(pump, limitS) {
+    const v = pump.values || {};
+    const stale = isStale(pump, limitS);
+    const flags = pump.flags.length ? ' <span class="tag flag">' + esc(pump.flags.join(", ").toUpperCase()) + "</span>" : "";
+    return '<div class="pump' + (stale ? " stale" : "") + '">' +
+      '<span class="pump-name">' + esc(pump.device_id) + "</span> " +
+      '<span class="drug">' + esc(pump.drug || "drug not shown") + "</span> · " +
+      "<span>" + esc(fmt(v.rate && v.rate.value)) + " mL/h</span> · " +
+      "<span>" + esc(fmt(v.volume && v.volume.value)) + " mL infused</span> · " +
+      '<span class="pump-state">' + esc(pump.state.toUpperCase()) + "</span>" + flags +
+      (stale ? ' <span class="tag">STALE</span>' : "") +
+      ' <span class="age">' + esc(age(pump.ts)) + "</span></div>";
+  }
+
+  function bedHtml(bed) {
+    const alarms = bedAlarms(bed);
+    const top = alarms[0];
+    const edge = S.edges.get(bed.site + "/" + bed.edge_id);
+    const edgeDown = edge && edge.state !== "online";
+    const s = S.settings;
+    const v = bed.vitals || {};
+    const classes = ["bed", top ? "prio-" + top.priority : "", top ? "state-" + top.state : "", edgeDown ? "edge-down" : ""].join(" ");
+    const mark = top ? '<span class="mark prio-' + top.priority + '">' + PRIORITY[top.priority].mark + " ALARM</span>" : "";
+    const devices = bed.devices.map((d) =>
+      '<li class="device conn-' + esc(d.connection || "unknown") + '">' + esc(d.device_id) + " " +
+      esc((d.connection || "unknown").toUpperCase()) + "</li>").join("");
+    const pumps = bed.pumps.length
+      ? bed.pumps.map((p) => pumpHtml(p, s.stale_after_s)).join("")
+      : '<div class="pump missing">Pump: — <span class="tag">NO DATA</span></div>';
+    return '<article class="' + classes + '" data-key="' + esc(bed.key) + '" aria-label="Bed ' + esc(bed.bed) +
+      (top ? ", " + PRIORITY[top.priority].word + " priority alarm" : "") + '">' +
+      "<header><h3>" + esc(bed.bed) + '</h3><span class="site">' + esc(bed.site) + " · " + esc(bed.edge_id || "") + "</span>" + mark + "</header>" +
+      (edgeDown ? '<p class="edge-warning">EDGE ' + esc(edge.state.toUpperCase()) + " — values not current</p>" : "") +
+      '<p class="phase">' + esc(phase(bed.session)) + "</p>" +
+      '<dl class="vitals">' +
+      vital("BP", [v.sbp, v.dbp], s.nibp_stale_after_s, "mmHg") +
+      vital("HR", [v.hr], s.stale_after_s, "/min") +
+      vital("SpO₂", [v.spo2], s.stale_after_s, "%") +
+      vital("RR", [v.rr], s.stale_after_s, "/min") +
+      "</dl>" + pumps +
+      '<ul class="devices">' + devices + "</ul></article>";
+  }
+
+  function renderBeds() {
+    const beds = [...S.beds.values()].sort((a, b) =>
+      a.site.localeCompare(b.site) || a.bed.localeCompare(b.bed, undefined, { numeric: true }));
+    const grid = $("bed-grid");
+    const keep = new Set();
+    beds.forEach((bed, index) => {
+      const html = bedHtml(bed);
+      let tile = S.tiles.get(bed.key);
+      if (!tile || tile.html !== html) {
+        const template = document.createElement("template");
+        template.innerHTML = html;
+        const el = template.content.firstElementChild;
+        if (tile) tile.el.replaceWith(el);
+        tile = { el, html };
+        S.tiles.set(bed.key, tile);
+      }
+      if (grid.children[index] !== tile.el) grid.insertBefore(tile.el, grid.children[index] || null);
+      keep.add(bed.key);
+    });
+    for (const [key, tile] of S.tiles) {
+      if (!keep.has(key)) { tile.el.remove(); S.tiles.delete(key); }
+    }
+    $("no-beds").hidden = beds.length > 0;
+  }
+
+  function renderFooter() {
+    const edges = [...S.edges.values()].map((e) => e.edge_id + " (" + e.site + "): " + e.state);
+    $("edges").textContent = edges.length ? "Edges — " + edges.join(", ") : "No edge seen yet";
+    $("updated").textContent = S.lastMessageAt ? "Last update " + new Date(S.lastMessageAt).toLocaleTimeString([], { hour12: false }) : "";
+  }
+
+  // ---- start ---------------------------------------------------------------------------
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("login").addEventListener("submit", login);
+    $("logout").addEventListener("click", logout);
+    $("alarm-list").addEventListener("click", (event) => {
+      const button = event.target.closest("button.ack");
+      if (button) acknowledge(button.closest("li").dataset.key);
+    });
+    setInterval(render, 1000);
+    reload();
+  });
+})();

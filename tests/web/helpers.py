@@ -1,0 +1,95 @@
+"""Helpers of the dashboard tests: a config with users, waiting for a condition, reading
+Server-Sent Events off a real HTTP stream."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from edge.config import Config
+from edge.web.dashboard import Dashboard
+from edge.web.passwords import hash_password
+
+__all__ = ["PASSWORDS", "Running", "SseEvent", "eventually", "sse_events", "web_config"]
+
+PASSWORDS = {"nurse.kim": "kim's long password", "viewer.lee": "lee's long password"}
+SECRET = "s" * 40
+POLL_S = 0.02
+
+
+@functools.cache
+def _hash(password: str) -> str:
+    return hash_password(password)
+
+
+def web_config(mqtt_url: str, **http: Any) -> Config:
+    """A dashboard config on the broker at ``mqtt_url`` with a nurse and a viewer."""
+    users = [
+        {"name": "nurse.kim", "role": "nurse", "password_hash": _hash(PASSWORDS["nurse.kim"])},
+        {"name": "viewer.lee", "role": "viewer", "password_hash": _hash(PASSWORDS["viewer.lee"])},
+    ]
+    settings = {"users": users, "session_secret": SECRET, "port": 8080, **http}
+    return Config(site="dash-site", edge_id="dash-1", mqtt={"url": mqtt_url}, http=settings)
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait, polling every 20 ms, until ``condition()`` holds; ``TimeoutError`` after
+    ``timeout`` seconds."""
+    for _ in range(int(timeout / POLL_S)):
+        if condition():
+            return
+        await asyncio.sleep(POLL_S)
+    raise TimeoutError(f"condition not met within {timeout} s")
+
+
+@dataclass(frozen=True)
+class SseEvent:
+    event: str
+    id: str | None
+    data: str
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[SseEvent]:
+    """The events of an SSE response, as the browser's EventSource parses them."""
+    event, event_id, data = "message", None, list[str]()
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield SseEvent(event, event_id, "\n".join(data))
+            event, event_id, data = "message", None, []
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            event = value
+        elif name == "id":
+            event_id = value
+        elif name == "data":
+            data.append(value)
+
+
+@dataclass
+class Running:
+    app: Starlette
+    dashboard: Dashboard
+    client: httpx.AsyncClient
+
+    async def login(self, name: str, client: httpx.AsyncClient | None = None) -> httpx.Response:
+        return await (client or self.client).post(
+            "/api/login", json={"name": name, "password": PASSWORDS[name]}
+        )
+
+    def another_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://testserver"
+        )

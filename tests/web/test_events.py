@@ -1,0 +1,154 @@
+"""Server-Sent Events over a real uvicorn server: a snapshot then live changes, exact replay
+after a reconnect with ``Last-Event-ID``, a snapshot when the id cannot be replayed,
+heartbeats, streams ended at shutdown, and stale alarms removed after a broker reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from edge.web import events
+from tests.mosquitto import Mosquitto
+from tests.web.edges import fake_edge, hypertension
+from tests.web.helpers import PASSWORDS, SseEvent, eventually, sse_events, web_config
+from tests.web.serving import Served, served
+
+pytestmark = pytest.mark.integration
+
+
+@contextlib.asynccontextmanager
+async def logged_in(server: Served) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        credentials = {"name": "viewer.lee", "password": PASSWORDS["viewer.lee"]}
+        assert (await client.post("/api/login", json=credentials)).status_code == 200
+        yield client
+
+
+async def read(client: httpx.AsyncClient, count: int, last_event_id: str = "") -> list[SseEvent]:
+    """The first ``count`` events (heartbeats included) of a new stream."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    got: list[SseEvent] = []
+    async with (
+        asyncio.timeout(15),
+        client.stream("GET", "/api/events", headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for event in sse_events(response):
+            got.append(event)
+            if len(got) == count:
+                break
+    return got
+
+
+async def test_a_snapshot_then_live_changes(mosquitto: Mosquitto) -> None:
+    alarm = hypertension("bed-1")
+    async with (
+        served(web_config(mosquitto.url)) as server,
+        logged_in(server) as client,
+        fake_edge(mosquitto.port) as edge,
+    ):
+        await eventually(lambda: bool(server.dashboard.state.edges))
+        reader = asyncio.create_task(read(client, 3))
+        await eventually(lambda: server.dashboard.journal.last >= 1)
+        await asyncio.sleep(0.2)
+        await edge.alarm(alarm)
+        snapshot, bed, shown = await reader
+    assert snapshot.event == "snapshot"
+    assert snapshot.json()["edges"][0]["edge_id"] == "edge-a"
+    assert snapshot.json()["settings"] == {"stale_after_s": 30.0, "nibp_stale_after_s": 900.0}
+    assert (bed.event, shown.event) == ("bed", "alarm")
+    assert shown.json()["alarm_id"] == alarm.alarm_id
+    numbers = [int((e.id or "").rpartition("-")[2]) for e in (snapshot, bed, shown)]
+    assert numbers[0] < numbers[1] == numbers[2] - 1
+
+
+async def test_a_reconnecting_page_gets_exactly_what_it_missed(mosquitto: Mosquitto) -> None:
+    first, missed = hypertension("bed-1"), hypertension("bed-2", priority="medium")
+    async with (
+        served(web_config(mosquitto.url)) as server,
+        logged_in(server) as client,
+        fake_edge(mosquitto.port) as edge,
+    ):
+        await edge.alarm(first)
+        await eventually(lambda: len(server.dashboard.state.alarms) == 1)
+        [snapshot] = await read(client, 1)
+        await edge.alarm(missed)  # while the page is away
+        await edge.end_alarm(first)
+        await eventually(
+            lambda: list(server.dashboard.state.alarms) != [f"test-site/{first.alarm_id}"]
+        )
+        await eventually(lambda: len(server.dashboard.state.alarms) == 1)
+        replayed = await read(client, 3, last_event_id=snapshot.id or "")
+    assert [e.event for e in replayed] == ["bed", "alarm", "alarm_removed"]
+    assert replayed[1].json()["alarm_id"] == missed.alarm_id
+    assert replayed[2].json()["key"] == f"test-site/{first.alarm_id}"
+
+
+async def test_an_id_that_cannot_be_replayed_gets_a_snapshot(mosquitto: Mosquitto) -> None:
+    async with served(web_config(mosquitto.url)) as server, logged_in(server) as client:
+        journal = server.dashboard.journal
+        for stale_id in ("another-process-7", f"{journal.epoch}-99999", "garbage"):
+            [event] = await read(client, 1, last_event_id=stale_id)
+            assert event.event == "snapshot", stale_id
+            assert event.id == journal.event_id(journal.last)
+
+
+async def test_a_quiet_stream_sends_heartbeats(
+    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "HEARTBEAT_S", 0.2)
+    async with served(web_config(mosquitto.url)) as server, logged_in(server) as client:
+        snapshot, heartbeat = await read(client, 2)
+    assert (snapshot.event, heartbeat.event) == ("snapshot", "heartbeat")
+    assert heartbeat.id is None
+    assert heartbeat.json()["feed"]["connected"] is True
+
+
+async def test_stopping_the_server_ends_open_streams_promptly(mosquitto: Mosquitto) -> None:
+    opened = asyncio.Event()
+
+    async def follow(client: httpx.AsyncClient, url: str) -> int:
+        count = 0
+        async with client.stream("GET", f"{url}/api/events") as response:
+            async for _ in sse_events(response):
+                count += 1
+                opened.set()
+        return count
+
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(timeout=10) as client:
+        async with served(web_config(mosquitto.url)) as server:
+            credentials = {"name": "viewer.lee", "password": PASSWORDS["viewer.lee"]}
+            await client.post(f"{server.url}/api/login", json=credentials)
+            follower = asyncio.create_task(follow(client, server.url))
+            async with asyncio.timeout(10):
+                await opened.wait()
+            started = loop.time()
+        assert loop.time() - started < 5  # served() stops the server, the stream still open
+        async with asyncio.timeout(5):
+            assert await follower >= 1  # the stream ended cleanly
+
+
+async def test_alarms_the_broker_dropped_during_an_outage_are_removed(
+    mosquitto: Mosquitto,
+) -> None:
+    kept, ghost = hypertension("bed-1"), hypertension("bed-2")
+    async with served(web_config(mosquitto.url)) as server, fake_edge(mosquitto.port) as edge:
+        state = server.dashboard.state
+        await edge.alarm(kept)
+        await edge.alarm(ghost)
+        await eventually(lambda: len(state.alarms) == 2)
+        await edge.client.publish(edge.topics.alarm("bed-2", ghost.alarm_id), b"", retain=True)
+        await eventually(lambda: len(state.alarms) == 1)
+        # As if the empty payload had been missed: the dashboard still shows the ghost.
+        state.alarms[f"test-site/{ghost.alarm_id}"] = {**state.sorted_alarms()[0], "bed": "bed-2"}
+        mosquitto.stop()
+        await eventually(lambda: not server.dashboard.feed.connected)
+        mosquitto.start()
+        await eventually(lambda: server.dashboard.feed.connected, timeout=20)
+        await eventually(lambda: list(state.alarms) == [f"test-site/{kept.alarm_id}"], timeout=10)
