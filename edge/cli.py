@@ -22,6 +22,7 @@ from drivers.registry import driver_names, get_driver
 from drivers.sim.cli import add_arguments as add_simulate_arguments
 from drivers.sim.cli import run as simulate
 from edge import __version__
+from edge.bundled import bundled
 from edge.commissioning import format_ports, list_serial_ports, probe
 from edge.config import Config, ConfigError, load_config
 from edge.daemon import Daemon
@@ -32,7 +33,7 @@ from edge.web.passwords import main as password_main
 __all__ = ["main"]
 
 EX_CONFIG = 78
-DEFAULT_DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
+DEFAULT_DEMO_CONFIG = bundled("demo.yaml")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -15,13 +15,13 @@ import logging
 import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from drivers.sim.devices import build_device
 from drivers.sim.runner import Simulation
 from drivers.sim.scenario import load_scenario
 from drivers.sim.serve import TcpPort, serve
 from drivers.sim.timeline import Timeline
+from edge.bundled import bundled
 from edge.config import Config, DeviceConfig
 from edge.daemon import Daemon
 from edge.embedded_broker import EmbeddedBroker
@@ -31,7 +31,7 @@ __all__ = ["DEMO_SCENARIOS", "run_demo"]
 
 log = logging.getLogger(__name__)
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "config" / "scenarios"
+SCENARIO_DIR = bundled("scenarios")
 
 
 @dataclass(frozen=True, slots=True)

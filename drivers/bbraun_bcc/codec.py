@@ -57,11 +57,22 @@ _REMAIN = "MDC_VOL_FLUID_TBI_REMAIN"
 _DOSE = "MDC_RATE_DOSE"
 _DOSE_SOURCES = (("DORT", "DORTU"), ("INDORT", "INDORTU"))
 _DRUG_SOURCES = ("INSOL", "INSOLSN")
-_STATE_ORDER: tuple[PumpState, ...] = ("alarm", "kvo", "infusing")
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
 _ALL_BUT_BIT0 = 0xFFFF_FFFE
 _DEC_DIGITS = frozenset("0123456789")
 _HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def _state(active: set[str]) -> PumpState:
+    """alarm > KVO > infusing > stopped; at its volume limit a pump keeping the vein open is in
+    ``kvo`` (its ``end_of_volume`` flag stays set), one that stopped there is in ``alarm``."""
+    if "alarm" in active:
+        return "alarm"
+    if "kvo" in active:
+        return "kvo"
+    if "end_of_volume" in active:
+        return "alarm"
+    return "infusing" if "infusing" in active else "stopped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +118,9 @@ class Indicator:
 
 INDICATORS: tuple[Indicator, ...] = (
     # 0/1 flags (BCC 3.25/3.26)
-    *(Indicator("alarm", f"INA{n}") for n in (1, 2, 3, 5, 6, 7, 8, 9, 14, 15, 16)),
+    # End of volume (INA2, INA7, INA16; ALARM1 bits 9, 13, 19) is not an "alarm" here: with
+    # KVO running it is the normal end of an infusion; see _state.
+    *(Indicator("alarm", f"INA{n}") for n in (1, 3, 5, 6, 8, 9, 14, 15)),
     Indicator("occlusion", "INA3"),
     Indicator("air_in_line", "INA15"),
     *(Indicator("end_of_volume", p) for p in ("INA2", "INA7", "INA16")),
@@ -120,7 +133,7 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("infusing", "RUNSTATE", _bits(1)),
     Indicator("alarm", "RUNSTATE", _bits(2)),
     Indicator("kvo", "RUNSTATE", _bits(3)),
-    Indicator("alarm", "ALARM1", _ALL_BUT_BIT0),
+    Indicator("alarm", "ALARM1", _ALL_BUT_BIT0 & ~_bits(9, 13, 19)),
     Indicator("alarm", "ALARM2", _ALL_BUT_BIT0),
     Indicator("occlusion", "ALARM1", _bits(10, 11, 20)),
     Indicator("air_in_line", "ALARM1", _bits(28, 29, 30)),
@@ -193,7 +206,7 @@ def decode_pump(records: Sequence[Record], target: DeviceTarget, at: Instant) ->
             ts=at.wall,
             observations=tuple(obs for obs in observations if obs is not None),
             pump=PumpStatus(
-                state=next((s for s in _STATE_ORDER if s in active), "stopped"),
+                state=_state(active),
                 drug=_drug(values),
                 bolus="bolus" in active,
                 flags=PumpFlags(**{name: name in active for name in _FLAG_NAMES}),

@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
-import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +25,7 @@ from pydantic import ValidationError
 from edge.backoff import Backoff
 from edge.config import MqttConfig
 from edge.publish.confirm import Confirmations, ConnectionLostError
+from edge.publish.connection import mqtt_client
 from edge.publish.outbox import Outbox, OutboxMessage
 from edge.publish.payloads import AckCommand, EnvelopeFactory, StatusPayload
 from edge.publish.topics import AckTopic, Topics
@@ -135,35 +134,13 @@ class Publisher:
             log.info("broker disconnected cleanly")
 
     def _client(self) -> aiomqtt.Client:
-        url = urllib.parse.urlsplit(self._config.url)
-        tls = url.scheme == "mqtts"
         lost = self._status_payload("lost")
-        return aiomqtt.Client(
-            hostname=url.hostname or "127.0.0.1",
-            port=url.port or (8883 if tls else 1883),
-            username=self._config.username,
-            password=(self._config.password.get_secret_value() if self._config.password else None),
-            identifier=self._config.client_id or f"infusion-edge-{self._edge_id}",
-            protocol=(
-                aiomqtt.ProtocolVersion.V5
-                if self._config.protocol == "5"
-                else aiomqtt.ProtocolVersion.V311
-            ),
+        return mqtt_client(
+            self._config,
+            self._config.client_id or f"infusion-edge-{self._edge_id}",
             will=aiomqtt.Will(self._topics.status(self._edge_id), lost, qos=1, retain=True),
-            keepalive=self._config.keepalive_s,
-            tls_context=self._tls_context() if tls else None,
             max_inflight_messages=WINDOW,
-            timeout=10.0,
         )
-
-    def _tls_context(self) -> ssl.SSLContext:
-        tls = self._config.tls
-        context = ssl.create_default_context(
-            cafile=str(tls.ca_file) if tls and tls.ca_file else None
-        )
-        if tls and tls.cert_file and tls.key_file:
-            context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
-        return context  # hostname verification and certificate checks stay on
 
     def _status_payload(self, state: str) -> bytes:
         payload = StatusPayload.model_validate(

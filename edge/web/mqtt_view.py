@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
-import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -23,11 +21,12 @@ import aiomqtt
 
 from edge.backoff import Backoff
 from edge.config import MqttConfig
+from edge.publish.connection import mqtt_client
 from edge.publish.payloads import AckCommand
 from edge.publish.topics import Topics
 from edge.web.state import Change, LiveState
 
-__all__ = ["BrokerUnavailableError", "MqttFeed", "mqtt_client"]
+__all__ = ["BrokerUnavailableError", "MqttFeed"]
 
 log = logging.getLogger(__name__)
 
@@ -37,32 +36,6 @@ ACK_TIMEOUT_S = 5.0  # PUBACK of an acknowledgement
 
 class BrokerUnavailableError(Exception):
     """The dashboard is not connected to the broker, or the broker did not confirm."""
-
-
-def mqtt_client(config: MqttConfig, identifier: str) -> aiomqtt.Client:
-    """A client with the edge's connection settings (TLS with hostname verification,
-    credentials, protocol, keepalive)."""
-    url = urllib.parse.urlsplit(config.url)
-    tls = url.scheme == "mqtts"
-    context = None
-    if tls:
-        ca_file = config.tls.ca_file if config.tls else None
-        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-        if config.tls and config.tls.cert_file and config.tls.key_file:
-            context.load_cert_chain(str(config.tls.cert_file), str(config.tls.key_file))
-    return aiomqtt.Client(
-        hostname=url.hostname or "127.0.0.1",
-        port=url.port or (8883 if tls else 1883),
-        username=config.username,
-        password=config.password.get_secret_value() if config.password else None,
-        identifier=identifier,
-        protocol=(
-            aiomqtt.ProtocolVersion.V5 if config.protocol == "5" else aiomqtt.ProtocolVersion.V311
-        ),
-        keepalive=config.keepalive_s,
-        tls_context=context,
-        timeout=10.0,
-    )
 
 
 class MqttFeed:

@@ -158,7 +158,16 @@ def test_remaining_time_65535_means_no_end() -> None:
         ((("INM3", "0"), ("INM10", "1")), "kvo", {}, False),
         ((("INM3", "1"), ("INA3", "1")), "alarm", {"occlusion": True}, False),
         ((("INA15", "1"),), "alarm", {"air_in_line": True}, False),
-        ((("INA7", "1"), ("INM10", "1")), "alarm", {"end_of_volume": True}, False),
+        # At its volume limit and keeping the vein open: KVO, with the flag (the normal end).
+        ((("INA7", "1"), ("INM10", "1")), "kvo", {"end_of_volume": True}, False),
+        ((("INA16", "1"), ("INM10", "1")), "kvo", {"end_of_volume": True}, False),
+        ((("INA7", "1"),), "alarm", {"end_of_volume": True}, False),  # stopped at the limit
+        (
+            (("INA7", "1"), ("INM10", "1"), ("INA3", "1")),
+            "alarm",
+            {"end_of_volume": True, "occlusion": True},
+            False,
+        ),
         ((("INA2", "1"),), "alarm", {"end_of_volume": True}, False),
         ((("INA12", "1"), ("INM3", "1")), "infusing", {"near_end": True}, False),
         ((("INA11", "1"), ("INM3", "1")), "infusing", {"battery": True}, False),
@@ -187,6 +196,8 @@ def test_flags_and_state(
         ((("ALARM1", "1024"),), "alarm", {"occlusion": True}, False),
         ((("ALARM1", "0x10000000"),), "alarm", {"air_in_line": True}, False),
         ((("ALARM1", "00002000h"),), "alarm", {"end_of_volume": True}, False),
+        ((("ALARM1", "00002000h"), ("STATUS1", "0x00002000h")), "kvo", {"end_of_volume": True},
+         False),
         ((("ALARM1", "0x00000004h"),), "alarm", {"battery": True}, False),
         ((("ALARM1", "0x00000001h"), ("STATUS1", "0x00000080h")), "infusing", {}, False),
         ((("ALARM2", "0x80000000h"),), "alarm", {}, False),

@@ -138,9 +138,9 @@ def test_bcc_rack_of_four_pumps() -> None:
 
 
 def test_bcc_values_follow_the_timeline_at_speed() -> None:
-    timeline = normal()
+    timeline = Timeline(load_scenario(SCENARIOS / "occlusion.yaml"))  # end of volume at 48.5
     bench = Bench(BccConversation(pump_targets("11"), poll_period_s=0.5), BccRack(timeline), 60)
-    bench.start_s = 43 * 60.0  # 2 min before the end of the volume
+    bench.start_s = 46.5 * 60.0  # 2 min before the end of the volume
     bench.open()
     bench.run_until(lambda: len(bench.readings) >= 1)
     assert bench.now < 1

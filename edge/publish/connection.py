@@ -1,0 +1,43 @@
+"""One way to build an MQTT client from the config, for the publisher and the dashboard."""
+
+from __future__ import annotations
+
+import ssl
+import urllib.parse
+from typing import Any
+
+import aiomqtt
+
+from edge.config import MqttConfig
+
+__all__ = ["mqtt_client"]
+
+
+def _tls_context(config: MqttConfig) -> ssl.SSLContext:
+    tls = config.tls
+    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls and tls.ca_file else None)
+    if tls and tls.cert_file and tls.key_file:
+        context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+    return context  # hostname verification and certificate checks stay on
+
+
+def mqtt_client(config: MqttConfig, identifier: str, **options: Any) -> aiomqtt.Client:
+    """A client for ``config``'s broker: TLS for ``mqtts://`` (hostname verified), the
+    credentials, the protocol version and keep-alive; ``options`` go to aiomqtt (a will, the
+    in-flight window)."""
+    url = urllib.parse.urlsplit(config.url)
+    tls = url.scheme == "mqtts"
+    return aiomqtt.Client(
+        hostname=url.hostname or "127.0.0.1",
+        port=url.port or (8883 if tls else 1883),
+        username=config.username,
+        password=config.password.get_secret_value() if config.password else None,
+        identifier=identifier,
+        protocol=(
+            aiomqtt.ProtocolVersion.V5 if config.protocol == "5" else aiomqtt.ProtocolVersion.V311
+        ),
+        keepalive=config.keepalive_s,
+        tls_context=_tls_context(config) if tls else None,
+        timeout=10.0,
+        **options,
+    )
