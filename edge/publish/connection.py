@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import urllib.parse
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiomqtt
 
 from edge.config import MqttConfig
 
-__all__ = ["mqtt_client"]
+__all__ = ["connected", "mqtt_client"]
 
 
 def _tls_context(config: MqttConfig) -> ssl.SSLContext:
@@ -41,3 +43,23 @@ def mqtt_client(config: MqttConfig, identifier: str, **options: Any) -> aiomqtt.
         timeout=10.0,
         **options,
     )
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    config: MqttConfig, identifier: str, **options: Any
+) -> AsyncIterator[aiomqtt.Client]:
+    """``async with connected(...) as client``: :func:`mqtt_client`, connected for the block.
+
+    After an unexpected disconnection aiomqtt 2.5 leaves the reason on a private future that
+    nobody reads, and asyncio prints "Future exception was never retrieved" at exit; it is
+    read here (the error itself reaches the caller through the failed operation).
+    """
+    client = mqtt_client(config, identifier, **options)
+    try:
+        async with client:
+            yield client
+    finally:
+        disconnected = getattr(client, "_disconnected", None)
+        if disconnected is not None and disconnected.done() and not disconnected.cancelled():
+            disconnected.exception()

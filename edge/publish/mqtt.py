@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from edge.backoff import Backoff
 from edge.config import MqttConfig
 from edge.publish.confirm import Confirmations, ConnectionLostError
-from edge.publish.connection import mqtt_client
+from edge.publish.connection import connected
 from edge.publish.outbox import Outbox, OutboxMessage
 from edge.publish.payloads import AckCommand, EnvelopeFactory, StatusPayload
 from edge.publish.topics import AckTopic, Topics
@@ -117,7 +117,7 @@ class Publisher:
         self.counters.last_error = message
 
     async def _connected_session(self) -> None:
-        async with self._client() as client:
+        async with self._connection() as client:
             confirmations = Confirmations(client, mqtt5=self._config.protocol == "5")
             self.counters.connected = True
             self.counters.connects += 1
@@ -133,9 +133,9 @@ class Publisher:
                     await self._publish_status(confirmations, "offline")
             log.info("broker disconnected cleanly")
 
-    def _client(self) -> aiomqtt.Client:
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[aiomqtt.Client]:
         lost = self._status_payload("lost")
-        return mqtt_client(
+        return connected(
             self._config,
             self._config.client_id or f"infusion-edge-{self._edge_id}",
             will=aiomqtt.Will(self._topics.status(self._edge_id), lost, qos=1, retain=True),

@@ -21,7 +21,7 @@ import aiomqtt
 
 from edge.backoff import Backoff
 from edge.config import MqttConfig
-from edge.publish.connection import mqtt_client
+from edge.publish.connection import connected
 from edge.publish.payloads import AckCommand
 from edge.publish.topics import Topics
 from edge.web.state import Change, LiveState
@@ -104,7 +104,7 @@ class MqttFeed:
         self.last_error = message
 
     async def _connected_session(self) -> None:
-        async with mqtt_client(self._config, self.identifier) as client:
+        async with connected(self._config, self.identifier) as client:
             await client.subscribe(f"{self._config.topic_prefix}/#", qos=1)
             self._client = client
             self.connects += 1
