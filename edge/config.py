@@ -325,6 +325,13 @@ class Config(BaseSettings):
             raise ConfigError(problems)  # not a ValueError: passes through pydantic whole
         return self
 
+    def links(self) -> list[list[DeviceConfig]]:
+        """The devices grouped by port (one group per link), in config order."""
+        by_port: dict[str, list[DeviceConfig]] = {}
+        for device in self.devices:
+            by_port.setdefault(port_key(device.port), []).append(device)
+        return list(by_port.values())
+
     def driver_for(self, device: DeviceConfig) -> Driver:
         """The registered driver of ``device``."""
         return get_driver(device.driver)

@@ -36,7 +36,7 @@ from edge.alarms.log import AlarmLog
 from edge.backoff import Backoff
 from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
-from edge.config import Config, DeviceConfig, port_key
+from edge.config import Config
 from edge.items import AckRequest, InputItem, OutputItem
 from edge.metrics import EdgeMetrics
 from edge.publish.mqtt import Publisher
@@ -71,12 +71,9 @@ def raise_open_file_limit() -> int:
 
 def build_sessions(config: Config, bus: Bus[InputItem], clock: Clock) -> list[LinkSession]:
     """One session per distinct port, serving every device configured on it."""
-    by_port: dict[str, list[DeviceConfig]] = {}
-    for device in config.devices:
-        by_port.setdefault(port_key(device.port), []).append(device)
     return [
         LinkSession(devices[0].port, devices, config.driver_for(devices[0]), bus, clock)
-        for devices in by_port.values()
+        for devices in config.links()
     ]
 
 

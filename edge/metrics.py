@@ -21,7 +21,7 @@ from edge.alarms.engine import AlarmEngine
 from edge.alarms.models import AlarmEvent
 from edge.alarms.rules import RULES
 from edge.bus import Subscription
-from edge.config import Config, DeviceConfig, port_key
+from edge.config import Config, DeviceConfig
 from edge.device_state import DeviceState
 from edge.items import OutputItem
 from edge.publish.mqtt import PublisherCounters
@@ -219,12 +219,9 @@ class _Collector(Collector):
 
 
 def _tables(config: Config) -> tuple[dict[str, _Device], dict[str, _Link]]:
-    by_port: dict[str, list[DeviceConfig]] = {}
-    for device in config.devices:
-        by_port.setdefault(port_key(device.port), []).append(device)
     devices: dict[str, _Device] = {}
     links: dict[str, _Link] = {}
-    for group in by_port.values():
+    for group in config.links():
         name = session_name(group[0].port, group)
         links[name] = _Link()
         for device in group:
