@@ -27,6 +27,7 @@ stuffed ``EEX`` is ``EX``, not ``ED``.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from drivers.checksums import sum_mod256
@@ -59,8 +60,9 @@ _BED_BYTES = frozenset(range(0x2F, 0x3A)) | frozenset(range(0x41, 0x7B))
 _MAX_BED = 15
 _FRAMING = frozenset({SOH, STX, ETX, EOT, ACK, NAK, ETB})
 _STUFF = {0x44: b"EX", 0x45: b"EE", 0x64: b"ex", 0x65: b"ee"}
-_DESTUFF = {b"EX": 0x44, b"EE": 0x45, b"ex": 0x64, b"ee": 0x65}
-_ESCAPES = frozenset({0x45, 0x65})
+_DESTUFF = {b"EX": b"D", b"EE": b"E", b"ex": b"d", b"ee": b"e"}
+_ESCAPE = re.compile(rb"[Ee].?", re.DOTALL)
+"""An escape: ``E`` or ``e`` and the byte it consumes (none at the very end: an error)."""
 
 
 class FrameError(ValueError):
@@ -93,21 +95,19 @@ def stuff(data: bytes) -> bytes:
 
 
 def destuff(data: bytes) -> bytes:
-    """Undo :func:`stuff` in one left-to-right pass; :class:`FrameError` on a bad escape."""
-    out = bytearray()
-    index, end = 0, len(data)
-    while index < end:
-        byte = data[index]
-        if byte not in _ESCAPES:
-            out.append(byte)
-            index += 1
-            continue
-        plain = _DESTUFF.get(data[index : index + 2])
-        if plain is None:
-            raise FrameError(f"bad stuffing escape at byte {index}")
-        out.append(plain)
-        index += 2
-    return bytes(out)
+    """Undo :func:`stuff` in one left-to-right pass; :class:`FrameError` on a bad escape.
+
+    The regular expression scans left to right and consumes two bytes per escape, so stuffed
+    ``EEX`` becomes ``EX``, never ``ED``.
+    """
+
+    def plain(match: re.Match[bytes]) -> bytes:
+        byte = _DESTUFF.get(match.group())
+        if byte is None:
+            raise FrameError(f"bad stuffing escape at byte {match.start()}")
+        return byte
+
+    return _ESCAPE.sub(plain, data)
 
 
 def _check_bed_id(bed: bytes) -> None:
