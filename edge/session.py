@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 HEALTHY_AFTER_S = 30.0  # a link up this long resets the backoff
 CLOSE_TIMEOUT_S = 1.0  # time allowed for the goodbye bytes (a release request)
-WATCH_INTERVAL_S = 0.2
+WATCH_INTERVAL_S = (0.2, 1.0)  # s, the watchdog's interval: a quarter of the shortest stale
 STATE_REFRESH_S = 10.0  # a device's state (with its frame counters) is sent at least this often
 BAD_FRAME_LOG_INTERVAL_S = 60.0
 
@@ -77,6 +77,9 @@ class LinkSession:
         self._backoff = backoff or Backoff()
         self._devices = {d.id: _Device(d, d.stale_after(driver), d.timeout_s) for d in devices}
         self._targets = [DeviceTarget(d.id, d.bed, d.address) for d in devices]
+        shortest, longest = WATCH_INTERVAL_S
+        quarter = min(device.stale_after for device in self._devices.values()) / 4
+        self._watch_interval = min(max(quarter, shortest), longest)
         first = devices[0]
         self._options = driver.options.model_validate(first.options)
         self._settings = first.serial.resolve(driver.serial_defaults)
@@ -216,7 +219,7 @@ class LinkSession:
     async def _watch(self) -> None:
         while True:
             await self._publish_changes()
-            await asyncio.sleep(WATCH_INTERVAL_S)
+            await asyncio.sleep(self._watch_interval)
 
     async def _publish_changes(self) -> None:
         for state in self._update_states():

@@ -10,6 +10,7 @@ acknowledges and drops, so delivery must be proven end to end.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import aiomqtt
@@ -27,6 +28,14 @@ class ConnectionLostError(aiomqtt.MqttError):
 
 class PublishFailedError(aiomqtt.MqttError):
     """The client could not even queue the message (not connected, queue full)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _expiry(seconds: int) -> Properties:
+    """PUBLISH properties with a message expiry of ``seconds``; shared, paho only reads them."""
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.MessageExpiryInterval = seconds
+    return properties
 
 
 class Confirmations:
@@ -75,10 +84,7 @@ class Confirmations:
 
         Raises :class:`ConnectionLostError` or :class:`PublishFailedError`.
         """
-        properties = None
-        if self._mqtt5 and expiry_s is not None:
-            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            properties.MessageExpiryInterval = max(1, expiry_s)
+        properties = _expiry(max(1, expiry_s)) if self._mqtt5 and expiry_s is not None else None
         info = self._paho.publish(topic, payload, qos, retain, properties)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             raise PublishFailedError(f"cannot publish: {paho.error_string(info.rc)}")
