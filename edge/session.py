@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from drivers.base import Conversation, DeviceTarget, Driver, Instant
@@ -26,15 +26,23 @@ from edge.device_state import Connection, DeviceState, connection_after
 from edge.items import InputItem
 from edge.tasks import run_until_first_exits
 
-__all__ = ["LinkSession", "session_name"]
+__all__ = ["LinkSession", "session_name", "watch_interval"]
 
 log = logging.getLogger(__name__)
 
 HEALTHY_AFTER_S = 30.0  # a link up this long resets the backoff
 CLOSE_TIMEOUT_S = 1.0  # time allowed for the goodbye bytes (a release request)
-WATCH_INTERVAL_S = (0.2, 1.0)  # s, the watchdog's interval: a quarter of the shortest stale
+WATCH_INTERVAL_S = (0.2, 1.0)  # s, bounds of the watchdog's interval (see watch_interval)
 STATE_REFRESH_S = 10.0  # a device's state (with its frame counters) is sent at least this often
 BAD_FRAME_LOG_INTERVAL_S = 60.0
+
+
+def watch_interval(stale_after_s: Iterable[float]) -> float:
+    """Seconds between the watchdog's looks: a quarter of the shortest stale time of the
+    link's devices, within :data:`WATCH_INTERVAL_S`, so a state change is seen in time without
+    waking hundreds of sessions five times a second."""
+    shortest, longest = WATCH_INTERVAL_S
+    return min(max(min(stale_after_s) / 4, shortest), longest)
 
 
 def session_name(port: str, devices: Sequence[DeviceConfig]) -> str:
@@ -77,9 +85,7 @@ class LinkSession:
         self._backoff = backoff or Backoff()
         self._devices = {d.id: _Device(d, d.stale_after(driver), d.timeout_s) for d in devices}
         self._targets = [DeviceTarget(d.id, d.bed, d.address) for d in devices]
-        shortest, longest = WATCH_INTERVAL_S
-        quarter = min(device.stale_after for device in self._devices.values()) / 4
-        self._watch_interval = min(max(quarter, shortest), longest)
+        self._watch_interval = watch_interval(d.stale_after for d in self._devices.values())
         first = devices[0]
         self._options = driver.options.model_validate(first.options)
         self._settings = first.serial.resolve(driver.serial_defaults)

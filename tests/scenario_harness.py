@@ -12,11 +12,11 @@ What :class:`~edge.session.LinkSession` does around a conversation is replayed h
 asyncio: ``open`` when the link opens, ``receive`` on every read with the reply written back,
 ``tick`` every ``tick_interval``, ``close`` before the link closes; a link lost (the port gone)
 or silent for every device's timeout is closed and reopened after a capped, jittered backoff
-(:class:`~edge.backoff.Backoff`, seeded); a watchdog every ``WATCH_INTERVAL_S`` turns silence
-into ``online``/``stale``/``offline`` with :func:`~edge.device_state.connection_after` and
-publishes every change (and every ``STATE_REFRESH_S`` the others) as a
-:class:`~edge.device_state.DeviceState`. The engine is ticked about once a second, as the
-alarm stage does.
+(:class:`~edge.backoff.Backoff`, seeded); a watchdog (as often as
+:func:`~edge.session.watch_interval` says) turns silence into ``online``/``stale``/``offline``
+with :func:`~edge.device_state.connection_after` and publishes every change (and every
+``STATE_REFRESH_S`` the others) as a :class:`~edge.device_state.DeviceState`. The engine is
+ticked about once a second, as the alarm stage does.
 
 Everything runs on one :class:`VirtualClock`: monotonic seconds and a UTC wall clock that
 advance together, in whole microseconds, at speed 1 (device clock = scenario clock), so rates,
@@ -53,7 +53,7 @@ from edge.alarms.models import AlarmEvent, SessionEvent
 from edge.backoff import Backoff
 from edge.config import BedConfig, Config, DeviceConfig, InfusionOrder, port_key
 from edge.device_state import Connection, DeviceState, connection_after
-from edge.session import HEALTHY_AFTER_S, STATE_REFRESH_S, WATCH_INTERVAL_S
+from edge.session import HEALTHY_AFTER_S, STATE_REFRESH_S, watch_interval
 
 __all__ = [
     "BED",
@@ -255,6 +255,7 @@ class PortSimulation:
         self._next_tick_us = 0
         self._next_device_tick_us = 0
         self._next_watch_us = 0
+        self._watch_interval = watch_interval(w.stale_after for w in self._watched.values())
         self._inbox: deque[tuple[int, bytes]] = deque()  # (due, bytes) device -> host
         self._writer_free_us = 0  # byte by byte: when the device's writer is free again
         self._wire = WireState()
@@ -300,7 +301,7 @@ class PortSimulation:
         if self.conversation is not None and now_us >= self._next_tick_us:
             self._tick()
         if now_us >= self._next_watch_us:
-            self._next_watch_us += round(WATCH_INTERVAL_S * _US)
+            self._next_watch_us += round(self._watch_interval * _US)
             self._publish_changes()
 
     def next_due_us(self) -> int:
