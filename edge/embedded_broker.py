@@ -60,12 +60,15 @@ class EmbeddedBroker:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"set_tcp_nodelay true\nuser {getpass.getuser()}\n"
         )
+        # Its own session: Ctrl-C in the terminal reaches the demo only, which stops the
+        # broker last, after the daemon has flushed and said "offline".
         self._process = await asyncio.create_subprocess_exec(
             binary,
             "-c",
             str(config),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
         )
         for _ in range(100):  # up to 5 s
             try:

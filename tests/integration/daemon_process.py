@@ -21,8 +21,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class DaemonProcess:
     """The daemon in a subprocess; every JSON log line it prints is kept in ``lines``."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, own_group: bool = False
+    ) -> None:
         self.args = args
+        self.own_group = own_group
         self.env = {**os.environ, **(env or {})}
         self.lines: list[LogLine] = []
         self.raw: list[str] = []
@@ -41,6 +44,7 @@ class DaemonProcess:
             stderr=asyncio.subprocess.STDOUT,
             env=self.env,
             cwd=REPO_ROOT,
+            start_new_session=self.own_group,
         )
         self._pump = asyncio.create_task(self._read_lines(), name="daemon-log-reader")
 
@@ -76,6 +80,13 @@ class DaemonProcess:
         """Send ``signum`` to the daemon."""
         assert self._process is not None
         self._process.send_signal(signum)
+
+    def signal_group(self, signum: int | None = None) -> None:
+        """Send ``signum`` to the daemon's whole process group, as Ctrl-C in a terminal does
+        (needs ``own_group=True``)."""
+        assert self._process is not None
+        assert self.own_group
+        os.killpg(self._process.pid, signal.SIGINT if signum is None else signum)
 
     async def wait(self, timeout: float = 10.0) -> int:
         """Wait for exit; the exit code."""

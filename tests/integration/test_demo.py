@@ -102,13 +102,19 @@ async def test_demo_serves_the_alarm_and_metrics_and_stops_on_ctrl_c(
 
 
 @pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto is not installed")
-async def test_demo_embeds_its_own_broker(tmp_path: Path) -> None:
-    demo = DaemonProcess("demo", "--config", str(demo_config_on_free_ports(tmp_path)))
+async def test_demo_embeds_its_own_broker_and_ctrl_c_stops_it_last(tmp_path: Path) -> None:
+    config = demo_config_on_free_ports(tmp_path)
+    demo = DaemonProcess("demo", "--config", str(config), own_group=True)
     await demo.start()
     try:
         await demo.wait_for(lambda e: e.get("msg") == "broker connected", timeout=20)
-        demo.signal(signal.SIGINT)
+        await demo.wait_for(lambda e: e.get("msg") == "dashboard subscribed", timeout=20)
+        demo.signal_group(signal.SIGINT)  # Ctrl-C: the whole foreground group gets SIGINT
         assert await demo.wait(timeout=15) == 0, demo.output()
+        messages = [e.get("msg") for e in demo.lines]
+        # The broker outlives the daemon: the edge says "offline" before the broker goes.
+        assert "broker disconnected cleanly" in messages, demo.output()
+        assert not any(e.get("level") == "error" for e in demo.lines), demo.output()
     finally:
         await demo.stop()
 
