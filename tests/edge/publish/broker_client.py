@@ -38,15 +38,16 @@ class Subscriber:
 
     async def run(self) -> None:
         while True:
+            client = aiomqtt.Client(
+                "127.0.0.1",
+                self.port,
+                identifier="test-subscriber",
+                protocol=aiomqtt.ProtocolVersion.V311,
+                clean_session=False,
+                **self.options,
+            )
             try:
-                async with aiomqtt.Client(
-                    "127.0.0.1",
-                    self.port,
-                    identifier="test-subscriber",
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    clean_session=False,
-                    **self.options,
-                ) as client:
+                async with client:
                     await client.subscribe(self.topic_filter, qos=1)
                     self.subscribed.set()
                     async for message in client.messages:
@@ -55,6 +56,16 @@ class Subscriber:
                         self._arrived.set()
             except aiomqtt.MqttError:
                 await asyncio.sleep(0.1)
+            finally:
+                # aiomqtt leaves an unexpected disconnection's reason unread (see
+                # edge.publish.connection.connected); read it so asyncio stays quiet.
+                disconnected = getattr(client, "_disconnected", None)
+                if (
+                    disconnected is not None
+                    and disconnected.done()
+                    and not disconnected.cancelled()
+                ):
+                    disconnected.exception()
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
         async with asyncio.timeout(timeout):
