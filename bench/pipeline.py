@@ -36,6 +36,7 @@ import aiomqtt
 import yaml
 
 from bench.common import SITE, percentile, proc_sample, ward, ward_config
+from edge.publish.connection import read_disconnect_reason
 from tests.mosquitto import Mosquitto
 
 __all__ = ["Point", "Subscriber", "Ward", "measure_point", "running_ward"]
@@ -64,21 +65,24 @@ class Subscriber:
 
     async def run(self) -> None:
         while True:
+            client = aiomqtt.Client(
+                "127.0.0.1",
+                self.port,
+                identifier=self.identifier,
+                protocol=aiomqtt.ProtocolVersion.V311,
+                clean_session=False,
+                max_queued_incoming_messages=0,
+            )
             try:
-                async with aiomqtt.Client(
-                    "127.0.0.1",
-                    self.port,
-                    identifier=self.identifier,
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    clean_session=False,
-                    max_queued_incoming_messages=0,
-                ) as client:
+                async with client:
                     await client.subscribe(ROOT, qos=1)
                     self.subscribed.set()
                     async for message in client.messages:
                         self._record(message.payload, str(message.topic))
             except aiomqtt.MqttError:
                 await asyncio.sleep(0.1)
+            finally:
+                read_disconnect_reason(client)
 
     def _record(self, payload: Any, topic: str) -> None:
         now = time.time()

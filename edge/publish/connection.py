@@ -12,7 +12,7 @@ import aiomqtt
 
 from edge.config import MqttConfig
 
-__all__ = ["connected", "mqtt_client"]
+__all__ = ["connected", "mqtt_client", "read_disconnect_reason"]
 
 
 def _tls_context(config: MqttConfig) -> ssl.SSLContext:
@@ -51,15 +51,21 @@ async def connected(
 ) -> AsyncIterator[aiomqtt.Client]:
     """``async with connected(...) as client``: :func:`mqtt_client`, connected for the block.
 
-    After an unexpected disconnection aiomqtt 2.5 leaves the reason on a private future that
-    nobody reads, and asyncio prints "Future exception was never retrieved" at exit; it is
-    read here (the error itself reaches the caller through the failed operation).
+    After an unexpected disconnection the reason is read here (see
+    :func:`read_disconnect_reason`); the error itself reaches the caller through the failed
+    operation.
     """
     client = mqtt_client(config, identifier, **options)
     try:
         async with client:
             yield client
     finally:
-        disconnected = getattr(client, "_disconnected", None)
-        if disconnected is not None and disconnected.done() and not disconnected.cancelled():
-            disconnected.exception()
+        read_disconnect_reason(client)
+
+
+def read_disconnect_reason(client: aiomqtt.Client) -> None:
+    """Read the reason aiomqtt 2.5 keeps on a private future after an unexpected
+    disconnection, so asyncio does not report it as never retrieved at exit."""
+    disconnected = getattr(client, "_disconnected", None)
+    if disconnected is not None and disconnected.done() and not disconnected.cancelled():
+        disconnected.exception()

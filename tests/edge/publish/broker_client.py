@@ -11,6 +11,8 @@ from typing import Any
 
 import aiomqtt
 
+from edge.publish.connection import read_disconnect_reason
+
 __all__ = ["Received", "Subscriber", "subscribed"]
 
 
@@ -57,15 +59,7 @@ class Subscriber:
             except aiomqtt.MqttError:
                 await asyncio.sleep(0.1)
             finally:
-                # aiomqtt leaves an unexpected disconnection's reason unread (see
-                # edge.publish.connection.connected); read it so asyncio stays quiet.
-                disconnected = getattr(client, "_disconnected", None)
-                if (
-                    disconnected is not None
-                    and disconnected.done()
-                    and not disconnected.cancelled()
-                ):
-                    disconnected.exception()
+                read_disconnect_reason(client)
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
         async with asyncio.timeout(timeout):
