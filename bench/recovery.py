@@ -3,10 +3,11 @@
 - :func:`outage`: ``devices`` devices at real rates; once all deliver, the broker is stopped
   for ``outage_s`` and started again on the same port (its persistence keeps the subscriber's
   session). From the subscriber's arrivals: the backlog (messages stored while the broker was
-  down), the time from the restart to the first arrival (the daemon's reconnect backoff), the
+  down), the time from the restart to the first new arrival (the daemon's reconnect backoff;
+  the broker's redeliveries of messages the subscriber had already seen do not count), the
   time to drain (restart until every message stored before the restart has arrived) and the
-  replay rate (backlog / time from the first arrival to the end of the drain). Nothing may be
-  lost.
+  replay rate (backlog / time from the first new arrival to the end of the drain). Nothing may
+  be lost.
 - :func:`soak`: ``devices`` devices with the scenarios at ``speed`` x (the patient runs faster;
   protocol polls stay real time) for ``duration_s``; the daemon's RSS, asyncio task count and
   thread count at the start and the end, and every ``seq`` checked.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import proc_sample
-from bench.pipeline import Ward, running_ward, settle, subscribed, wait_all_online
+from bench.pipeline import Subscriber, Ward, running_ward, settle, subscribed, wait_all_online
 from tests.mosquitto import Mosquitto
 
 __all__ = ["Outage", "Soak", "outage", "soak"]
@@ -47,49 +48,73 @@ async def outage(devices: int, outage_s: float, broker: Mosquitto, directory: Pa
         await asyncio.sleep(3.0)
         broker.stop()
         stopped = time.time()
-        arrived_before = {(a.session, a.seq) for a in subscriber.arrivals}
         await asyncio.sleep(outage_s)
         broker.start()
         restarted = time.time()
-        # Drained when a reading taken after the restart has arrived and nothing before it
-        # is missing; give it up to 120 s.
-        deadline = time.monotonic() + 120
-        drained_at = None
-        while time.monotonic() < deadline and drained_at is None:
-            await asyncio.sleep(0.05)
-            fresh = [a for a in subscriber.arrivals if a.ts is not None and a.ts > restarted]
-            if not fresh:
-                continue
-            session = fresh[0].session
-            first_fresh = min(a.seq for a in fresh)
-            seqs = {a.seq for a in subscriber.arrivals if a.session == session}
-            if all(s in seqs for s in range(1, first_fresh)):
-                drained_at = max(
-                    a.at
-                    for a in subscriber.arrivals
-                    if a.session == session and a.seq < first_fresh
-                )
-        after = [a for a in subscriber.arrivals if a.at >= restarted]
-        backlog_keys = {
-            (a.session, a.seq) for a in after if a.ts is None or a.ts < restarted
-        } - arrived_before
-        first_arrival = min((a.at for a in after), default=restarted)
+        drain = await _watch_drain(subscriber, restarted, limit_s=120)
         await ward.stop_daemon()
         session = subscriber.arrivals[-1].session if subscriber.arrivals else ""
         await settle(subscriber, session)
         _, missing, duplicates = subscriber.check(session)
-    end = drained_at or time.time()
-    replay_s = max(end - first_arrival, 1e-3)
+    end = drain.drained_at or time.time()
+    first = drain.first_new_at or restarted
     return Outage(
         devices,
         round(restarted - stopped, 1),
-        len(backlog_keys),
-        first_arrival - restarted,
+        drain.backlog,
+        first - restarted,
         end - restarted,
-        len(backlog_keys) / replay_s,
+        drain.backlog / max(end - first, 1e-3),
         missing,
         duplicates,
     )
+
+
+@dataclass
+class _Drain:
+    backlog: int = 0  # messages first seen after the restart, stored before it
+    first_new_at: float | None = None  # arrival of the first of them
+    drained_at: float | None = None  # arrival of the last of them
+
+
+async def _watch_drain(subscriber: Subscriber, restarted: float, limit_s: float) -> _Drain:
+    """Follow the arrivals after a broker restart until the backlog has drained: a reading
+    taken after the restart has arrived and no ``seq`` below it is missing.
+
+    Messages the broker redelivers to the subscriber after its own restart (seen before) are
+    not backlog: the first *new* arrival marks the daemon's reconnect."""
+    seen: dict[str, set[int]] = {}
+    for a in subscriber.arrivals:
+        seen.setdefault(a.session, set()).add(a.seq)
+    drain = _Drain()
+    index = len(subscriber.arrivals)
+    first_fresh: dict[str, int] = {}  # session -> lowest seq of a reading taken after restart
+    lowest_missing = dict.fromkeys(seen, 1)
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        new = subscriber.arrivals[index:]
+        index += len(new)
+        for a in new:
+            seqs = seen.setdefault(a.session, set())
+            if a.seq in seqs:
+                continue  # a redelivery
+            seqs.add(a.seq)
+            if a.ts is not None and a.ts > restarted:
+                first_fresh[a.session] = min(first_fresh.get(a.session, a.seq), a.seq)
+                continue
+            drain.backlog += 1
+            drain.first_new_at = drain.first_new_at or a.at
+            drain.drained_at = a.at if drain.drained_at is None else max(drain.drained_at, a.at)
+        for session, fresh in first_fresh.items():
+            low = lowest_missing.get(session, 1)
+            while low in seen[session]:
+                low += 1
+            lowest_missing[session] = low
+            if low >= fresh:
+                return drain
+    drain.drained_at = None  # not drained within the limit
+    return drain
 
 
 def _tasks(ward: Ward) -> int:

@@ -87,16 +87,16 @@ def record(spec: SimSpec, readings: int) -> Recording:
     recording = Recording(spec)
     to_device = conversation.open(_instant(0.0))
     recording.calls.append(("open", 0.0, b""))
-    t, next_tick = 0.0, 0.0
+    t = 0.0
     while len(recording.readings) < readings and t < readings * 10:
         at = SimTime(t, spec.start_s + t)
         sent = device.receive(to_device, at) if to_device else b""
         to_device = b""
         sent += device.tick(at)
-        if t >= next_tick:
+        due = conversation.next_tick_at()
+        if due is not None and t >= due - 1e-9:
             recording.calls.append(("tick", t, b""))
             to_device += conversation.tick(_instant(t))
-            next_tick += conversation.tick_interval
         if sent:
             recording.calls.append(("receive", t, sent))
             exchange = conversation.receive(sent, _instant(t))

@@ -94,15 +94,19 @@ class Conversation(Protocol):
     """The protocol state of one open link, sans I/O.
 
     The session calls ``open`` once after the link opened, ``receive`` with every chunk read,
-    ``tick`` every ``tick_interval`` seconds (polls, keep-alives, delayed ACKs, retries), and
+    ``tick`` when ``next_tick_at()`` is reached (polls, keep-alives, delayed ACKs, retries), and
     ``close`` before it closes the link (a release request). Each returns the bytes to write.
     """
-
-    tick_interval: float
 
     def open(self, at: Instant) -> bytes: ...
 
     def receive(self, data: bytes, at: Instant) -> Exchange: ...
+
+    def next_tick_at(self) -> float | None:
+        """The monotonic time (s) by which ``tick`` must next be called, or ``None`` when
+        nothing is due until more bytes arrive. Asked again after every ``open``, ``receive``
+        and ``tick``; a tick that comes earlier, or more often, is harmless."""
+        ...
 
     def tick(self, at: Instant) -> bytes: ...
 
@@ -142,8 +146,6 @@ class Driver:
 class StreamConversation(Generic[FrameT]):
     """A conversation for devices that stream on their own: frame, decode, never send."""
 
-    tick_interval = 1.0
-
     def __init__(
         self,
         framer: Framer[FrameT],
@@ -170,6 +172,9 @@ class StreamConversation(Generic[FrameT]):
             else:
                 exchange.frames_ok += 1
         return exchange
+
+    def next_tick_at(self) -> float | None:
+        return None
 
     def tick(self, at: Instant) -> bytes:
         return b""

@@ -35,6 +35,7 @@ CLOSE_TIMEOUT_S = 1.0  # time allowed for the goodbye bytes (a release request)
 WATCH_INTERVAL_S = (0.2, 1.0)  # s, bounds of the watchdog's interval (see watch_interval)
 STATE_REFRESH_S = 10.0  # a device's state (with its frame counters) is sent at least this often
 BAD_FRAME_LOG_INTERVAL_S = 60.0
+MIN_TICK_GAP_S = 0.001  # s; the ticker never spins, whatever a conversation asks
 
 
 def watch_interval(stale_after_s: Iterable[float]) -> float:
@@ -49,6 +50,11 @@ def session_name(port: str, devices: Sequence[DeviceConfig]) -> str:
     """``device[pump-1]`` for a port with one device, ``link[/dev/ttyUSB0]`` for a shared one:
     the name of tasks, log context and the ``link`` metric label."""
     return f"device[{devices[0].id}]" if len(devices) == 1 else f"link[{port}]"
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class _SilentLinkError(Exception):
@@ -96,6 +102,8 @@ class LinkSession:
         self._last_error: str | None = None
         self._bad_logged_at = float("-inf")
         self._bad_unlogged = 0
+        self._wake: asyncio.Future[None] | None = None  # resolved to wake the ticker
+        self._wake_at = 0.0  # monotonic s the ticker sleeps until
 
     @property
     def last_error(self) -> str | None:
@@ -175,6 +183,7 @@ class LinkSession:
             data = await link.read()
             at = self._instant()
             exchange = conversation.receive(data, at)
+            self._wake_ticker(conversation)
             if exchange.send:
                 await link.write(exchange.send)
             self.frames_ok += exchange.frames_ok
@@ -191,9 +200,24 @@ class LinkSession:
                 await self._publish_changes()
 
     async def _tick(self, link: Link, conversation: Conversation) -> None:
+        """Tick the conversation when it asks to be ticked (see ``next_tick_at``), and check
+        for a silent link when the last device's timeout is reached; sleep in between."""
+        loop = asyncio.get_running_loop()
         opened_at = self._clock.monotonic()
         while True:
-            await asyncio.sleep(conversation.tick_interval)
+            now = self._clock.monotonic()
+            due = conversation.next_tick_at()
+            wake_at = (
+                self._silent_at(opened_at) if due is None else min(due, self._silent_at(opened_at))
+            )
+            self._wake = loop.create_future()
+            self._wake_at = wake_at
+            timer = loop.call_later(max(wake_at - now, MIN_TICK_GAP_S), _resolve, self._wake)
+            try:
+                await self._wake
+            finally:
+                timer.cancel()
+                self._wake = None
             at = self._instant()
             data = conversation.tick(at)
             if data:
@@ -203,6 +227,22 @@ class LinkSession:
                 for d in self._devices.values()
             ):
                 raise _SilentLinkError
+
+    def _wake_ticker(self, conversation: Conversation) -> None:
+        """Wake the ticker early when ``receive`` brought a tick forward (an ACK to send)."""
+        wake = self._wake
+        if wake is None or wake.done():
+            return
+        due = conversation.next_tick_at()
+        if due is not None and due < self._wake_at:
+            wake.set_result(None)
+
+    def _silent_at(self, opened_at: float) -> float:
+        """When every device will have been silent past its timeout, if none speaks."""
+        return max(
+            (opened_at if d.last_seen is None else max(d.last_seen, opened_at)) + d.timeout
+            for d in self._devices.values()
+        )
 
     @staticmethod
     def _silent_past_timeout(device: _Device, opened_at: float, now: float) -> bool:

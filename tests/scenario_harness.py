@@ -53,7 +53,7 @@ from edge.alarms.models import AlarmEvent, SessionEvent
 from edge.backoff import Backoff
 from edge.config import BedConfig, Config, DeviceConfig, InfusionOrder, port_key
 from edge.device_state import Connection, DeviceState, connection_after
-from edge.session import HEALTHY_AFTER_S, STATE_REFRESH_S, watch_interval
+from edge.session import HEALTHY_AFTER_S, MIN_TICK_GAP_S, STATE_REFRESH_S, watch_interval
 
 __all__ = [
     "BED",
@@ -212,7 +212,7 @@ class PortSimulation:
     host side follows ``edge.session.LinkSession``. Readings and device states go to ``sink``
     in the order the session puts them on the bus.
 
-    Each party keeps its own schedule (the conversation's ``tick_interval``, the device's
+    Each party keeps its own schedule (the conversation's ``next_tick_at``, the device's
     tick, the watchdog, the reconnect attempt, bytes due on the cable); :meth:`next_due_us`
     says when the next is, and :meth:`step` does what is due at the clock's time. Bytes that
     trickle in (byte-by-byte faults) are read every ``read_s``, as a reader polling the port.
@@ -377,8 +377,8 @@ class PortSimulation:
         self.conversation = conversation
         self._opened_at = self._clock.monotonic()
         self._silent_at = float("-inf")
-        self._next_tick_us = self._clock.us + round(conversation.tick_interval * _US)
         self._to_device(conversation.open(self._clock.instant()))
+        self._plan_tick()
 
     def _end_link(self, reason: str, *, goodbye: bool) -> None:
         """Close the link (with the conversation's goodbye if the link still works) and plan
@@ -407,6 +407,9 @@ class PortSimulation:
                 return
             at = self._clock.instant()
             exchange = self.conversation.receive(b"".join(chunks), at)
+            due = self.conversation.next_tick_at()
+            if due is not None and self._us_of(due) < self._next_tick_us:
+                self._plan_tick()  # the session's reader wakes its ticker early
             self._to_device(exchange.send)
             self.frames_ok += exchange.frames_ok
             self.frames_bad += len(exchange.errors)
@@ -423,11 +426,31 @@ class PortSimulation:
     def _tick(self) -> None:
         conversation = self.conversation
         assert conversation is not None
-        self._next_tick_us += round(conversation.tick_interval * _US)
         self._to_device(conversation.tick(self._clock.instant()))
         self._read()
         if self.conversation is not None and self._all_silent():
             self._end_link("no data from any device; reopening the link", goodbye=True)
+        self._plan_tick()
+
+    def _plan_tick(self) -> None:
+        """When the host ticks next: at the conversation's ``next_tick_at`` or when every
+        device will have been silent past its timeout, whichever is first (as
+        ``LinkSession._tick`` sleeps), never sooner than ``MIN_TICK_GAP_S`` from now."""
+        conversation = self.conversation
+        if conversation is None:
+            return
+        silent_at = max(
+            (self._opened_at if d.last_seen is None else max(d.last_seen, self._opened_at))
+            + d.timeout
+            for d in self._watched.values()
+        )
+        due = conversation.next_tick_at()
+        wake = silent_at if due is None else min(due, silent_at)
+        self._next_tick_us = max(self._us_of(wake), self._clock.us + round(MIN_TICK_GAP_S * _US))
+
+    @staticmethod
+    def _us_of(monotonic: float) -> int:
+        return math.ceil(round((monotonic - MONOTONIC0) * _US, 3))
 
     def _all_silent(self) -> bool:
         """Every device silent for its timeout since the link opened (``LinkSession``'s

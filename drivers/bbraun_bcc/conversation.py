@@ -22,7 +22,7 @@ Error handling:
   answer without GNACK is retried one poll period later.
 
 Readings carry the arrival time of the block that held their pump. Timing is driven by
-``tick`` (every :attr:`BccConversation.tick_interval` s); ``receive`` never sends.
+``tick`` (due at :meth:`BccConversation.next_tick_at`); ``receive`` never sends.
 """
 
 from __future__ import annotations
@@ -105,8 +105,6 @@ class BccConversation:
     match the ComDevice. :attr:`bed_id` is the ComDevice's name once ALIVE succeeded.
     """
 
-    tick_interval = 0.05
-
     def __init__(
         self,
         targets: Sequence[DeviceTarget],
@@ -158,6 +156,14 @@ class BccConversation:
                 self._on_block(item, at, exchange)
             # a stray ACK/NAK byte from the ComDevice means nothing to the host
         return exchange
+
+    def next_tick_at(self) -> float | None:
+        """When the pending ACK/NAK, the response timeout or the next request is due."""
+        if self._reply is not None:
+            return self._reply.due
+        if self._waiting is not None:
+            return self._deadline
+        return self._next_at
 
     def tick(self, at: Instant) -> bytes:
         """Send a due ACK/NAK, re-run ALIVE after a timeout, or send the next request."""

@@ -77,7 +77,6 @@ class IntelliVueConversation:
     def __init__(self, target: DeviceTarget, options: IntelliVueOptions | None = None) -> None:
         self._target = target
         self._options = options = options or IntelliVueOptions()
-        self.tick_interval = min(0.25, options.poll_period_s / 4)
         self._framer = IntelliVueFramer()
         self._phase = Phase.IDLE
         self.last_failure: str | None = None
@@ -118,6 +117,21 @@ class IntelliVueConversation:
             self._last_sent = at.monotonic
         exchange.send = bytes(out)
         return exchange
+
+    def next_tick_at(self) -> float | None:
+        """When the association timeout, the retry, or (while polling) the poll timeout, the
+        next poll or the next keep-alive is due."""
+        if self._phase in (Phase.ASSOCIATING, Phase.CONFIGURING):
+            return self._deadline
+        if self._phase is Phase.BACKOFF:
+            return self._retry_at
+        if self._phase is Phase.POLLING:
+            return min(
+                self._last_data + self._options.poll_timeout_s,
+                self._next_poll,
+                self._last_sent + self._supervision_s / 2,
+            )
+        return None
 
     def tick(self, at: Instant) -> bytes:
         """Timeouts, retries, polls and keep-alives due at ``at``."""

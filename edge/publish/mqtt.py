@@ -39,6 +39,10 @@ WINDOW = 100  # messages in flight
 REFUSED_RETRY_S = 30.0  # a refused message is tried again after this long
 IDLE_POLL_S = 1.0  # look for deferred messages at least this often
 GOODBYE_TIMEOUT_S = 2.0
+RECONNECT_BACKOFF_S = (0.5, 5.0)  # first and longest wait between connection attempts
+# A short cap: after a broker outage the backlog (and any alarm in it) flows again within
+# about 5 s of the broker's return instead of up to 30 s; one client retrying every few
+# seconds costs the broker nothing.
 
 AckHandler = Callable[[AckTopic, AckCommand], Awaitable[None]]
 
@@ -80,7 +84,8 @@ class Publisher:
         self._version = version
         self._started_at = started_at
         self._on_ack = on_ack
-        self._backoff = backoff or Backoff(initial=0.5, cap=30.0)
+        initial, cap = RECONNECT_BACKOFF_S
+        self._backoff = backoff or Backoff(initial=initial, cap=cap)
         self._finishing = asyncio.Event()
         self.counters = PublisherCounters()
 

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     not_before REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_class ON outbox (class, id);
+CREATE INDEX IF NOT EXISTS outbox_class_created ON outbox (class, created);
 """
 
 

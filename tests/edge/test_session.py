@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.base import Driver, Exchange, Instant
 from drivers.readings import VitalsReading
 from drivers.registry import get_driver
 from drivers.textline.codec import encode_vitals
@@ -127,5 +128,65 @@ async def test_garbage_is_counted_not_fatal(device: PtyDevice) -> None:
             await next_matching(items, VitalsReading)
             assert session.frames_bad == 2
             assert session.frames_ok >= 2
+    finally:
+        device.close()
+
+
+class DelayedReply:
+    """A conversation that answers every chunk it receives ``REPLY_DELAY_S`` later, from a
+    tick (as BCC sends its ACK), and asks for no tick otherwise."""
+
+    REPLY_DELAY_S = 0.05
+
+    def __init__(self) -> None:
+        self.reply_at: float | None = None
+        self.ticks = 0
+
+    def open(self, at: Instant) -> bytes:
+        return b""
+
+    def receive(self, data: bytes, at: Instant) -> Exchange:
+        self.reply_at = at.monotonic + self.REPLY_DELAY_S
+        return Exchange(frames_ok=1)
+
+    def next_tick_at(self) -> float | None:
+        return self.reply_at
+
+    def tick(self, at: Instant) -> bytes:
+        self.ticks += 1
+        if self.reply_at is None or at.monotonic < self.reply_at:
+            return b""
+        self.reply_at = None
+        return b"ACK\n"
+
+    def close(self, at: Instant) -> bytes:
+        return b""
+
+
+async def test_ticks_when_the_conversation_asks_and_sleeps_otherwise(device: PtyDevice) -> None:
+    conversations: list[DelayedReply] = []
+
+    def conversation(targets: object, options: object) -> DelayedReply:
+        conversations.append(DelayedReply())
+        return conversations[-1]
+
+    driver = Driver("delayed-reply", "test", conversation)
+    config = DeviceConfig(
+        id="pump-1", bed="bed-1", driver="textline", port=str(device.path), timeout_s=60.0
+    )
+    bus: Bus[InputItem] = Bus()
+    session = LinkSession(config.port, [config], driver, bus, SystemClock())
+    try:
+        async with running(session):
+            answered = b""
+            async with asyncio.timeout(10):
+                while b"ACK" not in answered:  # pyserial may flush what came before the open
+                    device.write(b"hello\n")
+                    await asyncio.sleep(0.2)  # > REPLY_DELAY_S: the reply is due in this wait
+                    answered += device.read()
+            ticks = conversations[-1].ticks
+            await asyncio.sleep(0.5)
+            # woken by the receive, well before the 60 s silence check; then asleep
+            assert conversations[-1].ticks == ticks
     finally:
         device.close()

@@ -14,6 +14,7 @@ from drivers.readings import PumpReading, VitalsReading
 
 WALL0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 UPTIME0 = 3600.0  # the ComDevice has been on for an hour when the test starts
+STEP_S = 0.05  # s, time moves in these steps and the host is ticked at each (early is harmless)
 
 
 class Wire:
@@ -38,7 +39,7 @@ class Wire:
 
     @property
     def now(self) -> float:
-        return round(self.steps * self.host.tick_interval, 6)
+        return round(self.steps * STEP_S, 6)
 
     def at(self) -> Instant:
         return Instant(self.now, WALL0 + timedelta(seconds=self.now))
@@ -47,17 +48,17 @@ class Wire:
         self._deliver(self.host.open(self.at()))
 
     def run(self, seconds: float) -> None:
-        end = self.steps + round(seconds / self.host.tick_interval)
+        end = self.steps + round(seconds / STEP_S)
         while self.steps < end:
             self.steps += 1
             self._deliver(self.host.tick(self.at()))
 
     def run_until(self, readings: int, limit_s: float = 120.0) -> None:
         """Run until at least ``readings`` readings arrived in total."""
-        end = self.steps + round(limit_s / self.host.tick_interval)
+        end = self.steps + round(limit_s / STEP_S)
         while len(self.readings) < readings:
             assert self.steps < end, f"only {len(self.readings)} readings after {limit_s} s"
-            self.run(self.host.tick_interval)
+            self.run(STEP_S)
 
     def _deliver(self, data: bytes) -> None:
         if not data:

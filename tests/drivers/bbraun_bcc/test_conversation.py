@@ -13,8 +13,8 @@ from drivers.base import Conversation, DeviceTarget, Instant
 from drivers.bbraun_bcc.conversation import BccConversation
 from drivers.bbraun_bcc.device import ComDevice, Pump
 from drivers.bbraun_bcc.frames import BccFrame
-from drivers.readings import PumpReading
-from tests.drivers.bbraun_bcc.harness import WALL0, Wire
+from drivers.readings import PumpReading, VitalsReading
+from tests.drivers.bbraun_bcc.harness import UPTIME0, WALL0, Wire
 from tests.drivers.bbraun_bcc.vectors import S1_WIRE, S2_WIRE, S4_BLOCK2
 
 SLOTS = ("11", "12", "13", "21")
@@ -35,12 +35,52 @@ def wire(poll_period_s: float = 5.0, response_timeout_s: float = 5.0) -> Wire:
 
 
 def pump_readings(w: Wire) -> list[PumpReading]:
-    return [r for r in w.readings if isinstance(r, PumpReading)]
+    return pump_readings_of(w.readings)
+
+
+def pump_readings_of(readings: list[PumpReading | VitalsReading]) -> list[PumpReading]:
+    return [r for r in readings if isinstance(r, PumpReading)]
 
 
 def test_is_a_conversation() -> None:
     conversation: Conversation = BccConversation(TARGETS)
-    assert conversation.tick_interval <= 0.05
+    assert conversation.next_tick_at() is None  # nothing due before open
+
+
+def test_next_tick_at_names_the_ack_then_the_poll() -> None:
+    w = wire(poll_period_s=1.0)
+    w.open()  # ALIVE at 0; the answer arrives at once
+    assert w.host.next_tick_at() == pytest.approx(0.1)  # its ACK, ACK_DELAY_S later
+    w.run(0.1)
+    assert w.host.next_tick_at() == pytest.approx(0.6)  # MEM:GET, MIN_POLL_GAP_S after the ACK
+    w.run(0.5)
+    assert w.host.next_tick_at() == pytest.approx(0.7)  # the ACK of the first answer block
+
+
+def test_ticked_only_when_due_it_polls_every_period() -> None:
+    host = BccConversation(TARGETS, poll_period_s=1.0)
+    device = ComDevice(RACK)
+    readings: list[PumpReading] = []
+
+    def at(t: float) -> Instant:
+        return Instant(t, WALL0 + timedelta(seconds=t))
+
+    def deliver(data: bytes, t: float) -> None:
+        answer = device.receive(data, UPTIME0 + t) if data else b""
+        if answer:
+            readings.extend(pump_readings_of(host.receive(answer, at(t)).readings))
+
+    deliver(host.open(at(0.0)), 0.0)
+    ticks, t = 0, 0.0
+    while t < 10.0:
+        due = host.next_tick_at()
+        assert due is not None  # always something ahead
+        assert due >= t  # never in the past
+        t, ticks = due, ticks + 1
+        deliver(host.tick(at(t)), t)
+    polls = len(readings) // len(SLOTS)
+    assert polls >= 9  # one answer per second
+    assert ticks <= polls * (2 + len(SLOTS)) + 4  # a request and the ACKs, not 20 ticks a second
 
 
 def test_full_cycle_with_a_rack_of_four() -> None:

@@ -68,7 +68,7 @@ def test_open_sends_the_s1_request() -> None:
     conversation = client()
     assert conversation.open(instant(0)) == vectors.S1_ASSOCIATION_REQUEST
     assert phase(conversation) is Phase.ASSOCIATING
-    assert conversation.tick_interval == 0.25
+    assert conversation.next_tick_at() == pytest.approx(5.0)  # the association timeout
 
 
 def test_association_then_mds_create_then_first_poll() -> None:
@@ -94,6 +94,24 @@ def test_polls_every_period_and_decodes_results() -> None:
     assert exchange.errors == []
     (reading,) = exchange.readings
     assert reading.value("MDC_ECG_HEART_RATE") == 72.0
+
+
+def test_next_tick_at_names_the_next_poll_then_the_keep_alive_then_the_timeout() -> None:
+    conversation = client(poll_period_s=2, poll_timeout_s=10)
+    polling(conversation)  # polled at 0
+    assert conversation.next_tick_at() == pytest.approx(2.0)
+    conversation.tick(instant(2.0))
+    assert conversation.next_tick_at() == pytest.approx(4.0)
+    slow = client(poll_period_s=30, poll_timeout_s=40)
+    polling(slow)  # supervision 10 s: a keep-alive 5 s after the last write
+    slow.receive(vectors.S6_EXTENDED_POLL_RESULT, instant(1.0))
+    assert slow.next_tick_at() == pytest.approx(5.0)
+    slow.tick(instant(5.0))
+    assert slow.next_tick_at() == pytest.approx(10.0)  # the next keep-alive
+    quiet = client(poll_period_s=30, poll_timeout_s=40)
+    polling(quiet)
+    quiet.close(instant(1.0))
+    assert quiet.next_tick_at() is None
 
 
 def test_active_period_option() -> None:

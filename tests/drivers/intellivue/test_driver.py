@@ -23,7 +23,7 @@ def test_driver_entry() -> None:
 def test_conversation_factory() -> None:
     conversation: Conversation = DRIVER.conversation([TARGET], IntelliVueOptions(poll_period_s=2))
     assert isinstance(conversation, IntelliVueConversation)
-    assert conversation.tick_interval == 0.25
+    assert conversation.next_tick_at() is None  # nothing due before open
     assert isinstance(DRIVER.conversation([TARGET], NoOptions()), IntelliVueConversation)
     with pytest.raises(ValueError, match="unpack"):
         DRIVER.conversation([TARGET, TARGET], IntelliVueOptions())

@@ -17,9 +17,12 @@ def instant() -> Instant:
     return Instant(time.monotonic(), datetime.now(UTC))
 
 
+STEP_S = 0.05  # s, the longest read between two ticks (ticking early is harmless)
+
+
 class Host:
-    """``conversation`` on ``link``: reads, ticks every ``tick_interval`` and writes back what
-    the conversation asks, collecting readings and errors."""
+    """``conversation`` on ``link``: reads, ticks at least every ``STEP_S`` and writes back
+    what the conversation asks, collecting readings and errors."""
 
     def __init__(self, conversation: Conversation, link: Link) -> None:
         self.conversation = conversation
@@ -32,10 +35,10 @@ class Host:
         await self.link.write(self.conversation.open(instant()))
 
     async def step(self) -> None:
-        """One read (at most one tick interval long), then a tick."""
+        """One read (at most ``STEP_S`` long), then a tick."""
         data = b""
         try:
-            async with asyncio.timeout(self.conversation.tick_interval):
+            async with asyncio.timeout(STEP_S):
                 data = await self.link.read()
         except TimeoutError:
             pass
