@@ -19,6 +19,7 @@ from typing import Any
 __all__ = [
     "ORDER",
     "SCENARIO",
+    "Events",
     "ProcSample",
     "SimSpec",
     "Spread",
@@ -45,7 +46,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 @dataclass(frozen=True, slots=True)
 class SimSpec:
-    """One simulated device: its driver, TCP port, slot (pumps), scenario start (s)."""
+    """One simulated device: its driver, TCP port, slot (pumps), scenario and where in it the
+    simulation starts (s)."""
 
     device_id: str
     bed: str
@@ -53,24 +55,41 @@ class SimSpec:
     port: int
     slot: str | None
     start_s: float
+    scenario: str = SCENARIO
 
 
-def ward(n: int, ports: Sequence[int]) -> list[SimSpec]:
-    """``n`` devices (half pumps, half monitors) on ``ports`` (one each)."""
+@dataclass(frozen=True, slots=True)
+class Events:
+    """Bring each bed to the scenario moment ``at_s`` at its own time: bed ``i`` of ``beds``
+    reaches it ``first_s + i * spread_s / beds`` seconds after its simulators start."""
+
+    scenario: str
+    at_s: float
+    first_s: float
+    spread_s: float
+
+    def start_s(self, bed_index: int, beds: int) -> float:
+        return self.at_s - self.first_s - bed_index * self.spread_s / beds
+
+
+def ward(n: int, ports: Sequence[int], events: Events | None = None) -> list[SimSpec]:
+    """``n`` devices (half pumps, half monitors) on ``ports`` (one each): ``normal-ketamine``
+    mid-infusion, or with ``events`` that scenario and those start times."""
     specs = []
+    beds = (n + 1) // 2
     for index in range(n):
-        bed = f"bed-{index // 2 + 1:03d}"
-        start_s = 600.0 + 7.0 * (index // 2) % 1200  # minutes 10..30: mid-infusion
-        if index % 2 == 0:
-            specs.append(
-                SimSpec(
-                    f"pump-{index // 2 + 1:03d}", bed, "bbraun_bcc", ports[index], "11", start_s
-                )
-            )
+        bed_index = index // 2
+        bed = f"bed-{bed_index + 1:03d}"
+        if events is None:
+            start_s = 600.0 + 7.0 * bed_index % 1200  # minutes 10..30: mid-infusion
         else:
-            specs.append(
-                SimSpec(f"mon-{index // 2 + 1:03d}", bed, "intellivue", ports[index], None, start_s)
-            )
+            start_s = events.start_s(bed_index, beds)
+        scenario = SCENARIO if events is None else events.scenario
+        if index % 2 == 0:
+            driver, device_id, slot = "bbraun_bcc", f"pump-{bed_index + 1:03d}", "11"
+        else:
+            driver, device_id, slot = "intellivue", f"mon-{bed_index + 1:03d}", None
+        specs.append(SimSpec(device_id, bed, driver, ports[index], slot, start_s, scenario))
     return specs
 
 

@@ -27,7 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from typing import Any
 import aiomqtt
 import yaml
 
-from bench.common import SITE, percentile, proc_sample, ward, ward_config
+from bench.common import SITE, Events, percentile, proc_sample, ward, ward_config
 from edge.publish.connection import read_disconnect_reason
 from tests.mosquitto import Mosquitto
 
@@ -54,12 +54,24 @@ class Arrival:
     device_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class AlarmArrival:
+    """The first message of an alarm episode in state ``active``: when it arrived and when
+    the alarm was raised (the receive time of the reading that fulfilled the rule), Unix s."""
+
+    at: float
+    alarm_id: str
+    rule: str
+    raised_at: float
+
+
 class Subscriber:
     """Records every message under the site with its arrival time; reconnects by itself."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.arrivals: list[Arrival] = []
+        self.alarms: dict[str, AlarmArrival] = {}  # by alarm_id, first active message
         self.subscribed = asyncio.Event()
         self.identifier = f"bench-sub-{uuid.uuid4().hex[:8]}"
 
@@ -92,6 +104,11 @@ class Subscriber:
         seq = body.get("seq", 0)
         if not seq:
             return
+        if "/alarms/" in topic and body.get("state") == "active":
+            alarm_id = body["alarm_id"]
+            if alarm_id not in self.alarms:
+                raised_at = datetime.fromisoformat(body["raised_at"]).timestamp()
+                self.alarms[alarm_id] = AlarmArrival(now, alarm_id, body["rule"], raised_at)
         telemetry = topic.endswith("/telemetry")
         ts = datetime.fromisoformat(body["ts"]).timestamp() if telemetry else None
         self.arrivals.append(
@@ -171,9 +188,11 @@ async def running_ward(
     pump_poll_s: float = 1.0,
     monitor_poll_s: float = 1.0,
     speed: float = 1.0,
+    events: Events | None = None,
 ) -> AsyncIterator[Ward]:
     """Simulators and the daemon for ``devices`` devices, stopped on exit."""
     directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (before any load)
+    event_args = [] if events is None else ["--events", *map(str, astuple(events))]
     farm = await _python(
         "-m",
         "bench.simfarm",
@@ -181,6 +200,7 @@ async def running_ward(
         str(devices),
         "--speed",
         str(speed),
+        *event_args,
         stdout=asyncio.subprocess.PIPE,
     )
     daemon: asyncio.subprocess.Process | None = None
@@ -190,7 +210,7 @@ async def running_ward(
             line = await farm.stdout.readline()
         ports = json.loads(line)["ports"]
         config = ward_config(
-            ward(devices, ports),
+            ward(devices, ports, events),
             directory,
             broker.url,
             pump_poll_s=pump_poll_s,

@@ -46,7 +46,7 @@ def summarize(raw: str, top: int = 25) -> str:
     return "\n".join(lines)
 
 
-async def main(devices: int, seconds: int) -> str:
+async def main(devices: int, seconds: int, keep: Path | None = None) -> str:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with tempfile.TemporaryDirectory() as tmp:
         broker = Mosquitto(Path(tmp) / "broker")
@@ -77,6 +77,8 @@ async def main(devices: int, seconds: int) -> str:
                 )
                 await process.wait()
                 raw = out.read_text() if out.exists() else ""
+                if keep is not None:
+                    keep.write_text(raw)  # noqa: ASYNC240 (after the measurement)
         finally:
             broker.stop()
     return summarize(raw)
@@ -86,5 +88,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--raw", type=Path, help="also keep py-spy's collapsed stacks here")
     arguments = parser.parse_args()
-    print(asyncio.run(main(arguments.devices, arguments.seconds)))
+    print(asyncio.run(main(arguments.devices, arguments.seconds, arguments.raw)))

@@ -1,12 +1,14 @@
 """Run every benchmark and write ``bench/RESULTS.md``.
 
 Usage: ``python -m bench.run_all [--quick] [--runs 3] [--seconds 25] [--devices 10 50 200 500]
-[--outage-s 60] [--soak-s 1800] [--skip-soak] [--output bench/RESULTS.md]``.
+[--max-rate 200] [--alarm-devices 200] [--outage-s 60] [--outage-runs 3] [--soak-s 1800]
+[--output bench/RESULTS.md]``.
 
 One Mosquitto (started here on a free loopback port) serves every part, in this order: the
 stages alone, the baselines, the end-to-end points (``--runs`` runs each), the maximum-rate
-point, the broker outage and the soak. Every figure is the median of the runs with its range
-(min-max). ``--quick`` is a minute-long smoke run (2 devices, 1 run, no outage or soak).
+point, the alarm latency (``--runs`` runs), the broker outages and the soak. Every figure is
+the median of the runs with its range (min-max). ``--quick`` is a smoke run of about a minute
+(2 devices, 1 run, a short alarm latency run, no outage or soak).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
 from bench import baselines, stages
+from bench.alarm_latency import AlarmLatency, alarm_latency
 from bench.common import Spread, spread
 from bench.pipeline import Point, measure_point
 from bench.recovery import Outage, Soak, outage, soak
@@ -160,6 +164,15 @@ async def main(args: argparse.Namespace) -> str:
                 ]
             out += ["## End to end", "", _pipeline_text(), "", *point_table(points), ""]
             out += _ratios(points, best, best_window, statistics.median(pub))
+            if args.alarm_devices:
+                n = args.alarm_devices
+                print(f"alarm latency N={n}...", flush=True)
+                timing = {"first_s": 10.0, "spread_s": 1.0, "settle_s": 5.0} if args.quick else {}
+                alarms = [
+                    await alarm_latency(n, broker, directory / f"alarm{r}", **timing)
+                    for r in range(args.runs)
+                ]
+                out += _alarm_text(alarms)
             if args.outage_s:
                 print("outage...", flush=True)
                 outages = [
@@ -204,6 +217,31 @@ def _ratios(points: dict[str, list[Point]], best: float, window: int, pub: float
         ceiling = 1 / per_reading_s if per_reading_s else float("nan")
         lines.append(f"| {label} | {ceiling:,.0f} | {ceiling / best:.2f} | {ceiling / pub:.3f} |")
     return [*lines, ""]
+
+
+def _alarm_text(runs: list[AlarmLatency]) -> list[str]:
+    from bench import alarm_latency as module
+
+    a = runs[0]
+    rules = Counter[str]()
+    for run in runs:
+        rules.update(run.rules)
+    return [
+        "## Alarm latency",
+        "",
+        (module.__doc__ or "").split("\n\n", 1)[1].strip(),
+        "",
+        "| devices | alarms per run (occlusion / all from readings) | p50 ms | p99 ms | max ms |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {a.devices} "
+        f"| {'; '.join(f'{r.occlusion_alarms}/{r.beds} / {r.alarms}' for r in runs)} "
+        f"| {spread([r.p50_ms for r in runs]).show()} "
+        f"| {spread([r.p99_ms for r in runs]).show()} "
+        f"| {spread([r.max_ms for r in runs]).show()} |",
+        "",
+        "Rules seen, all runs: " + ", ".join(f"{rule} {n}" for rule, n in sorted(rules.items())),
+        "",
+    ]
 
 
 def _outage_text(outages: list[Outage]) -> list[str]:
@@ -256,9 +294,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-rate", type=int, default=200, help="N of the max-rate point; 0: none"
     )
+    parser.add_argument(
+        "--alarm-devices", type=int, default=200, help="N of the alarm latency runs; 0: none"
+    )
     parser.add_argument("--outage-s", type=float, default=60)
     parser.add_argument("--outage-devices", type=int, default=200)
-    parser.add_argument("--outage-runs", type=int, default=1)
+    parser.add_argument("--outage-runs", type=int, default=3)
     parser.add_argument("--soak-s", type=float, default=1800)
     parser.add_argument("--soak-devices", type=int, default=200)
     parser.add_argument("--soak-speed", type=float, default=10)
@@ -267,6 +308,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args.argv = argv if argv is not None else __import__("sys").argv[1:]
     if args.quick:
         args.runs, args.seconds, args.devices, args.max_rate = 1, 3, [2], 0
+        args.alarm_devices = 2
         args.outage_s, args.soak_s = 0, 0
     return args
 

@@ -1,7 +1,9 @@
 """Many simulated devices in one process, each on its own TCP port on 127.0.0.1.
 
-Usage: ``python -m bench.simfarm --devices N [--speed X] [--tick-s S]``. Builds the ward of
-:func:`bench.common.ward` (half B. Braun pumps, half IntelliVue monitors, ``normal-ketamine``),
+Usage: ``python -m bench.simfarm --devices N [--speed X] [--tick-s S] [--events SCENARIO AT_S
+FIRST_S SPREAD_S]``. Builds the ward of :func:`bench.common.ward` (half B. Braun pumps, half
+IntelliVue monitors, ``normal-ketamine``, or with ``--events`` that scenario with every bed
+reaching its moment ``AT_S`` at its own time, see :class:`bench.common.Events`),
 serves every device on a free port, prints one JSON line ``{"ports": [...]}`` once all listen,
 and runs until SIGTERM or SIGINT. ``--tick-s`` is the simulators' own tick (default 0.1 s; both
 protocols here answer requests at once, the tick only paces what a device sends by itself),
@@ -17,7 +19,7 @@ import json
 import signal
 import sys
 
-from bench.common import ward
+from bench.common import Events, ward
 from drivers.sim.devices import build_device
 from drivers.sim.runner import Simulation
 from drivers.sim.scenario import load_scenario
@@ -28,9 +30,12 @@ from edge.bundled import bundled
 __all__ = ["main"]
 
 
-async def main(devices: int, speed: float, tick_s: float) -> None:
-    scenario = load_scenario(bundled("scenarios") / "normal-ketamine.yaml")
-    specs = ward(devices, [0] * devices)
+async def main(devices: int, speed: float, tick_s: float, events: Events | None = None) -> None:
+    specs = ward(devices, [0] * devices, events)
+    scenarios = {
+        name: load_scenario(bundled("scenarios") / f"{name}.yaml")
+        for name in {spec.scenario for spec in specs}
+    }
     ports = [TcpPort("127.0.0.1", 0) for _ in specs]
     announced = asyncio.Event()
     count = 0
@@ -47,7 +52,7 @@ async def main(devices: int, speed: float, tick_s: float) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with asyncio.TaskGroup() as group:
         for spec, port in zip(specs, ports, strict=True):
-            timeline = Timeline(scenario)
+            timeline = Timeline(scenarios[spec.scenario])
             device = build_device(spec.driver, timeline, [spec.slot] if spec.slot else [])
             simulation = Simulation(
                 device, timeline, speed=speed, start_s=spec.start_s, tick_s=tick_s
@@ -65,7 +70,12 @@ if __name__ == "__main__":
     parser.add_argument("--devices", type=int, required=True)
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--tick-s", type=float, default=0.1)
+    parser.add_argument("--events", nargs=4, metavar=("SCENARIO", "AT_S", "FIRST_S", "SPREAD_S"))
     arguments = parser.parse_args()
+    events = None
+    if arguments.events:
+        name, *numbers = arguments.events
+        events = Events(name, *(float(x) for x in numbers))
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(main(arguments.devices, arguments.speed, arguments.tick_s))
+        asyncio.run(main(arguments.devices, arguments.speed, arguments.tick_s, events))
     sys.exit(0)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench import publish, stages
+from bench.alarm_latency import alarm_latency
 from bench.pipeline import measure_point
 from tests.mosquitto import Mosquitto
 
@@ -34,3 +35,16 @@ async def test_pipeline_benchmark_delivers_every_reading(tmp_path: Path) -> None
     assert point.readings_per_s > 0
     assert point.last_seq > 0
     assert (point.missing, point.duplicates) == (0, 0)
+
+
+async def test_alarm_latency_benchmark_sees_the_occlusion_alarm(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    try:
+        result = await alarm_latency(
+            2, broker, tmp_path / "ward", first_s=10.0, spread_s=1.0, settle_s=5.0
+        )
+    finally:
+        broker.stop()
+    assert result.occlusion_alarms == 1  # the one bed's pump
+    assert 0 < result.p50_ms < 10_000

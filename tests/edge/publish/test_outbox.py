@@ -91,3 +91,27 @@ async def test_deferred_messages_wait_their_turn(tmp_path: Path) -> None:
         assert [(m.payload, m.attempts) for m in retried] == [(b"1", 1), (b"2", 0)]
     finally:
         await outbox.close()
+
+
+async def test_deleting_more_ids_than_one_statement_binds(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path, max_messages=5000, max_age_s=3600)
+    await outbox.open()
+    await outbox.put([message(n) for n in range(1300)])
+    taken = await outbox.take(1300)
+    await outbox.delete([m.id for m in taken[:1250]] + [999_999])  # an unknown id is ignored
+    assert outbox.depth == 50
+    # deletes commit without a flush; puts must still commit with one (2 = FULL)
+    assert (
+        await outbox._run(lambda: outbox._require().execute("PRAGMA synchronous").fetchone()[0])
+        == 2
+    )
+    await outbox.put([message(1300)])  # the next durable commit flushes the deletes too
+    await outbox.close()
+    reopened = Outbox(path, max_messages=5000, max_age_s=3600)
+    await reopened.open()
+    try:
+        assert reopened.depth == 51
+        assert [m.payload for m in await reopened.take(2)] == [b"1250", b"1251"]
+    finally:
+        await reopened.close()
