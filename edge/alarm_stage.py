@@ -25,7 +25,7 @@ __all__ = ["AlarmStage"]
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.25
+TICK_S = 1.0  # s between engine ticks: device_offline and escalations are timed to this
 BATCH_MAX = 500
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ CLOSE_TIMEOUT_S = 1.0  # time allowed for the goodbye bytes (a release request)
 WATCH_INTERVAL_S = (0.2, 1.0)  # s, bounds of the watchdog's interval (see watch_interval)
 STATE_REFRESH_S = 10.0  # a device's state (with its frame counters) is sent at least this often
 BAD_FRAME_LOG_INTERVAL_S = 60.0
+START_SPREAD_MAX_S = 1.0  # s, the first open waits a random part of the driver's period, up to this
 MIN_TICK_GAP_S = 0.001  # s; the ticker never spins, whatever a conversation asks
 
 
@@ -123,6 +125,10 @@ class LinkSession:
         return {"session": self.name, "port": self.port, "driver": self.driver.name}
 
     async def _connect_loop(self) -> None:
+        # Sessions started together would poll their devices in step, every reading of the
+        # ward arriving in one burst each period: start each at a random point of its period.
+        spread_s = min(self.driver.period_s, START_SPREAD_MAX_S)
+        await asyncio.sleep(random.random() * spread_s)  # noqa: S311 (timing, not secrets)
         opened_before = False
         while True:
             link = await self._open()

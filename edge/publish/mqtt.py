@@ -166,18 +166,21 @@ class Publisher:
             log.error("broker refused the edge status", extra={"reason": str(code), "topic": topic})
 
     async def _drain(self, confirmations: Confirmations) -> None:
-        """Publish the outbox until ``finish()`` was asked and the outbox is empty."""
+        """Publish the outbox until ``finish()`` was asked and the outbox is empty.
+
+        A short batch took everything there was: unless something was stored since, wait for
+        new messages instead of asking the disk again (one outbox operation per batch)."""
         while True:
             self._outbox.new_messages.clear()
             batch = await self._outbox.take(WINDOW)
-            if not batch:
-                if self._finishing.is_set():
-                    return
+            if not batch and self._finishing.is_set():
+                return
+            if batch:
+                await self._publish_batch(confirmations, batch)
+            if len(batch) < WINDOW and not self._outbox.new_messages.is_set():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(IDLE_POLL_S):
                         await self._outbox.new_messages.wait()
-                continue
-            await self._publish_batch(confirmations, batch)
 
     async def _publish_batch(
         self, confirmations: Confirmations, batch: list[OutboxMessage]
@@ -208,7 +211,7 @@ class Publisher:
                 )
             else:
                 delivered.append(message.id)
-        await self._outbox.delete(delivered)
+        self._outbox.mark_delivered(delivered)
         self.counters.delivered += len(delivered)
         if refused:
             self.counters.refused += len(refused)

@@ -28,6 +28,7 @@ __all__ = ["MessageClass", "NewMessage", "Outbox", "OutboxMessage"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _DELETE_CHUNK = 500  # ids per DELETE statement (SQLite binds at most 999 in old builds)
+AGE_CHECK_INTERVAL_S = 1.0  # the age bound is enforced on a put at most this often
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -102,6 +103,8 @@ class Outbox:
         self._oldest_created: float | None = None
         self.dropped = dict.fromkeys(MessageClass, 0)
         self.new_messages = asyncio.Event()
+        self._delivered: list[int] = []  # acknowledged ids not yet deleted
+        self._age_checked_at = float("-inf")
 
     async def open(self) -> None:
         """Create or reopen the database; what an earlier run left is kept for publishing."""
@@ -117,8 +120,11 @@ class Outbox:
         self._count = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 
     async def close(self) -> None:
-        """Close the database and its worker thread."""
+        """Delete what was marked delivered, close the database and its worker thread."""
         if self._db is not None:
+            delivered = self._pop_delivered()
+            if delivered:
+                await self._run(lambda: self._delete(delivered))
             await self._run(self._db.close)
             self._db = None
         self._executor.shutdown(wait=True)
@@ -128,17 +134,19 @@ class Outbox:
 
     @property
     def depth(self) -> int:
-        """Messages waiting, as of the last write."""
-        return self._count
+        """Messages waiting (stored, not yet delivered), as of the last write."""
+        return max(0, self._count - len(self._delivered))
 
     async def put(self, messages: Sequence[NewMessage]) -> None:
-        """Store ``messages`` in one transaction (durable on return), then enforce the bounds."""
+        """Store ``messages`` in one transaction (durable on return), with the deletes of what
+        was marked delivered since the last disk operation; then enforce the bounds."""
         if not messages:
             return
-        await self._run(lambda: self._put(messages))
+        delivered = self._pop_delivered()
+        await self._run(lambda: self._put(messages, delivered))
         self.new_messages.set()
 
-    def _put(self, messages: Sequence[NewMessage]) -> None:
+    def _put(self, messages: Sequence[NewMessage], delivered: Sequence[int]) -> None:
         db = self._require()
         created = self._now()
         rows = [
@@ -147,20 +155,24 @@ class Outbox:
         ]
         with db:
             db.execute("BEGIN")
+            deleted = self._delete_rows(db, delivered)
             db.executemany(
                 "INSERT INTO outbox (topic, payload, qos, retain, class, created, expiry_s)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-        self._count += len(rows)
+        self._count += len(rows) - deleted
         if self._oldest_created is None:
             self._oldest_created = created
         self._enforce_bounds(db)
 
     def _enforce_bounds(self, db: sqlite3.Connection) -> None:
-        cutoff = self._now() - self.max_age_s
-        for cls in (MessageClass.TELEMETRY, MessageClass.STATE):
-            self._drop(db, cls, "created < ?", (cutoff,), "older than the age limit")
+        now = self._now()
+        if now - self._age_checked_at >= AGE_CHECK_INTERVAL_S:
+            self._age_checked_at = now
+            cutoff = now - self.max_age_s
+            for cls in (MessageClass.TELEMETRY, MessageClass.STATE):
+                self._drop(db, cls, "created < ?", (cutoff,), "older than the age limit")
         for cls in MessageClass:
             excess = self._count - self.max_messages
             if excess <= 0:
@@ -196,10 +208,14 @@ class Outbox:
             )
 
     async def take(self, limit: int) -> list[OutboxMessage]:
-        """Up to ``limit`` messages, oldest first, skipping those deferred to a later time."""
-        return await self._run(lambda: self._take(limit))
+        """Up to ``limit`` messages, oldest first, skipping those deferred to a later time and
+        those marked delivered (deleted first, in the same disk operation)."""
+        delivered = self._pop_delivered()
+        return await self._run(lambda: self._take(limit, delivered))
 
-    def _take(self, limit: int) -> list[OutboxMessage]:
+    def _take(self, limit: int, delivered: Sequence[int]) -> list[OutboxMessage]:
+        if delivered:
+            self._delete(delivered)
         rows = self._require().execute(
             "SELECT id, topic, payload, qos, retain, class, created, expiry_s, attempts"
             " FROM outbox WHERE not_before <= ? ORDER BY id LIMIT ?",
@@ -212,31 +228,49 @@ class Outbox:
         self._oldest_created = messages[0].created if messages else None
         return messages
 
-    async def delete(self, ids: Sequence[int]) -> None:
-        """Remove delivered messages.
+    def mark_delivered(self, ids: Sequence[int]) -> None:
+        """Note messages the broker acknowledged. They are deleted with the next ``put``,
+        ``take``, ``delete`` or ``close`` (no disk operation of their own) and never taken
+        again."""
+        self._delivered.extend(ids)
 
-        Committed without waiting for the disk (``synchronous=NORMAL`` for this transaction):
-        a power cut can only undo the latest deletes, so a message is published again
-        (at-least-once; consumers drop duplicates by session + seq), never lost. The next
-        ``put`` flushes them with its own commit."""
-        if ids:
-            await self._run(lambda: self._delete(ids))
+    def _pop_delivered(self) -> list[int]:
+        delivered, self._delivered = self._delivered, []
+        return delivered
+
+    async def delete(self, ids: Sequence[int]) -> None:
+        """Remove delivered messages now (and those marked delivered before)."""
+        self.mark_delivered(ids)
+        delivered = self._pop_delivered()
+        if delivered:
+            await self._run(lambda: self._delete(delivered))
 
     def _delete(self, ids: Sequence[int]) -> None:
+        """Delete ``ids`` without waiting for the disk (``synchronous=NORMAL`` for these
+        transactions): a power cut can only undo the latest deletes, so a message is
+        published again (at-least-once; consumers drop duplicates by session + seq), never
+        lost. The next ``put`` commits with a flush, which makes them durable too."""
         db = self._require()
-        deleted = 0
         db.execute("PRAGMA synchronous=NORMAL")
         try:
-            for start in range(0, len(ids), _DELETE_CHUNK):
-                chunk = ids[start : start + _DELETE_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                with db:
-                    # only '?' marks are formatted in; the ids are bound parameters
-                    sql = f"DELETE FROM outbox WHERE id IN ({marks})"  # noqa: S608
-                    deleted += db.execute(sql, tuple(chunk)).rowcount
+            with db:
+                db.execute("BEGIN")
+                deleted = self._delete_rows(db, ids)
         finally:
             db.execute("PRAGMA synchronous=FULL")
-        self._count -= max(0, deleted)
+        self._count -= deleted
+
+    @staticmethod
+    def _delete_rows(db: sqlite3.Connection, ids: Sequence[int]) -> int:
+        """Delete ``ids`` inside the caller's transaction; how many rows went."""
+        deleted = 0
+        for start in range(0, len(ids), _DELETE_CHUNK):
+            chunk = ids[start : start + _DELETE_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            # only '?' marks are formatted in; the ids are bound parameters
+            sql = f"DELETE FROM outbox WHERE id IN ({marks})"  # noqa: S608
+            deleted += max(0, db.execute(sql, tuple(chunk)).rowcount)
+        return deleted
 
     async def defer(self, ids: Sequence[int], delay_s: float) -> None:
         """Keep refused messages but try them again only after ``delay_s`` seconds."""

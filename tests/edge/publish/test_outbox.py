@@ -115,3 +115,20 @@ async def test_deleting_more_ids_than_one_statement_binds(tmp_path: Path) -> Non
         assert [m.payload for m in await reopened.take(2)] == [b"1250", b"1251"]
     finally:
         await reopened.close()
+
+
+async def test_marked_delivered_are_never_taken_again_and_go_with_the_next_write(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path, max_messages=100, max_age_s=3600)
+    await outbox.open()
+    await outbox.put([message(n) for n in range(5)])
+    taken = await outbox.take(3)
+    outbox.mark_delivered([m.id for m in taken])
+    assert outbox.depth == 2  # counted as gone at once
+    assert [m.payload for m in await outbox.take(10)] == [b"3", b"4"]
+    outbox.mark_delivered([taken[0].id + 3])  # "3", then the outbox closes
+    await outbox.close()
+    with sqlite3.connect(path) as db:
+        assert [row[0] for row in db.execute("SELECT payload FROM outbox")] == [b"4"]
