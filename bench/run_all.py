@@ -251,8 +251,10 @@ def _outage_text(outages: list[Outage]) -> list[str]:
         "",
         f"{o.devices} devices at real rates; the broker stopped for {o.outage_s:.0f} s, then "
         "started again on the same port. Reconnect: restart to the first message at the "
-        "subscriber (the daemon's backoff). Drain: restart until every message stored before "
-        "the restart has arrived. Replay rate: backlog / (drain end - first arrival).",
+        "subscriber that it had not seen (the daemon's backoff; the broker's redeliveries of "
+        "messages the subscriber had seen are duplicates, not backlog). Drain: restart until "
+        "every message stored before the restart has arrived. Replay rate: backlog / (drain "
+        "end - first new arrival), with the 200 devices still live.",
         "",
         "| backlog messages | reconnect s | drain s | replay msg/s | missing / duplicates |",
         "|---:|---:|---:|---:|---:|",
