@@ -212,10 +212,8 @@ class LinkSession:
         opened_at = self._clock.monotonic()
         while True:
             now = self._clock.monotonic()
-            due = conversation.next_tick_at()
-            wake_at = (
-                self._silent_at(opened_at) if due is None else min(due, self._silent_at(opened_at))
-            )
+            due, silent_at = conversation.next_tick_at(), self._silent_at(opened_at)
+            wake_at = silent_at if due is None else min(due, silent_at)
             self._wake = loop.create_future()
             self._wake_at = wake_at
             timer = loop.call_later(max(wake_at - now, MIN_TICK_GAP_S), _resolve, self._wake)
