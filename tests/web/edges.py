@@ -14,6 +14,7 @@ import aiomqtt
 from drivers.readings import Observation, PumpStatus
 from edge.alarms.models import Alarm, alarm_id
 from edge.device_state import Connection
+from edge.publish.connection import read_disconnect_reason
 from edge.publish.payloads import (
     AckCommand,
     AlarmPayload,
@@ -197,14 +198,22 @@ async def fake_edge(
     port: int, site: str = "test-site", edge_id: str = "edge-a", *, acks: bool = False
 ) -> AsyncIterator[FakeEdge]:
     """A connected :class:`FakeEdge`, online; with ``acks`` it applies acknowledgements."""
-    async with aiomqtt.Client("127.0.0.1", port, identifier=f"fake-{site}-{edge_id}") as client:
-        edge = FakeEdge(client, site, edge_id)
-        await edge.status("online")
-        task = asyncio.create_task(edge.apply_acks(), name=f"fake-edge-{edge_id}") if acks else None
-        try:
-            yield edge
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+    client = aiomqtt.Client("127.0.0.1", port, identifier=f"fake-{site}-{edge_id}")
+    try:
+        async with client:
+            edge = FakeEdge(client, site, edge_id)
+            await edge.status("online")
+            task = (
+                asyncio.create_task(edge.apply_acks(), name=f"fake-edge-{edge_id}")
+                if acks
+                else None
+            )
+            try:
+                yield edge
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+    finally:
+        read_disconnect_reason(client)  # a test may stop the broker first
