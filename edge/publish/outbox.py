@@ -2,8 +2,9 @@
 
 SQLite in WAL mode with ``synchronous=FULL``: a committed message survives a crash of the
 daemon or of the machine. One worker thread owns the connection, so the event loop never
-waits on a disk flush. Messages are taken oldest first; the publisher deletes them after the
-broker acknowledged them (at-least-once delivery; consumers drop duplicates by session + seq).
+waits on a disk flush. Messages are taken oldest first; the publisher marks them delivered
+after the broker acknowledged them, and the next outbox operation deletes them (at-least-once
+delivery; consumers drop duplicates by session + seq).
 
 Bounds: at most ``max_messages`` rows, and telemetry and state no older than ``max_age_s``.
 Past a bound the oldest telemetry goes first, then device and session state; an alarm is
