@@ -75,16 +75,19 @@ class Subscriber:
         self.subscribed = asyncio.Event()
         self.identifier = f"bench-sub-{uuid.uuid4().hex[:8]}"
 
+    def _client(self, *, clean_session: bool) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            "127.0.0.1",
+            self.port,
+            identifier=self.identifier,
+            protocol=aiomqtt.ProtocolVersion.V311,
+            clean_session=clean_session,
+            max_queued_incoming_messages=0,
+        )
+
     async def run(self) -> None:
         while True:
-            client = aiomqtt.Client(
-                "127.0.0.1",
-                self.port,
-                identifier=self.identifier,
-                protocol=aiomqtt.ProtocolVersion.V311,
-                clean_session=False,
-                max_queued_incoming_messages=0,
-            )
+            client = self._client(clean_session=False)
             try:
                 async with client:
                     await client.subscribe(ROOT, qos=1)
@@ -98,13 +101,7 @@ class Subscriber:
 
     async def end_session(self) -> None:
         """Connect once with a clean session: the broker drops the persistent one."""
-        client = aiomqtt.Client(
-            "127.0.0.1",
-            self.port,
-            identifier=self.identifier,
-            protocol=aiomqtt.ProtocolVersion.V311,
-            clean_session=True,
-        )
+        client = self._client(clean_session=True)
         try:
             async with client:
                 pass

@@ -226,10 +226,7 @@ class LinkSession:
             data = conversation.tick(at)
             if data:
                 await link.write(data)
-            if all(
-                self._silent_past_timeout(d, opened_at, at.monotonic)
-                for d in self._devices.values()
-            ):
+            if at.monotonic >= self._silent_at(opened_at):
                 raise _SilentLinkError
 
     def _wake_ticker(self, conversation: Conversation) -> None:
@@ -247,11 +244,6 @@ class LinkSession:
             (opened_at if d.last_seen is None else max(d.last_seen, opened_at)) + d.timeout
             for d in self._devices.values()
         )
-
-    @staticmethod
-    def _silent_past_timeout(device: _Device, opened_at: float, now: float) -> bool:
-        since = opened_at if device.last_seen is None else max(device.last_seen, opened_at)
-        return now - since >= device.timeout
 
     def _count_bad(self, errors: list[str], now: float) -> None:
         self.frames_bad += len(errors)

@@ -439,11 +439,7 @@ class PortSimulation:
         conversation = self.conversation
         if conversation is None:
             return
-        silent_at = max(
-            (self._opened_at if d.last_seen is None else max(d.last_seen, self._opened_at))
-            + d.timeout
-            for d in self._watched.values()
-        )
+        silent_at = self._silent_moment()
         due = conversation.next_tick_at()
         wake = silent_at if due is None else min(due, silent_at)
         self._next_tick_us = max(self._us_of(wake), self._clock.us + round(MIN_TICK_GAP_S * _US))
@@ -452,18 +448,22 @@ class PortSimulation:
     def _us_of(monotonic: float) -> int:
         return math.ceil(round((monotonic - MONOTONIC0) * _US, 3))
 
-    def _all_silent(self) -> bool:
-        """Every device silent for its timeout since the link opened (``LinkSession``'s
-        ``_silent_past_timeout``). Readings only push that moment later, so it is computed
-        again only once it has come."""
-        now = self._clock.monotonic()
-        if now < self._silent_at:
-            return False
-        self._silent_at = max(
+    def _silent_moment(self) -> float:
+        """When every device will have been silent for its timeout since the link opened, if
+        none speaks (``LinkSession._silent_at``)."""
+        return max(
             (self._opened_at if d.last_seen is None else max(d.last_seen, self._opened_at))
             + d.timeout
             for d in self._watched.values()
         )
+
+    def _all_silent(self) -> bool:
+        """Whether that moment has come. Readings only push it later, so it is computed again
+        only once it has come."""
+        now = self._clock.monotonic()
+        if now < self._silent_at:
+            return False
+        self._silent_at = self._silent_moment()
         return now >= self._silent_at
 
     def _publish_changes(self) -> None:
