@@ -4,7 +4,9 @@ It takes device readings and states (and acknowledgements) in bus order, passes 
 and follows it with the alarm and session events it caused; a ticker advances the engine's
 time for delays, escalation and silent devices. Every event is written to the alarm log
 before it goes on, and the engine is restored from that log at start, so a restart neither
-forgets an alarm nor raises it twice.
+forgets an alarm nor raises it twice. At start (after the restore, before any input) and then
+every ``refresh_s`` the stage sends an :class:`AlarmRefresh` of the engine's open alarms, so
+their retained state is published again, restored alarms included.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from edge.alarms.engine import AlarmEngine, EngineEvent
 from edge.alarms.errors import AlarmEndedError, UnknownAlarmError
 from edge.alarms.log import AlarmLog
 from edge.bus import Bus, Subscription
+from edge.clock import Clock, SystemClock
 from edge.device_state import DeviceState
-from edge.items import AckRequest, InputItem, OutputItem
+from edge.items import AckRequest, AlarmRefresh, InputItem, OutputItem
 from edge.tasks import run_until_first_exits
 
 __all__ = ["AlarmStage"]
@@ -27,15 +30,27 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0  # s between engine ticks: device_offline and escalations are timed to this
 BATCH_MAX = 500
+REFRESH_S = 30.0  # s between refreshes of the open alarms
 
 
 class AlarmStage:
-    """Runs ``engine`` from a subscription of the input bus into ``outputs``."""
+    """Runs ``engine`` from a subscription of the input bus into ``outputs``; ``clock``
+    (monotonic s) times the refreshes, every ``refresh_s``."""
 
-    def __init__(self, engine: AlarmEngine, alarm_log: AlarmLog, outputs: Bus[OutputItem]) -> None:
+    def __init__(
+        self,
+        engine: AlarmEngine,
+        alarm_log: AlarmLog,
+        outputs: Bus[OutputItem],
+        clock: Clock | None = None,
+        refresh_s: float = REFRESH_S,
+    ) -> None:
         self.engine = engine
         self._log = alarm_log
         self._outputs = outputs
+        self._clock = clock or SystemClock()
+        self._refresh_s = refresh_s
+        self._next_refresh = 0.0
 
     def restore(self) -> int:
         """Take up the alarms and sessions open before a restart; how many alarms."""
@@ -46,7 +61,8 @@ class AlarmStage:
         return len(alarms)
 
     async def run(self, inputs: Subscription[InputItem]) -> None:
-        """Process inputs until the input bus closes."""
+        """Refresh the open alarms, then process inputs until the input bus closes."""
+        await self._refresh()
         await run_until_first_exits(
             ("alarms.inputs", self._consume(inputs)), ("alarms.ticker", self._tick())
         )
@@ -68,6 +84,12 @@ class AlarmStage:
         while True:
             await asyncio.sleep(TICK_S)
             await self._emit(self.engine.tick())
+            if self._clock.monotonic() >= self._next_refresh:
+                await self._refresh()
+
+    async def _refresh(self) -> None:
+        self._next_refresh = self._clock.monotonic() + self._refresh_s
+        await self._outputs.publish(AlarmRefresh(tuple(self.engine.active()), self._clock.now()))
 
     def _acknowledge(self, request: AckRequest) -> Sequence[EngineEvent]:
         try:

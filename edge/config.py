@@ -92,6 +92,9 @@ class MqttConfig(_Model):
     topic_prefix: str = Field("infusion-edge/v1", pattern=r"^[^#+\s]+[^/#+\s]$")
     keepalive_s: int = Field(30, ge=5, le=3600)
     telemetry_expiry_s: int = Field(3600, ge=1, description="MQTT 5 message expiry of telemetry")
+    alarm_refresh_s: float = Field(
+        30.0, ge=2.0, le=3600, description="s between republishing the open alarms and digest"
+    )
     tls: TlsConfig | None = None
 
 

@@ -88,7 +88,11 @@ class Daemon:
         self._stop = asyncio.Event()
         self.alarm_log = AlarmLog(config.storage.alarm_log_path)
         self.alarms = AlarmStage(
-            AlarmEngine.from_config(config, self.clock), self.alarm_log, self.outputs
+            AlarmEngine.from_config(config, self.clock),
+            self.alarm_log,
+            self.outputs,
+            self.clock,
+            config.mqtt.alarm_refresh_s,
         )
         self._alarm_inputs = self.inputs.subscribe("alarms")
         self.envelopes = EnvelopeFactory(config.edge_id)

@@ -3,7 +3,8 @@
 Device sessions put :data:`DeviceItem` on the input bus, and acknowledgements arrive there as
 :class:`AckRequest`; the alarm stage passes device items on to the output bus with the
 alarm and session events they caused (:data:`OutputItem`), where the outbox writer, the log
-tap and the live views read them. One producer per bus keeps the output in one order.
+tap and the live views read them; its ticker adds an :class:`AlarmRefresh` at start and at a
+steady interval. One producer per bus keeps the output in one order.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from drivers.readings import PumpReading, VitalsReading
-from edge.alarms.models import AlarmEvent, SessionEvent
+from edge.alarms.models import Alarm, AlarmEvent, SessionEvent
 from edge.device_state import DeviceState
 
-__all__ = ["AckRequest", "DeviceItem", "InputItem", "OutputItem"]
+__all__ = ["AckRequest", "AlarmRefresh", "DeviceItem", "InputItem", "OutputItem"]
 
 DeviceItem = PumpReading | VitalsReading | DeviceState
 
@@ -33,5 +34,14 @@ class AckRequest:
     source: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AlarmRefresh:
+    """Every alarm of the edge that has not ended, as the engine holds it at ``at``: to be
+    published again (retained state that was lost or erased heals), with no transition."""
+
+    alarms: tuple[Alarm, ...]
+    at: datetime
+
+
 InputItem = DeviceItem | AckRequest
-OutputItem = DeviceItem | AlarmEvent | SessionEvent
+OutputItem = DeviceItem | AlarmEvent | SessionEvent | AlarmRefresh

@@ -1,4 +1,5 @@
-"""A bus consumer that logs what passes: alarms and sessions at INFO, readings at DEBUG.
+"""A bus consumer that logs what passes: alarms and sessions at INFO, readings and alarm
+refreshes at DEBUG.
 
 Readings are logged by observation code and value only: never a patient identifier (the
 Reading model has none).
@@ -11,7 +12,7 @@ import logging
 from edge.alarms.models import AlarmEvent, SessionEvent
 from edge.bus import Subscription
 from edge.device_state import DeviceState
-from edge.items import OutputItem
+from edge.items import AlarmRefresh, OutputItem
 
 __all__ = ["log_bus_items"]
 
@@ -29,6 +30,9 @@ async def log_bus_items(items: Subscription[OutputItem]) -> None:
                 "treatment session",
                 extra={"bed": item.session.bed, "change": item.change, "phase": item.session.phase},
             )
+            continue
+        if isinstance(item, AlarmRefresh):
+            log.debug("open alarms republished", extra={"count": len(item.alarms)})
             continue
         if isinstance(item, DeviceState) or not log.isEnabledFor(logging.DEBUG):
             continue

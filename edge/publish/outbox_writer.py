@@ -3,6 +3,15 @@
 It takes what the bus holds in batches and commits each batch in one outbox transaction, so
 the disk flush is paid once per batch, not once per reading. Envelope ``seq`` numbers are
 given here, in bus order.
+
+Alarms: a transition sets the alarm's retained topic to its new state; an alarm that ends is
+published in state ``ended``, then emptied (the broker forgets it). The writer follows which
+alarms are open (an :class:`AlarmRefresh` sets the whole set; the stage sends one at start,
+before any event) and publishes the edge's retained digest after every transition that opens
+or ends one, so the digest is never behind the alarm topics it accounts for. A refresh
+republishes every open alarm (``ts`` = the refresh time, a fresh ``seq``) and then the
+digest, as ``STATE`` messages: redundant copies, dropped before any alarm transition when the
+outbox is full.
 """
 
 from __future__ import annotations
@@ -14,12 +23,13 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from drivers.readings import PumpReading, VitalsReading
-from edge.alarms.models import AlarmEvent, SessionEvent
+from edge.alarms.models import Alarm, AlarmEvent, SessionEvent
 from edge.bus import Subscription
 from edge.device_state import DeviceState
-from edge.items import OutputItem
+from edge.items import AlarmRefresh, OutputItem
 from edge.publish.outbox import MessageClass, NewMessage, Outbox
 from edge.publish.payloads import (
+    AlarmDigestPayload,
     AlarmLogPayload,
     AlarmPayload,
     DeviceStatePayload,
@@ -57,6 +67,7 @@ class OutboxWriter:
         self._topics = topics
         self._envelopes = envelopes
         self._expiry_s = telemetry_expiry_s
+        self._open: dict[str, str] = {}  # alarm id -> bed, of the alarms that have not ended
 
     async def run(self, items: Subscription[OutputItem]) -> None:
         """Store every item until the bus closes."""
@@ -71,6 +82,8 @@ class OutboxWriter:
             return self._alarm(item)
         if isinstance(item, SessionEvent):
             return [self._session(item)]
+        if isinstance(item, AlarmRefresh):
+            return self._refresh(item)
         return [self._telemetry(item)]
 
     def _payload(self, model: type[E], ts: datetime, item: BaseModel) -> bytes:
@@ -85,22 +98,53 @@ class OutboxWriter:
         )
 
     def _alarm(self, event: AlarmEvent) -> list[NewMessage]:
-        """The retained alarm topic (emptied once ended) and the alarm log entry."""
+        """The retained alarm topic (``ended``, then emptied, once ended), the alarm log
+        entry, and the digest when the set of open alarms changed."""
         alarm = event.alarm
-        current = b"" if alarm.state == "ended" else self._payload(AlarmPayload, event.at, alarm)
-        return [
-            NewMessage(
-                self._topics.alarm(alarm.bed, alarm.alarm_id),
-                current,
-                MessageClass.ALARM,
-                retain=True,
-            ),
+        messages = [self._alarm_state(alarm, event.at, MessageClass.ALARM)]
+        if alarm.state == "ended":
+            topic = self._topics.alarm(alarm.bed, alarm.alarm_id)
+            messages.append(NewMessage(topic, b"", MessageClass.ALARM, retain=True))
+        messages.append(
             NewMessage(
                 self._topics.alarm_log(),
                 self._payload(AlarmLogPayload, event.at, event),
                 MessageClass.ALARM,
-            ),
-        ]
+            )
+        )
+        if self._track(alarm):
+            messages.append(self._digest(event.at, MessageClass.ALARM))
+        return messages
+
+    def _track(self, alarm: Alarm) -> bool:
+        """Follow the open set; whether ``alarm`` changed it."""
+        if alarm.state == "ended":
+            return self._open.pop(alarm.alarm_id, None) is not None
+        if alarm.alarm_id in self._open:
+            return False
+        self._open[alarm.alarm_id] = alarm.bed
+        return True
+
+    def _refresh(self, refresh: AlarmRefresh) -> list[NewMessage]:
+        """Every open alarm again, then the digest of exactly those."""
+        self._open = {alarm.alarm_id: alarm.bed for alarm in refresh.alarms}
+        messages = [self._alarm_state(a, refresh.at, MessageClass.STATE) for a in refresh.alarms]
+        return [*messages, self._digest(refresh.at, MessageClass.STATE)]
+
+    def _alarm_state(self, alarm: Alarm, ts: datetime, cls: MessageClass) -> NewMessage:
+        return NewMessage(
+            self._topics.alarm(alarm.bed, alarm.alarm_id),
+            self._payload(AlarmPayload, ts, alarm),
+            cls,
+            retain=True,
+        )
+
+    def _digest(self, ts: datetime, cls: MessageClass) -> NewMessage:
+        fields = self._envelopes.fields(AlarmDigestPayload, ts)
+        open_alarms = [{"alarm_id": key, "bed": bed} for key, bed in self._open.items()]
+        payload = AlarmDigestPayload.model_validate({**fields, "open": open_alarms})
+        topic = self._topics.alarm_digest(self._envelopes.edge_id)
+        return NewMessage(topic, payload.to_json(), cls, retain=True)
 
     def _session(self, event: SessionEvent) -> NewMessage:
         session = event.session

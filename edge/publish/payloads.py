@@ -24,11 +24,13 @@ from edge.device_state import DeviceState
 __all__ = [
     "PAYLOAD_MODELS",
     "AckCommand",
+    "AlarmDigestPayload",
     "AlarmLogPayload",
     "AlarmPayload",
     "DeviceStatePayload",
     "Envelope",
     "EnvelopeFactory",
+    "OpenAlarm",
     "PumpTelemetry",
     "SessionPayload",
     "StatusPayload",
@@ -76,10 +78,32 @@ class DeviceStatePayload(Envelope, DeviceState):
 
 
 class AlarmPayload(Envelope, Alarm):
-    """Retained current state of one alarm; an empty retained payload replaces it once the
-    alarm has ended."""
+    """Retained current state of one alarm. When it ends, the state ``ended`` is published,
+    then an empty retained payload clears the broker's copy. The edge publishes every open
+    alarm again at start and every ``mqtt.alarm_refresh_s``, with a fresh ``seq`` and the
+    refresh time as ``ts``: order an alarm's messages by ``session`` + ``seq``, not by ``ts``."""
 
     SCHEMA: ClassVar[str] = "infusion-edge.alarm/1"
+
+
+class OpenAlarm(BaseModel):
+    """One alarm of a digest: its id and bed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alarm_id: str
+    bed: str
+
+
+class AlarmDigestPayload(Envelope):
+    """Retained list of an edge's alarms that have not ended (``open``), published after
+    every alarm that opens or ends and with each refresh, always after the alarm messages it
+    accounts for. An alarm of this edge missing from a digest with a higher ``seq`` (same
+    ``session``) than the alarm's own message has ended."""
+
+    SCHEMA: ClassVar[str] = "infusion-edge.alarm-digest/1"
+
+    open: tuple[OpenAlarm, ...]
 
 
 class AlarmLogPayload(Envelope, AlarmEvent):
@@ -120,6 +144,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "telemetry (vitals)": VitalsTelemetry,
     "device state": DeviceStatePayload,
     "alarm": AlarmPayload,
+    "alarm digest": AlarmDigestPayload,
     "alarm log": AlarmLogPayload,
     "treatment session": SessionPayload,
     "edge status": StatusPayload,

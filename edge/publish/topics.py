@@ -3,9 +3,10 @@
 All topics live under ``{prefix}/{site}``::
 
     edges/{edge_id}/status                  retained  edge online / offline / lost
+    edges/{edge_id}/alarms                  retained  digest: the edge's open alarm ids
     beds/{bed}/devices/{device_id}/telemetry          one Reading
     beds/{bed}/devices/{device_id}/state    retained  connection and counters
-    beds/{bed}/alarms/{alarm_id}            retained  current alarm; empty once ended
+    beds/{bed}/alarms/{alarm_id}            retained  current alarm; ``ended``, then emptied
     beds/{bed}/alarms/{alarm_id}/ack                  command from a dashboard: {by, at}
     beds/{bed}/session                      retained  treatment session
     alarm-log                                         every alarm transition, in order
@@ -44,6 +45,10 @@ class Topics:
     def status(self, edge_id: str) -> str:
         """Retained edge status."""
         return f"{self.root}/edges/{edge_id}/status"
+
+    def alarm_digest(self, edge_id: str) -> str:
+        """Retained digest of the alarms of one edge that have not ended."""
+        return f"{self.root}/edges/{edge_id}/alarms"
 
     def telemetry(self, bed: str, device_id: str) -> str:
         """One reading of one device."""

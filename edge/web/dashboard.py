@@ -13,7 +13,7 @@ from edge.backoff import Backoff
 from edge.config import Config
 from edge.web.auth import Access
 from edge.web.journal import EventJournal
-from edge.web.mqtt_view import SETTLE_S, MqttFeed
+from edge.web.mqtt_view import MqttFeed
 from edge.web.passwords import PasswordBook
 from edge.web.state import LiveState
 from edge.web.views import JsonDict
@@ -34,7 +34,6 @@ class Dashboard:
         *,
         journal_capacity: int = 10_000,
         feed_backoff: Backoff | None = None,
-        settle_s: float = SETTLE_S,
     ) -> None:
         self.config = config
         self.state = LiveState(config.mqtt.topic_prefix)
@@ -45,7 +44,6 @@ class Dashboard:
             self.state,
             self.journal.extend,
             backoff=feed_backoff,
-            settle_s=settle_s,
         )
         self.access = Access(PasswordBook(config.http.users), config.http)
         self.source = f"dashboard@{config.edge_id}"[:64]

@@ -4,9 +4,10 @@ The dashboard subscribes to ``{prefix}/#`` and so sees every edge on the broker.
 contract's topics (``edge.publish.topics``) it keeps::
 
     {site}/edges/{edge_id}/status                    edge online / offline / lost
+    {site}/edges/{edge_id}/alarms                    digest of the edge's open alarm ids
     {site}/beds/{bed}/devices/{device_id}/telemetry  one Reading
     {site}/beds/{bed}/devices/{device_id}/state      device connection
-    {site}/beds/{bed}/alarms/{alarm_id}              current alarm; empty once ended
+    {site}/beds/{bed}/alarms/{alarm_id}              current alarm; ``ended``, then emptied
     {site}/beds/{bed}/session                        treatment session
 
 and ignores the rest (acknowledgements, the alarm log, anything unknown).
@@ -19,7 +20,7 @@ from typing import Literal
 
 __all__ = ["Inbound", "InboundKind", "parse_topic"]
 
-InboundKind = Literal["status", "telemetry", "device_state", "alarm", "session"]
+InboundKind = Literal["status", "alarm_digest", "telemetry", "device_state", "alarm", "session"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ def parse_topic(prefix: str, topic: str) -> Inbound | None:
     match parts:
         case [site, "edges", edge_id, "status"]:
             return Inbound("status", site, edge_id=edge_id)
+        case [site, "edges", edge_id, "alarms"]:
+            return Inbound("alarm_digest", site, edge_id=edge_id)
         case [site, "beds", bed, "devices", device_id, "telemetry"]:
             return Inbound("telemetry", site, bed=bed, device_id=device_id)
         case [site, "beds", bed, "devices", device_id, "state"]:

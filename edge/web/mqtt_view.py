@@ -2,9 +2,10 @@
 and the event journal, and the sender of acknowledgements.
 
 It connects with the edge's own MQTT settings (URL, TLS, credentials, protocol), as a client
-of its own (``{client_id or infusion-edge-{edge_id}}-dashboard-{random}``), reconnects with
-capped, jittered backoff, and after each connection removes the alarms the broker no longer
-holds once the retained messages have had ``settle_s`` to arrive. An acknowledgement is an
+of its own (``{client_id or infusion-edge-{edge_id}}-dashboard-{random}``) and reconnects with
+capped, jittered backoff. After a reconnect the retained alarms and each edge's retained
+digest of its open alarms come again, and the live state reconciles against them (alarms that
+ended meanwhile leave by the digest, see ``edge.web.state``). An acknowledgement is an
 ``AckCommand`` published at QoS 1 to the alarm's ack topic; the edge that owns the alarm
 applies it and publishes the alarm's new state, which comes back here like any change.
 """
@@ -30,7 +31,6 @@ __all__ = ["BrokerUnavailableError", "MqttFeed"]
 
 log = logging.getLogger(__name__)
 
-SETTLE_S = 3.0  # time for the retained messages to arrive after a (re)connect
 ACK_TIMEOUT_S = 5.0  # PUBACK of an acknowledgement
 
 
@@ -48,7 +48,6 @@ class MqttFeed:
         state: LiveState,
         publish_changes: Callable[[Iterable[Change]], None],
         backoff: Backoff | None = None,
-        settle_s: float = SETTLE_S,
     ) -> None:
         self._config = config
         base = config.client_id or f"infusion-edge-{edge_id}"
@@ -56,7 +55,6 @@ class MqttFeed:
         self._state = state
         self._publish_changes = publish_changes
         self._backoff = backoff or Backoff(initial=0.5, cap=10.0)
-        self._settle_s = settle_s
         self._client: aiomqtt.Client | None = None
         self.connects = 0
         self.last_error: str | None = None
@@ -109,18 +107,10 @@ class MqttFeed:
             self._client = client
             self.connects += 1
             self._backoff.reset()
-            self._state.begin_resync()
             self._publish_changes(self._state.set_feed(True, datetime.now(UTC)))
             log.info("dashboard subscribed", extra={"url": self._config.url})
-            settle = asyncio.get_running_loop().call_later(self._settle_s, self._end_resync)
-            try:
-                async for message in client.messages:
-                    payload = message.payload
-                    data = payload if isinstance(payload, bytes) else str(payload or "").encode()
-                    self._publish_changes(self._state.apply(str(message.topic), data))
-            finally:
-                settle.cancel()
+            async for message in client.messages:
+                payload = message.payload
+                data = payload if isinstance(payload, bytes) else str(payload or "").encode()
+                self._publish_changes(self._state.apply(str(message.topic), data))
         raise aiomqtt.MqttError("the broker's message stream ended")
-
-    def _end_resync(self) -> None:
-        self._publish_changes(self._state.end_resync())

@@ -5,12 +5,25 @@ the browsers must see: a bed, an alarm, an edge (or their removal). Payloads are
 with the contract's own models (``edge.publish.payloads``); an invalid one is counted and
 skipped, never half applied.
 
-Alarms: the retained alarm topic holds the current state; an empty payload (or state
-``ended``) removes it. An ended alarm's id is never reused, so a late duplicate of it is
-ignored (the last ``TOMBSTONES`` ended ids are remembered), and an update older than the one
-held is ignored. After a reconnect the broker sends every retained alarm again, but nothing
-for an alarm that ended meanwhile: :meth:`LiveState.begin_resync` and
-:meth:`LiveState.end_resync` remove the alarms the broker no longer holds.
+Alarms: the retained alarm topic holds an alarm's current state, and each edge keeps a
+retained digest of its open alarm ids (``edges/{edge_id}/alarms``). Messages of one edge are
+ordered by ``seq`` within its ``session``; across sessions (the edge restarted) by ``ts``. An
+alarm is shown while its newest message is not ``ended`` and no newer digest of its edge
+leaves it out. So an alarm leaves the view:
+
+- when its edge publishes it in state ``ended``, or
+- when a digest of its edge, newer than the alarm's newest message, does not list it (an end
+  the dashboard missed while offline, or an alarm the edge no longer holds after a restart);
+  an alarm raised after that digest is not touched by it;
+
+and never on an empty payload: that only clears the broker's copy (the edge sends ``ended``
+first), and anybody may publish one, so it is ignored, as is an erased digest. The edge
+republishes every open alarm and its digest at a steady interval, so a dashboard that missed
+or lost an alarm shows it again, with no reconnect needed. A removed alarm's id is remembered
+(the last ``TOMBSTONES``) with the version that removed it: a late or duplicate copy, no newer
+than that, does not bring it back; a newer message does, and a newer digest that lists the id
+forgets the removal. An update no newer than the one held is ignored. Payloads that can be
+forged (a full ``ended`` with a made-up ``seq``) are kept out by the broker's ACLs.
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from typing import Literal
 from pydantic import TypeAdapter, ValidationError
 
 from edge.publish.payloads import (
+    AlarmDigestPayload,
     AlarmPayload,
     DeviceStatePayload,
     PumpTelemetry,
@@ -47,6 +61,34 @@ ChangeType = Literal["bed", "alarm", "alarm_removed", "edge", "edge_removed", "f
 _TELEMETRY: TypeAdapter[PumpTelemetry | VitalsTelemetry] = TypeAdapter(Telemetry)
 
 
+ENVELOPE_FIELDS = frozenset({"schema", "session", "seq", "ts"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """Where a message stands in the stream of its edge (``{site}/{edge_id}``)."""
+
+    edge: str
+    session: str
+    seq: int
+    ts: datetime
+
+    def after(self, other: _Version) -> bool:
+        """Whether this message is newer than ``other`` of the same edge: by ``seq`` in one
+        session, by ``ts`` across sessions (a restart)."""
+        if self.session == other.session:
+            return self.seq > other.seq
+        return self.ts > other.ts
+
+
+@dataclass(frozen=True, slots=True)
+class _Digest:
+    """An edge's newest digest: its version and the keys (``{site}/{alarm_id}``) it lists."""
+
+    version: _Version
+    listed: frozenset[str]
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One change for the browsers: an event type and its JSON data."""
@@ -66,9 +108,9 @@ class LiveState:
         self.feed: JsonDict = {"connected": False, "since": None}
         self.received = 0
         self.rejected = 0
-        self._alarm_ts: dict[str, datetime] = {}
-        self._ended: OrderedDict[str, None] = OrderedDict()
-        self._unconfirmed: set[str] | None = None
+        self._versions: dict[str, _Version] = {}
+        self._ended: OrderedDict[str, _Version] = OrderedDict()
+        self._digests: dict[str, _Digest] = {}
         self._warned: set[str] = set()
         self._handlers: dict[str, Callable[[Inbound, bytes], list[Change]]] = {
             "status": self._status,
@@ -76,6 +118,7 @@ class LiveState:
             "device_state": self._device_state,
             "session": self._session,
             "alarm": self._alarm,
+            "alarm_digest": self._digest,
         }
 
     def apply(self, topic: str, payload: bytes) -> list[Change]:
@@ -98,15 +141,6 @@ class LiveState:
         """The dashboard's own broker connection changed at ``at``."""
         self.feed = {"connected": connected, "since": at.isoformat()}
         return [Change("feed", dict(self.feed))]
-
-    def begin_resync(self) -> None:
-        """A new broker connection: what the broker still holds will come again."""
-        self._unconfirmed = set(self.alarms)
-
-    def end_resync(self) -> list[Change]:
-        """Remove the alarms the broker did not send again since :meth:`begin_resync`."""
-        gone, self._unconfirmed = self._unconfirmed or set(), None
-        return [change for key in sorted(gone) for change in self._remove_alarm(key)]
 
     def sorted_alarms(self) -> list[JsonDict]:
         """Every shown alarm, highest priority first, then the newest first."""
@@ -179,32 +213,73 @@ class LiveState:
         return [Change("bed", bed.to_json())]
 
     def _alarm(self, inbound: Inbound, payload: bytes) -> list[Change]:
-        key = f"{inbound.site}/{inbound.alarm_id}"
-        if self._unconfirmed is not None:
-            self._unconfirmed.discard(key)
         if not payload:
-            return self._remove_alarm(key)
+            return []  # the broker's copy cleared: never an end on its own
         alarm = AlarmPayload.model_validate_json(payload)
-        if key in self._ended or alarm.ts < self._alarm_ts.get(key, alarm.ts):
-            return []  # a late duplicate of an ended alarm, or an older update
-        if alarm.state == "ended":
-            return self._remove_alarm(key)
+        if alarm.alarm_id != inbound.alarm_id or alarm.bed != inbound.bed:
+            self.rejected += 1
+            return []
+        key = f"{inbound.site}/{inbound.alarm_id}"
+        version = _Version(f"{inbound.site}/{alarm.edge_id}", alarm.session, alarm.seq, alarm.ts)
+        held = self._versions.get(key) or self._ended.get(key)
+        if held is not None and not version.after(held):
+            return []  # a duplicate, an older update, or a late copy of a removed alarm
+        if alarm.state == "ended" or self._left_out(key, version):
+            return self._remove_alarm(key, version)
+        self._ended.pop(key, None)
         changes = []
         bed_key = f"{inbound.site}/{inbound.bed}"
         if bed_key not in self.beds:
             changes.append(Change("bed", self._bed(inbound.site, inbound.bed).to_json()))
         view = alarm_json(inbound.site, alarm)
-        if self.alarms.get(key) != view:
-            self.alarms[key] = view
-            self._alarm_ts[key] = alarm.ts
+        previous = self.alarms.get(key)
+        self.alarms[key], self._versions[key] = view, version
+        if previous is None or _content(previous) != _content(view):
             changes.append(Change("alarm", view))
         return changes
 
-    def _remove_alarm(self, key: str) -> list[Change]:
-        self._ended[key] = None
+    def _digest(self, inbound: Inbound, payload: bytes) -> list[Change]:
+        if not payload:
+            return []  # erased: the edge publishes it again
+        digest = AlarmDigestPayload.model_validate_json(payload)
+        if digest.edge_id != inbound.edge_id:
+            self.rejected += 1
+            return []
+        edge = f"{inbound.site}/{inbound.edge_id}"
+        version = _Version(edge, digest.session, digest.seq, digest.ts)
+        held = self._digests.get(edge)
+        if held is not None and held.version.after(version):
+            return []  # older than the digest held
+        listed = frozenset(f"{inbound.site}/{item.alarm_id}" for item in digest.open)
+        self._digests[edge] = _Digest(version, listed)
+        for key in listed:
+            removed = self._ended.get(key)
+            if removed is not None and version.after(removed):
+                del self._ended[key]  # open after all: its next message shows it again
+        gone = [
+            key
+            for key, held_version in self._versions.items()
+            if held_version.edge == edge and key not in listed and version.after(held_version)
+        ]
+        return [change for key in sorted(gone) for change in self._remove_alarm(key, version)]
+
+    def _left_out(self, key: str, version: _Version) -> bool:
+        """Whether a digest newer than ``version`` of the alarm's edge does not list it."""
+        digest = self._digests.get(version.edge)
+        return digest is not None and key not in digest.listed and digest.version.after(version)
+
+    def _remove_alarm(self, key: str, version: _Version) -> list[Change]:
+        self._ended[key] = version
+        self._ended.move_to_end(key)
         while len(self._ended) > TOMBSTONES:
             self._ended.popitem(last=False)
-        self._alarm_ts.pop(key, None)
+        self._versions.pop(key, None)
         if self.alarms.pop(key, None) is None:
             return []
         return [Change("alarm_removed", {"key": key})]
+
+
+def _content(view: JsonDict) -> JsonDict:
+    """An alarm's view without its envelope: a refresh that changes nothing else is no
+    change for the browsers."""
+    return {name: value for name, value in view.items() if name not in ENVELOPE_FIELDS}

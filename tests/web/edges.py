@@ -17,6 +17,7 @@ from edge.device_state import Connection
 from edge.publish.connection import read_disconnect_reason
 from edge.publish.payloads import (
     AckCommand,
+    AlarmDigestPayload,
     AlarmPayload,
     DeviceStatePayload,
     Envelope,
@@ -174,9 +175,25 @@ class FakeEdge:
         await self._send(self.topics.alarm(alarm.bed, alarm.alarm_id), payload.to_json(), True)
 
     async def end_alarm(self, alarm: Alarm) -> None:
-        """The alarm ended: an empty retained payload."""
+        """The alarm ended: its ``ended`` state, an empty retained payload, the digest."""
         self.alarms.pop(alarm.alarm_id, None)
-        await self._send(self.topics.alarm(alarm.bed, alarm.alarm_id), b"", True)
+        now = datetime.now(UTC)
+        ended = alarm.model_copy(update={"state": "ended", "ended_at": now})
+        payload = AlarmPayload.model_validate(
+            {**self._envelope(AlarmPayload), **ended.model_dump()}
+        )
+        topic = self.topics.alarm(alarm.bed, alarm.alarm_id)
+        await self._send(topic, payload.to_json(), True)
+        await self._send(topic, b"", True)
+        await self.digest()
+
+    async def digest(self) -> None:
+        """The retained digest of the alarms this edge holds open."""
+        listed = [{"alarm_id": a.alarm_id, "bed": a.bed} for a in self.alarms.values()]
+        payload = AlarmDigestPayload.model_validate(
+            {**self._envelope(AlarmDigestPayload), "open": listed}
+        )
+        await self._send(self.topics.alarm_digest(self.edge_id), payload.to_json(), True)
 
     async def apply_acks(self) -> None:
         """Acknowledge this edge's alarms as their ack commands arrive (run as a task)."""

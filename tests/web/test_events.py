@@ -1,6 +1,6 @@
 """Server-Sent Events over a real uvicorn server: a snapshot then live changes, exact replay
 after a reconnect with ``Last-Event-ID``, a snapshot when the id cannot be replayed,
-heartbeats, streams ended at shutdown, and stale alarms removed after a broker reconnect."""
+heartbeats, and streams ended at shutdown."""
 
 from __future__ import annotations
 
@@ -132,23 +132,3 @@ async def test_stopping_the_server_ends_open_streams_promptly(mosquitto: Mosquit
         assert loop.time() - started < 5  # served() stops the server, the stream still open
         async with asyncio.timeout(5):
             assert await follower >= 1  # the stream ended cleanly
-
-
-async def test_alarms_the_broker_dropped_during_an_outage_are_removed(
-    mosquitto: Mosquitto,
-) -> None:
-    kept, ghost = hypertension("bed-1"), hypertension("bed-2")
-    async with served(web_config(mosquitto.url)) as server, fake_edge(mosquitto.port) as edge:
-        state = server.dashboard.state
-        await edge.alarm(kept)
-        await edge.alarm(ghost)
-        await eventually(lambda: len(state.alarms) == 2)
-        await edge.client.publish(edge.topics.alarm("bed-2", ghost.alarm_id), b"", retain=True)
-        await eventually(lambda: len(state.alarms) == 1)
-        # As if the empty payload had been missed: the dashboard still shows the ghost.
-        state.alarms[f"test-site/{ghost.alarm_id}"] = {**state.sorted_alarms()[0], "bed": "bed-2"}
-        mosquitto.stop()
-        await eventually(lambda: not server.dashboard.feed.connected)
-        mosquitto.start()
-        await eventually(lambda: server.dashboard.feed.connected, timeout=20)
-        await eventually(lambda: list(state.alarms) == [f"test-site/{kept.alarm_id}"], timeout=10)

@@ -7,7 +7,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from edge.publish.payloads import AlarmPayload, EnvelopeFactory, VitalsTelemetry
+from edge.publish.payloads import (
+    AlarmDigestPayload,
+    AlarmPayload,
+    EnvelopeFactory,
+    VitalsTelemetry,
+)
 from edge.web.inbound import Inbound, parse_topic
 from edge.web.state import LiveState
 from tests.web.edges import hypertension
@@ -17,12 +22,29 @@ T0 = datetime(2026, 3, 14, 9, 15, tzinfo=UTC)
 ENVELOPES = EnvelopeFactory("edge-a", session="s1")
 
 
-def alarm_message(site: str = "north", ts: datetime = T0, **fields: Any) -> tuple[str, bytes]:
-    alarm = hypertension("bed-1", raised_at=T0, **fields)
+def alarm_message(
+    site: str = "north",
+    ts: datetime = T0,
+    envelopes: EnvelopeFactory = ENVELOPES,
+    bed: str = "bed-1",
+    **fields: Any,
+) -> tuple[str, bytes]:
+    alarm = hypertension(bed, raised_at=T0, **fields)
     payload = AlarmPayload.model_validate(
-        {**ENVELOPES.fields(AlarmPayload, ts), **alarm.model_dump()}
+        {**envelopes.fields(AlarmPayload, ts), **alarm.model_dump()}
     )
-    return f"{PREFIX}/{site}/beds/bed-1/alarms/{alarm.alarm_id}", payload.to_json()
+    return f"{PREFIX}/{site}/beds/{bed}/alarms/{alarm.alarm_id}", payload.to_json()
+
+
+def digest_message(
+    *beds: str, ts: datetime = T0, envelopes: EnvelopeFactory = ENVELOPES, site: str = "north"
+) -> tuple[str, bytes]:
+    """The digest of ``envelopes``' edge listing the hypertension alarms of ``beds``."""
+    listed = [{"alarm_id": hypertension(bed, raised_at=T0).alarm_id, "bed": bed} for bed in beds]
+    payload = AlarmDigestPayload.model_validate(
+        {**envelopes.fields(AlarmDigestPayload, ts), "open": listed}
+    )
+    return f"{PREFIX}/{site}/edges/{envelopes.edge_id}/alarms", payload.to_json()
 
 
 def vitals_message(sbp: float, ts: datetime, nibp_ts: datetime | None = None) -> tuple[str, bytes]:
@@ -48,6 +70,9 @@ def test_topics_of_every_site_are_parsed_and_the_rest_ignored() -> None:
     assert parse_topic(PREFIX, f"{PREFIX}/south/beds/b.2/alarms/b.2.-.rule.X") == Inbound(
         "alarm", "south", bed="b.2", alarm_id="b.2.-.rule.X"
     )
+    assert parse_topic(PREFIX, f"{PREFIX}/north/edges/e1/alarms") == Inbound(
+        "alarm_digest", "north", edge_id="e1"
+    )
     assert parse_topic(PREFIX, f"{PREFIX}/s/beds/b/devices/d/state") == Inbound(
         "device_state", "s", bed="b", device_id="d"
     )
@@ -60,7 +85,7 @@ def test_topics_of_every_site_are_parsed_and_the_rest_ignored() -> None:
         assert parse_topic(PREFIX, ignored) is None, ignored
 
 
-def test_an_alarm_is_shown_updated_and_removed_by_an_empty_payload() -> None:
+def test_an_alarm_is_shown_updated_and_removed_by_its_ended_state() -> None:
     state = LiveState(PREFIX)
     topic, payload = alarm_message()
     changes = state.apply(topic, payload)
@@ -78,8 +103,113 @@ def test_an_alarm_is_shown_updated_and_removed_by_an_empty_payload() -> None:
     assert [c.type for c in state.apply(*acked)] == ["alarm"]
     assert state.sorted_alarms()[0]["acknowledged_by"] == "nurse.kim"
     assert state.apply(topic, payload) == []  # older than what is held
-    assert [c.type for c in state.apply(topic, b"")] == ["alarm_removed"]
+    assert state.apply(topic, b"") == []  # the broker's copy cleared: not an end
+    assert len(state.alarms) == 1
+    ended = alarm_message(ts=T0 + timedelta(seconds=9), state="ended", ended_at=T0)
+    assert [c.type for c in state.apply(*ended)] == ["alarm_removed"]
+    assert state.apply(topic, b"") == []
     assert state.apply(*acked) == []  # a late duplicate of an ended alarm stays ended
+    assert state.alarms == {}
+
+
+def test_an_empty_retained_message_alone_never_removes_an_alarm() -> None:
+    state = LiveState(PREFIX)
+    topic, payload = alarm_message()
+    state.apply(topic, payload)
+    for _ in range(3):
+        assert state.apply(topic, b"") == []
+    assert state.apply(f"{PREFIX}/north/edges/edge-a/alarms", b"") == []  # an erased digest
+    assert [a["alarm_id"] for a in state.sorted_alarms()] == [topic.rpartition("/")[2]]
+
+
+def test_a_republished_alarm_changes_nothing_the_browsers_see() -> None:
+    state = LiveState(PREFIX)
+    state.apply(*alarm_message())
+    assert state.apply(*alarm_message(ts=T0 + timedelta(seconds=30))) == []
+    assert state.sorted_alarms()[0]["ts"] == "2026-03-14T09:15:30Z"  # held: the newest
+
+
+def test_a_digest_removes_older_alarms_it_leaves_out_but_not_newer_ones() -> None:
+    envelopes = EnvelopeFactory("edge-a", session="s1")
+    state = LiveState(PREFIX)
+    old, kept = alarm_message(envelopes=envelopes), alarm_message(envelopes=envelopes, bed="b2")
+    state.apply(*old)
+    state.apply(*kept)
+    digest = digest_message("b2", envelopes=envelopes)
+    raised_later = alarm_message(envelopes=envelopes, bed="b3")
+    changes = state.apply(*digest)
+    assert [(c.type, c.data["key"]) for c in changes] == [
+        ("alarm_removed", f"north/{hypertension('bed-1', raised_at=T0).alarm_id}")
+    ]
+    state.apply(*raised_later)  # raised after the digest: it stays
+    assert {a["bed"] for a in state.sorted_alarms()} == {"b2", "b3"}
+    assert state.apply(*old) == []  # a late copy of the removed alarm stays removed
+    assert state.apply(*digest) == []  # the same digest again: nothing more
+    assert {a["bed"] for a in state.sorted_alarms()} == {"b2", "b3"}
+
+
+def test_an_alarm_older_than_the_digest_held_and_not_in_it_is_not_shown() -> None:
+    envelopes = EnvelopeFactory("edge-a", session="s1")
+    stale, listed = alarm_message(envelopes=envelopes), alarm_message(envelopes=envelopes, bed="b2")
+    state = LiveState(PREFIX)
+    state.apply(*digest_message("b2", envelopes=envelopes))  # retained: any order on connect
+    assert state.apply(*stale) == []
+    state.apply(*listed)
+    assert [a["bed"] for a in state.sorted_alarms()] == ["b2"]
+
+
+def test_a_digest_of_another_edge_leaves_the_alarm_alone() -> None:
+    state = LiveState(PREFIX)
+    state.apply(*alarm_message())
+    state.apply(*digest_message(envelopes=EnvelopeFactory("edge-b", session="x")))
+    assert len(state.alarms) == 1
+
+
+def test_an_alarm_removed_by_a_digest_comes_back_when_republished() -> None:
+    envelopes = EnvelopeFactory("edge-a", session="s1")
+    state = LiveState(PREFIX)
+    state.apply(*alarm_message(envelopes=envelopes))
+    state.apply(*digest_message(envelopes=envelopes))  # as if the edge had lost it
+    assert state.alarms == {}
+    state.apply(*digest_message("bed-1", envelopes=envelopes))  # listed again
+    assert [c.type for c in state.apply(*alarm_message(envelopes=envelopes))] == ["alarm"]
+    assert len(state.alarms) == 1
+
+
+def test_a_newer_message_brings_back_an_alarm_an_ended_copy_removed() -> None:
+    envelopes = EnvelopeFactory("edge-a", session="s1")
+    state = LiveState(PREFIX)
+    state.apply(*alarm_message(envelopes=envelopes, state="ended", ended_at=T0))
+    assert state.alarms == {}
+    assert [c.type for c in state.apply(*alarm_message(envelopes=envelopes))] == ["bed", "alarm"]
+
+
+def test_an_edge_restart_with_a_new_session_is_ordered_by_time() -> None:
+    before = EnvelopeFactory("edge-a", session="s1", first_seq=500)
+    after = EnvelopeFactory("edge-a", session="s2")
+    restarted = T0 + timedelta(minutes=2)
+    state = LiveState(PREFIX)
+    state.apply(*alarm_message(envelopes=before, ts=T0))
+    state.apply(*alarm_message(envelopes=before, bed="b2", ts=T0))
+    state.apply(*digest_message("bed-1", "b2", envelopes=before, ts=T0))
+    # The new session republishes bed-1 (restored) at its start, seq 1: newer by its time.
+    republished = alarm_message(envelopes=after, ts=restarted)
+    state.apply(*republished)
+    assert state.sorted_alarms()[0]["session"] == "s2"
+    changes = state.apply(*digest_message("bed-1", envelopes=after, ts=restarted))
+    assert [c.type for c in changes] == ["alarm_removed"]  # b2: not restored
+    assert [a["bed"] for a in state.sorted_alarms()] == ["bed-1"]
+    # A late copy from the old session is older, whatever its seq.
+    late = alarm_message(envelopes=before, ts=T0 + timedelta(seconds=1), state="latched")
+    assert state.apply(*late) == []
+    assert state.sorted_alarms()[0]["state"] == "active"
+
+
+def test_a_payload_on_another_alarms_topic_is_refused() -> None:
+    state = LiveState(PREFIX)
+    topic, payload = alarm_message()
+    assert state.apply(topic.replace("hypertension", "spo2_low"), payload) == []
+    assert state.rejected == 1
     assert state.alarms == {}
 
 
@@ -115,15 +245,3 @@ def test_an_invalid_payload_is_counted_and_skipped() -> None:
     assert state.apply(f"{PREFIX}/north/edges/e/status", b"not json") == []
     assert (state.received, state.rejected) == (2, 2)
     assert state.alarms == {}
-
-
-def test_after_a_reconnect_alarms_the_broker_no_longer_holds_are_removed() -> None:
-    state = LiveState(PREFIX)
-    kept, gone = alarm_message("north"), alarm_message("south")
-    state.apply(*kept)
-    state.apply(*gone)
-    state.begin_resync()
-    state.apply(*kept)  # the broker sends what it retains again
-    changes = state.end_resync()
-    assert [(c.type, c.data["key"].split("/")[0]) for c in changes] == [("alarm_removed", "south")]
-    assert [a["site"] for a in state.sorted_alarms()] == ["north"]
