@@ -50,6 +50,7 @@ def test_telemetry_json_carries_the_reading_and_the_envelope() -> None:
 def test_topics_follow_the_contract() -> None:
     topics = Topics("infusion-edge/v1", "north")
     assert topics.status("e1") == "infusion-edge/v1/north/edges/e1/status"
+    assert topics.alarm_digest("e1") == "infusion-edge/v1/north/edges/e1/alarms"
     assert topics.telemetry("b1", "p1") == "infusion-edge/v1/north/beds/b1/devices/p1/telemetry"
     assert topics.device_state("b1", "p1") == "infusion-edge/v1/north/beds/b1/devices/p1/state"
     assert topics.alarm("b1", "a.1") == "infusion-edge/v1/north/beds/b1/alarms/a.1"
@@ -74,5 +75,11 @@ def test_other_topics_are_not_acknowledgements(topic: str) -> None:
 def test_cli_prints_every_payload_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schemas"]) == 0
     schemas = json.loads(capsys.readouterr().out)
-    for name in ("telemetry (pump)", "telemetry (vitals)", "device state", "edge status"):
+    for name in (
+        "telemetry (pump)",
+        "telemetry (vitals)",
+        "device state",
+        "edge status",
+        "alarm digest",
+    ):
         assert {"schema", "edge_id", "session", "seq", "ts"} <= set(schemas[name]["properties"])
