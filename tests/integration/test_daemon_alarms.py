@@ -91,5 +91,6 @@ async def test_hypertension_is_raised_survives_a_restart_and_is_acknowledged_by_
             await subscriber.wait_until(
                 lambda: subscriber.on(f"/alarms/{alarm_id}")[-1].payload == b""
             )
+            assert subscriber.on(f"/alarms/{alarm_id}")[-2].json()["state"] == "ended"
             edge.signal(signal.SIGTERM)
             assert await edge.wait() == 0, edge.output()
