@@ -9,6 +9,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from edge import alarm_stage
 from edge.alarm_stage import AlarmStage
@@ -106,3 +107,10 @@ async def test_a_refresh_is_not_counted_as_raised_by_the_metrics(tmp_path: Path)
     await metrics.consume(items)
     raised = metrics.samples()["alarms_raised"]
     assert sum(count for _, count in raised) == 1
+
+
+def test_the_refresh_interval_is_configurable_within_bounds() -> None:
+    assert Config(site="s", edge_id="e").mqtt.alarm_refresh_s == 30.0
+    assert Config(site="s", edge_id="e", mqtt={"alarm_refresh_s": 2}).mqtt.alarm_refresh_s == 2.0
+    with pytest.raises(ValidationError, match="alarm_refresh_s"):
+        Config(site="s", edge_id="e", mqtt={"alarm_refresh_s": 0.5})
