@@ -87,14 +87,20 @@ def bounds_cases() -> list[tuple[str, float, bool]]:
     for code, (low, high) in EXPECTED.items():
         cases += [(code, low, True), (code, low - 0.01, False)]
         if math.isfinite(high):
-            cases += [(code, (low + high) / 2, True), (code, high, True), (code, high + 0.01, False)]
+            cases += [
+                (code, (low + high) / 2, True),
+                (code, high, True),
+                (code, high + 0.01, False),
+            ]
         else:
             cases += [(code, 1e12, True)]
     return cases
 
 
 @pytest.mark.parametrize(("code", "value", "plausible"), bounds_cases())
-def test_each_code_at_inside_and_outside_its_bounds(code: str, value: float, plausible: bool) -> None:
+def test_each_code_at_inside_and_outside_its_bounds(
+    code: str, value: float, plausible: bool
+) -> None:
     reading = reading_of(obs(code, value))
     checked, found = check_plausible(reading)
     if plausible:
