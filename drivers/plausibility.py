@@ -109,12 +109,20 @@ def check_plausible(
     what was replaced, in observation order. A reading with nothing to replace is returned
     as it is (the same object)."""
     bad: dict[int, Implausible] = {}
+    pressures: dict[str, float] = {}  # the first usable NIBP value in range, by code
     for index, obs in enumerate(reading.observations):
-        if obs.value is not None and obs.state in _USABLE:
-            reason = _range_reason(obs.value, ranges.get(obs.code))
-            if reason is not None:
-                bad[index] = Implausible(obs.code, obs.value, reason)
-    _check_pressure_pair(reading.observations, bad)
+        value = obs.value
+        if value is None or obs.state not in _USABLE:
+            continue
+        reason = _range_reason(value, ranges.get(obs.code))
+        if reason is not None:
+            bad[index] = Implausible(obs.code, value, reason)
+        elif obs.code in NIBP_CODES:
+            pressures.setdefault(obs.code, value)
+    systolic, diastolic = pressures.get(SYSTOLIC), pressures.get(DIASTOLIC)
+    if systolic is not None and diastolic is not None and diastolic >= systolic:
+        reason = f"diastolic {diastolic:g} not below systolic {systolic:g}"
+        _mark_pressures(reading.observations, reason, bad)
     if not bad:
         return reading, []
     observations = tuple(
@@ -125,25 +133,15 @@ def check_plausible(
     return reading.model_copy(update={"observations": observations}), found
 
 
-def _check_pressure_pair(
-    observations: tuple[Observation, ...], bad: dict[int, Implausible]
+def _mark_pressures(
+    observations: tuple[Observation, ...], reason: str, bad: dict[int, Implausible]
 ) -> None:
-    """Mark the NIBP observations not marked yet when the reading's (first usable, in range)
-    diastolic is not below its systolic."""
-    nibp = [
-        (index, obs.code, obs.value)
-        for index, obs in enumerate(observations)
-        if obs.code in NIBP_CODES
-        and obs.value is not None
-        and obs.state in _USABLE
-        and index not in bad
-    ]
-    firsts: dict[str, float] = {}
-    for _, code, value in nibp:
-        firsts.setdefault(code, value)
-    systolic, diastolic = firsts.get(SYSTOLIC), firsts.get(DIASTOLIC)
-    if systolic is None or diastolic is None or diastolic < systolic:
-        return
-    reason = f"diastolic {diastolic:g} not below systolic {systolic:g}"
-    for index, code, value in nibp:
-        bad[index] = Implausible(code, value, reason)
+    """Mark every usable NIBP observation not marked yet as implausible for ``reason``."""
+    for index, obs in enumerate(observations):
+        if (
+            obs.code in NIBP_CODES
+            and obs.value is not None
+            and obs.state in _USABLE
+            and index not in bad
+        ):
+            bad[index] = Implausible(obs.code, obs.value, reason)
