@@ -32,6 +32,7 @@ from drivers.link import SerialSettings
 from drivers.registry import driver_names, get_driver
 from edge.alarms.limits import AlarmLimits
 from edge.config_errors import ConfigError, Problem, problems_from_validation, read_yaml
+from edge.plausibility import RangeOverride, override_problems
 
 __all__ = [
     "BedConfig",
@@ -308,6 +309,9 @@ class Config(BaseSettings):
     beds: dict[Name, BedConfig] = Field(default_factory=dict)
     devices: list[DeviceConfig] = Field(default_factory=list)
     alarms: AlarmsConfig = AlarmsConfig()
+    plausibility: dict[str, RangeOverride] = Field(
+        default_factory=dict, description="observation code -> {min, max} in its unit"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -324,6 +328,7 @@ class Config(BaseSettings):
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
         problems = _cross_problems(list(enumerate(self.devices)), self.beds, self.alarms.beds)
+        problems += override_problems(self.plausibility)
         if problems:
             raise ConfigError(problems)  # not a ValueError: passes through pydantic whole
         return self
@@ -390,7 +395,17 @@ def _salvaged_cross_problems(data: dict[str, Any]) -> list[Problem]:
         devices,
         list(beds) if isinstance(beds, dict) else [],
         list(alarm_beds) if isinstance(alarm_beds, dict) else [],
-    )
+    ) + _salvaged_plausibility(data.get("plausibility"))
+
+
+def _salvaged_plausibility(raw: Any) -> list[Problem]:
+    overrides = {}
+    for code, override in (raw if isinstance(raw, dict) else {}).items():
+        try:
+            overrides[str(code)] = RangeOverride.model_validate(override)
+        except ValidationError:
+            continue
+    return override_problems(overrides)
 
 
 def _duplicate_ids(devices: Devices) -> list[Problem]:

@@ -39,6 +39,7 @@ from edge.clock import Clock, SystemClock
 from edge.config import Config
 from edge.items import AckRequest, InputItem, OutputItem
 from edge.metrics import EdgeMetrics
+from edge.plausibility import plausible_ranges
 from edge.publish.mqtt import Publisher
 from edge.publish.outbox import Outbox
 from edge.publish.outbox_writer import OutboxWriter
@@ -71,8 +72,11 @@ def raise_open_file_limit() -> int:
 
 def build_sessions(config: Config, bus: Bus[InputItem], clock: Clock) -> list[LinkSession]:
     """One session per distinct port, serving every device configured on it."""
+    ranges = plausible_ranges(config.plausibility)
     return [
-        LinkSession(devices[0].port, devices, config.driver_for(devices[0]), bus, clock)
+        LinkSession(
+            devices[0].port, devices, config.driver_for(devices[0]), bus, clock, ranges=ranges
+        )
         for devices in config.links()
     ]
 

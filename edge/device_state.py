@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = ["Connection", "DeviceState", "connection_after"]
 
@@ -16,6 +16,8 @@ class DeviceState(BaseModel):
 
     ``frames_ok``/``frames_bad`` count frames on the device's link since the daemon started;
     ``reconnects`` counts link re-opens; ``last_error`` is the latest link error, if any.
+    ``implausible`` counts the device's observation values made ``invalid`` by the plausibility
+    check since the daemon started; it travels to the metrics, not into the MQTT payload.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -30,6 +32,7 @@ class DeviceState(BaseModel):
     frames_bad: int
     reconnects: int
     last_error: str | None = None
+    implausible: int = Field(0, exclude=True)
 
 
 def connection_after(silence_s: float | None, stale_after_s: float, timeout_s: float) -> Connection:

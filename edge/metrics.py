@@ -57,6 +57,12 @@ METRICS: tuple[MetricSpec, ...] = (
         "Unix time of the device's last reading (0 before the first).",
         ("device", "bed"),
     ),
+    MetricSpec(
+        "observations_implausible",
+        "counter",
+        "Observation values outside their code's plausible range, made invalid.",
+        ("device", "bed"),
+    ),
     MetricSpec("link_frames", "counter", "Frames on a serial link by result.", ("link", "result")),
     MetricSpec("link_reconnects", "counter", "Times a link was opened again.", ("link",)),
     MetricSpec("mqtt_connected", "gauge", "1 while connected to the broker."),
@@ -91,6 +97,7 @@ class _Device:
     link: str
     connected: bool = False
     last_reading: float = 0.0
+    implausible: int = 0
 
 
 @dataclass(slots=True)
@@ -138,6 +145,7 @@ class EdgeMetrics:
         if device is None:
             return
         device.connected = state.connection == "online"
+        device.implausible = state.implausible
         link = self._links[device.link]
         link.frames_ok, link.frames_bad = state.frames_ok, state.frames_bad
         link.reconnects = state.reconnects
@@ -162,6 +170,7 @@ class EdgeMetrics:
             labels = (device_id, device.config.bed)
             families["device_connected"].add(labels, 1 if device.connected else 0)
             families["device_last_reading_timestamp_seconds"].add(labels, device.last_reading)
+            families["observations_implausible"].add(labels, device.implausible)
         for name, link in self._links.items():
             families["link_frames"].add((name, "ok"), link.frames_ok)
             families["link_frames"].add((name, "bad"), link.frames_bad)

@@ -1,10 +1,11 @@
 """A link session supervises one port and the device(s) on it.
 
-Loop: open the link -> drive the driver's conversation (read, tick, write) -> put readings on
-the bus -> on a link error or silence, close, back off (capped, jittered) and reopen. Beside
-it, a watchdog turns silence into ``stale`` then ``offline`` per device and publishes every
-change as a :class:`DeviceState`. Bad bytes are counted, never fatal; only this module decides
-to reconnect.
+Loop: open the link -> drive the driver's conversation (read, tick, write) -> make each
+reading's impossible values ``invalid`` (:func:`~drivers.plausibility.check_plausible`, counted
+per device) -> put readings on the bus -> on a link error or silence, close, back off (capped,
+jittered) and reopen. Beside it, a watchdog turns silence into ``stale`` then ``offline`` per
+device and publishes every change as a :class:`DeviceState`. Bad bytes are counted, never
+fatal; only this module decides to reconnect.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from drivers.base import Conversation, DeviceTarget, Driver, Instant
 from drivers.errors import LinkError
 from drivers.link import Link, open_link
+from drivers.plausibility import PLAUSIBLE_RANGES, PlausibleRange, check_plausible
 from drivers.readings import PumpReading, VitalsReading
 from edge.backoff import Backoff
 from edge.bus import Bus
@@ -25,6 +27,7 @@ from edge.clock import Clock
 from edge.config import DeviceConfig
 from edge.device_state import Connection, DeviceState, connection_after
 from edge.items import InputItem
+from edge.plausibility import ImplausibleCount
 from edge.tasks import run_until_first_exits
 
 __all__ = ["LinkSession", "session_name", "watch_interval"]
@@ -38,6 +41,7 @@ STATE_REFRESH_S = 10.0  # a device's state (with its frame counters) is sent at 
 BAD_FRAME_LOG_INTERVAL_S = 60.0
 START_SPREAD_MAX_S = 1.0  # s, the first open waits a random part of the driver's period, up to this
 MIN_TICK_GAP_S = 0.001  # s; the ticker never spins, whatever a conversation asks
+IMPLAUSIBLE_STATE_GAP_S = 1.0  # s; a new implausible count is sent this soon, not at refresh
 
 
 def watch_interval(stale_after_s: Iterable[float]) -> float:
@@ -68,6 +72,8 @@ class _Device:
     config: DeviceConfig
     stale_after: float
     timeout: float
+    implausible: ImplausibleCount
+    implausible_sent: int = 0  # the count in the last DeviceState sent
     last_seen: float | None = None  # monotonic s of the last reading
     last_reading: PumpReading | VitalsReading | None = None
     connection: Connection | None = None
@@ -85,13 +91,18 @@ class LinkSession:
         bus: Bus[InputItem],
         clock: Clock,
         backoff: Backoff | None = None,
+        ranges: Mapping[str, PlausibleRange] = PLAUSIBLE_RANGES,
     ) -> None:
         self.port = port
         self.driver = driver
         self._bus = bus
         self._clock = clock
         self._backoff = backoff or Backoff()
-        self._devices = {d.id: _Device(d, d.stale_after(driver), d.timeout_s) for d in devices}
+        self._ranges = ranges
+        self._devices = {
+            d.id: _Device(d, d.stale_after(driver), d.timeout_s, ImplausibleCount(d.id, d.bed))
+            for d in devices
+        }
         self._targets = [DeviceTarget(d.id, d.bed, d.address) for d in devices]
         self._watch_interval = watch_interval(d.stale_after for d in self._devices.values())
         first = devices[0]
@@ -199,6 +210,9 @@ class LinkSession:
                 device = self._devices.get(reading.device_id)
                 if device is None:
                     continue
+                reading, implausible = check_plausible(reading, self._ranges)
+                if implausible:
+                    device.implausible.add(implausible, at.monotonic, self._context())
                 device.last_seen = at.monotonic
                 device.last_reading = reading
                 await self._bus.publish(reading)
@@ -276,7 +290,13 @@ class LinkSession:
             silence = None if device.last_seen is None else now - device.last_seen
             connection = connection_after(silence, device.stale_after, device.timeout)
             changed = connection != device.connection
-            if changed or now - device.published_at >= STATE_REFRESH_S:
+            since_sent = now - device.published_at
+            recount = device.implausible.total != device.implausible_sent
+            if (
+                changed
+                or since_sent >= STATE_REFRESH_S
+                or (recount and since_sent >= IMPLAUSIBLE_STATE_GAP_S)
+            ):
                 device.connection = connection
                 device.published_at = now
                 states.append(self._state_of(device))
@@ -294,6 +314,7 @@ class LinkSession:
 
     def _state_of(self, device: _Device) -> DeviceState:
         assert device.connection is not None
+        device.implausible_sent = device.implausible.total
         reading = device.last_reading
         return DeviceState(
             device_id=device.config.id,
@@ -306,4 +327,5 @@ class LinkSession:
             frames_bad=self.frames_bad,
             reconnects=self.reconnects,
             last_error=self._last_error,
+            implausible=device.implausible_sent,
         )

@@ -141,3 +141,32 @@ async def test_promtool_accepts_the_exposition(outbox: Outbox) -> None:
         assert result.stdout.decode().strip() == ""  # no lint warnings either
     finally:
         await outbox.close()
+
+
+async def test_implausible_values_are_counted_per_device_from_its_state(outbox: Outbox) -> None:
+    try:
+        metrics = metrics_for(outbox, PublisherCounters())
+        for device, bed in (("monitor-1", "bed-1"), ("pump-1", "bed-1"), ("pump-2", "bed-2")):
+            assert value(metrics, "observations_implausible", device=device, bed=bed) == 0
+        state = DeviceState(
+            device_id="pump-1",
+            bed="bed-1",
+            driver="bbraun_bcc",
+            connection="online",
+            since=NOW,
+            last_reading_at=NOW,
+            frames_ok=5,
+            frames_bad=0,
+            reconnects=0,
+            implausible=4,
+        )
+        assert "implausible" not in state.model_dump()  # to the metrics, not into MQTT
+        bus: Bus[OutputItem] = Bus()
+        items = bus.subscribe("metrics")
+        await bus.publish(state)
+        await bus.close()
+        await metrics.consume(items)
+        assert value(metrics, "observations_implausible", device="pump-1", bed="bed-1") == 4
+        assert value(metrics, "observations_implausible", device="pump-2", bed="bed-2") == 0
+    finally:
+        await outbox.close()
