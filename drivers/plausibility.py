@@ -69,7 +69,7 @@ PLAUSIBLE_RANGES: Mapping[str, PlausibleRange] = MappingProxyType(
         SYSTOLIC: PlausibleRange(20, 300),  # mm[Hg]
         DIASTOLIC: PlausibleRange(10, 250),  # mm[Hg]
         MEAN: PlausibleRange(15, 260),  # mm[Hg]
-        "MDC_ECG_HEART_RATE": PlausibleRange(15, 350),  # /min
+        "MDC_ECG_HEART_RATE": PlausibleRange(0, 350),  # /min: 0 is asystole, a real reading
         "MDC_PULS_OXIM_PULS_RATE": PlausibleRange(15, 350),  # /min
         "MDC_PULS_OXIM_SAT_O2": PlausibleRange(0, 100),  # %
         "MDC_RESP_RATE": PlausibleRange(0, 150),  # /min

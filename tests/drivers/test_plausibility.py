@@ -33,7 +33,7 @@ EXPECTED = {
     SYS: (20, 300),
     DIA: (10, 250),
     MEAN: (15, 260),
-    "MDC_ECG_HEART_RATE": (15, 350),
+    "MDC_ECG_HEART_RATE": (0, 350),
     "MDC_PULS_OXIM_PULS_RATE": (15, 350),
     "MDC_PULS_OXIM_SAT_O2": (0, 100),
     "MDC_RESP_RATE": (0, 150),

@@ -55,7 +55,7 @@ def test_an_unknown_code_is_located_with_a_suggestion(tmp_path: Path) -> None:
         ({"min": 300, "max": 200}, "min (300) must be below max (200)"),
         ({"min": 150, "max": 150}, "min (150) must be below max (150)"),
         ({"min": 400}, "min (400) must be below max (350)"),  # against the default max
-        ({"max": 10}, "min (15) must be below max (10)"),  # against the default min
+        ({"max": 0}, "min (0) must be below max (0)"),  # against the default min
     ],
 )
 def test_min_must_be_below_max_after_merging(
