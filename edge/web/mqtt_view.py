@@ -4,9 +4,10 @@ and the event journal, and the sender of acknowledgements.
 It connects with the edge's own MQTT settings (URL, TLS, credentials, protocol), as a client
 of its own (``{client_id or infusion-edge-{edge_id}}-dashboard-{random}``), reconnects with
 capped, jittered backoff, and after each connection removes the alarms the broker no longer
-holds once the retained messages have had ``settle_s`` to arrive. An acknowledgement is an
-``AckCommand`` published at QoS 1 to the alarm's ack topic; the edge that owns the alarm
-applies it and publishes the alarm's new state, which comes back here like any change.
+holds once the retained messages have had ``settle_s`` to arrive. An acknowledgement is a
+signed ``AckCommand`` published at QoS 1 to the alarm's ack topic; the edge that owns the alarm
+verifies and applies it and publishes the alarm's new state, which comes back here like any
+change.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class MqttFeed:
         if client is None:
             raise BrokerUnavailableError("the dashboard is not connected to the broker")
         topic = Topics(self._config.topic_prefix, site).alarm_ack(bed, alarm_id)
-        payload = command.model_dump_json(exclude_none=True).encode()
+        payload = command.model_dump_json().encode()
         try:
             async with asyncio.timeout(ACK_TIMEOUT_S):
                 await client.publish(topic, payload, qos=1)
