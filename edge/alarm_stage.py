@@ -93,7 +93,9 @@ class AlarmStage:
 
     def _acknowledge(self, request: AckRequest) -> Sequence[EngineEvent]:
         try:
-            return self.engine.acknowledge(request.alarm_id, request.by, request.at)
+            return self.engine.acknowledge(
+                request.alarm_id, request.by, request.at, via=request.dashboard
+            )
         except UnknownAlarmError:
             # Every edge of a site hears every acknowledgement; another edge owns this alarm.
             log.debug(

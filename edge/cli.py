@@ -1,11 +1,11 @@
 """The ``infusion-edge`` command line.
 
 Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``simulate`` (one
-simulated device), ``dashboard`` (the nurses' dashboard alone), ``hash-password``, ``ports`` and
-``probe`` (commissioning), ``config check``, ``config schema``, ``schemas`` (MQTT payloads) and
-``drivers``. Exit codes: 0 ok; 1 a check
-found errors; 78 (EX_CONFIG) the daemon refused a bad config, so a service manager need not
-restart it.
+simulated device), ``dashboard`` (the nurses' dashboard alone), ``hash-password``, ``ack-key``
+(a dashboard's acknowledgement key), ``ports`` and ``probe`` (commissioning), ``config
+check``, ``config schema``, ``schemas`` (MQTT payloads) and ``drivers``. Exit codes: 0 ok; 1
+a check found errors; 78 (EX_CONFIG) the daemon refused a bad config, so a service manager
+need not restart it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from edge.commissioning import format_ports, list_serial_ports, probe
 from edge.config import Config, ConfigError, load_config
 from edge.daemon import Daemon
 from edge.logs import setup_logging
+from edge.publish.ack_signing import new_secret
 from edge.web import run_dashboard
 from edge.web.passwords import main as password_main
 
@@ -67,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
         "hash-password", help="hash a dashboard user's password for http.users"
     )
     hash_password.add_argument("--stdin", action="store_true", help="read it from stdin")
+    ack_key = commands.add_parser(
+        "ack-key", help="make a dashboard's acknowledgement key and print its config snippets"
+    )
+    ack_key.add_argument("--dashboard", required=True, type=_dashboard_id, help="dashboard id")
     commands.add_parser("ports", help="list serial ports with their stable by-id names")
     probe = commands.add_parser("probe", help="read one device for a while and print it")
     probe.add_argument("port", help="device path or pyserial URL (socket://host:port)")
@@ -99,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_with_config(args.config, run_dashboard)
     if args.command == "hash-password":
         return password_main(["--stdin"] if args.stdin else [])
+    if args.command == "ack-key":
+        print(_ack_key(args.dashboard, new_secret()))
+        return 0
     if args.command == "ports":
         print(format_ports(list_serial_ports()))
         return 0
@@ -113,6 +122,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return _run_with_config(args.config, lambda config: run_demo(config, args.broker))
     return _run_with_config(args.config, lambda config: Daemon(config).run())
+
+
+def _dashboard_id(value: str) -> str:
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}", value) is None:
+        raise argparse.ArgumentTypeError("letters, digits and _ . @ - only, at most 64")
+    return value
+
+
+def _ack_key(dashboard: str, secret: str) -> str:
+    """The key's config snippets: the edges' (trust it) and the dashboard's (sign with it)."""
+    return "\n".join(
+        [
+            f"# Acknowledgement key of dashboard {dashboard}: whoever holds it can acknowledge",
+            "# alarms as this dashboard. Keep it out of version control.",
+            "",
+            "# 1. On every edge of the site that must accept this dashboard's acknowledgements:",
+            "acknowledgements:",
+            "  dashboards:",
+            f"    {dashboard}:",
+            f'      secret: "{secret}"',
+            "",
+            "# 2. On the dashboard (`infusion-edge dashboard`, or the edge that serves it;",
+            "#    or set INFUSION_EDGE_HTTP__ACK_SECRET):",
+            "http:",
+            f"  dashboard_id: {dashboard}",
+            f'  ack_secret: "{secret}"',
+        ]
+    )
 
 
 def _probe(port: str, driver: str, seconds: float, address: str | None) -> int:

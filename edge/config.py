@@ -35,6 +35,7 @@ from edge.config_errors import ConfigError, Problem, problems_from_validation, r
 from edge.plausibility import RangeOverride, override_problems
 
 __all__ = [
+    "AcknowledgementsConfig",
     "BedConfig",
     "Config",
     "ConfigError",
@@ -53,6 +54,8 @@ __all__ = [
 ENV_PREFIX = "INFUSION_EDGE_"
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 """An id that is safe in an MQTT topic: letters, digits, ``_ . -``; no ``/ + #``."""
+DashboardId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")]
+"""A dashboard's id in signed acknowledgements: letters, digits, ``_ . @ -``."""
 
 STANDARD_BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800)
 
@@ -108,7 +111,10 @@ class HttpConfig(_Model):
     random one is made at each start, which logs everybody out on a restart and cannot be
     shared by several dashboard processes). Values older than ``stale_after_s`` (continuous
     readings: pump, HR, SpO2, RR) or ``nibp_stale_after_s`` (a blood-pressure measurement) are
-    marked stale on the dashboard.
+    marked stale on the dashboard. ``dashboard_id`` (default ``dashboard@{edge_id}``) and
+    ``ack_secret`` (at least 32 characters, from ``infusion-edge ack-key``) sign the
+    acknowledgements this dashboard sends; a standalone dashboard without ``ack_secret``
+    cannot acknowledge, the one served by ``infusion-edge run`` makes a key at start.
     """
 
     class User(_Model):
@@ -130,6 +136,8 @@ class HttpConfig(_Model):
     view_requires_login: bool = True
     stale_after_s: PositiveFloat = 30.0
     nibp_stale_after_s: PositiveFloat = 15 * 60.0
+    dashboard_id: DashboardId | None = None
+    ack_secret: SecretStr | None = Field(None, min_length=32)
 
     @field_validator("users")
     @classmethod
@@ -139,6 +147,21 @@ class HttpConfig(_Model):
         if duplicates:
             raise ValueError(f"duplicate user names: {', '.join(duplicates)}")
         return users
+
+
+class AcknowledgementsConfig(_Model):
+    """The dashboards whose acknowledgements this edge accepts: id -> shared ``secret`` (at
+    least 32 characters, from ``infusion-edge ack-key``). A command is refused when its ``at``
+    is more than ``window_s`` (s) from the edge's clock. The edge's own dashboard (``http``)
+    is trusted without being listed."""
+
+    class Dashboard(_Model):
+        """One trusted dashboard's HMAC-SHA256 key."""
+
+        secret: SecretStr = Field(min_length=32)
+
+    window_s: float = Field(30.0, ge=1.0, le=600.0)
+    dashboards: dict[DashboardId, Dashboard] = Field(default_factory=dict)
 
 
 class StorageConfig(_Model):
@@ -306,6 +329,7 @@ class Config(BaseSettings):
     mqtt: MqttConfig = MqttConfig()
     http: HttpConfig = HttpConfig()
     storage: StorageConfig = StorageConfig()
+    acknowledgements: AcknowledgementsConfig = AcknowledgementsConfig()
     beds: dict[Name, BedConfig] = Field(default_factory=dict)
     devices: list[DeviceConfig] = Field(default_factory=list)
     alarms: AlarmsConfig = AlarmsConfig()
@@ -332,6 +356,11 @@ class Config(BaseSettings):
         if problems:
             raise ConfigError(problems)  # not a ValueError: passes through pydantic whole
         return self
+
+    @property
+    def dashboard_id(self) -> str:
+        """The id this process's dashboard signs acknowledgements with."""
+        return self.http.dashboard_id or f"dashboard@{self.edge_id}"[:64]
 
     def links(self) -> list[list[DeviceConfig]]:
         """The devices grouped by port (one group per link), in config order."""

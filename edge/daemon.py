@@ -4,8 +4,9 @@ and the publisher.
 Data flows one way: sessions -> input bus -> alarm stage -> output bus -> consumers (the
 outbox writer, the log tap, the metrics) -> outbox -> publisher -> broker. The HTTP listener
 serves the dashboard (a view of the broker, like any other dashboard) and ``/metrics``.
-Acknowledgements from the broker enter the input bus, so the alarm engine sees everything in
-one order. Shutdown on SIGTERM or
+Acknowledgements from the broker enter the input bus once the publisher's verifier accepted
+their signature (the built-in dashboard signs with its own key like any other dashboard), so
+the alarm engine sees everything in one order. Shutdown on SIGTERM or
 SIGINT, in order and in bounded time: stop reading (sessions send their goodbye bytes and close
 their ports), close the input bus so the alarm stage drains it, close the output bus so the
 consumers drain into the outbox, let the publisher flush the outbox and publish ``offline``,
@@ -40,6 +41,7 @@ from edge.config import Config
 from edge.items import AckRequest, InputItem, OutputItem
 from edge.metrics import EdgeMetrics
 from edge.plausibility import plausible_ranges
+from edge.publish.ack_verifier import AckVerifier, own_dashboard_secret
 from edge.publish.mqtt import Publisher
 from edge.publish.outbox import Outbox
 from edge.publish.outbox_writer import OutboxWriter
@@ -48,6 +50,7 @@ from edge.publish.topics import AckTopic, Topics
 from edge.session import LinkSession
 from edge.tap import log_bus_items
 from edge.web import create_app, listen, serve
+from edge.web.dashboard import Dashboard
 
 __all__ = ["Daemon", "build_sessions", "raise_open_file_limit"]
 
@@ -103,6 +106,7 @@ class Daemon:
         self.topics = Topics(config.mqtt.topic_prefix, config.site)
         storage = config.storage
         self.outbox = Outbox(storage.outbox_path, storage.max_messages, storage.max_age_s)
+        ack_secret = own_dashboard_secret(config)
         writer = OutboxWriter(
             self.outbox, self.topics, self.envelopes, config.mqtt.telemetry_expiry_s
         )
@@ -115,6 +119,7 @@ class Daemon:
             __version__,
             self.clock.now(),
             on_ack=self._on_ack,
+            verifier=AckVerifier.from_config(config, ack_secret, self.clock),
         )
         self.metrics = EdgeMetrics(
             config, __version__, lambda: self.publisher.counters, self.outbox, self.alarms.engine
@@ -127,6 +132,7 @@ class Daemon:
                     "broker": lambda: self.publisher.counters.connected,
                     "devices": lambda: bool(config.devices),
                 },
+                dashboard=Dashboard(config, ack_secret=ack_secret),
             )
             if config.http.enabled
             else None
@@ -175,7 +181,7 @@ class Daemon:
 
     async def _on_ack(self, topic: AckTopic, command: AckCommand) -> None:
         await self.inputs.publish(
-            AckRequest(topic.alarm_id, command.by, command.at, command.source)
+            AckRequest(topic.alarm_id, command.by, command.at, command.dashboard)
         )
 
     def _on_signal(self, signum: int) -> None:

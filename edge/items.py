@@ -25,13 +25,14 @@ DeviceItem = PumpReading | VitalsReading | DeviceState
 class AckRequest:
     """A user's acknowledgement of ``alarm_id``, from a dashboard over MQTT or the HTTP API.
 
-    ``by`` names the user (never a patient); ``at`` is when they acknowledged, if known.
+    ``by`` names the user (never a patient); ``at`` is when they acknowledged, if known;
+    ``dashboard`` is the id of the dashboard whose signature the edge verified.
     """
 
     alarm_id: str
     by: str
     at: datetime | None = None
-    source: str | None = None
+    dashboard: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

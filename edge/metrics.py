@@ -74,7 +74,10 @@ METRICS: tuple[MetricSpec, ...] = (
         ("result",),
     ),
     MetricSpec(
-        "mqtt_acks", "counter", "Alarm acknowledgement commands from dashboards.", ("result",)
+        "mqtt_acks",
+        "counter",
+        "Alarm acknowledgement commands from dashboards, by verdict (accepted, or why refused).",
+        ("result",),
     ),
     MetricSpec("outbox_messages", "gauge", "Messages waiting in the outbox."),
     MetricSpec("outbox_oldest_age_seconds", "gauge", "Age of the oldest waiting message."),
@@ -179,8 +182,8 @@ class EdgeMetrics:
         families["mqtt_connect_failures"].add((), counters.connect_failures)
         families["mqtt_publishes"].add(("delivered",), counters.delivered)
         families["mqtt_publishes"].add(("refused",), counters.refused)
-        families["mqtt_acks"].add(("received",), counters.acks_received)
-        families["mqtt_acks"].add(("rejected",), counters.acks_rejected)
+        for verdict, count in counters.acks.items():
+            families["mqtt_acks"].add((verdict.value,), count)
         families["outbox_messages"].add((), self._outbox.depth)
         families["outbox_oldest_age_seconds"].add((), self._outbox.oldest_age_estimate())
         for cls in MessageClass:

@@ -58,5 +58,6 @@ def _log_alarm(event: AlarmEvent) -> None:
             "bed": alarm.bed,
             "device": alarm.device_id,
             "by": alarm.acknowledged_by if event.transition == "acknowledged" else None,
+            "via": alarm.acknowledged_via if event.transition == "acknowledged" else None,
         },
     )

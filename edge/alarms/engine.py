@@ -133,8 +133,11 @@ class AlarmEngine:
             events += self._index(escalated)
         return events
 
-    def acknowledge(self, alarm_id: str, by: str, at: datetime | None = None) -> list[AlarmEvent]:
-        """Acknowledge ``alarm_id`` as user ``by`` at ``at`` (default: the clock's time).
+    def acknowledge(
+        self, alarm_id: str, by: str, at: datetime | None = None, via: str | None = None
+    ) -> list[AlarmEvent]:
+        """Acknowledge ``alarm_id`` as user ``by`` at ``at`` (default: the clock's time),
+        through dashboard ``via`` (its id, recorded as ``acknowledged_via``).
 
         Raises :class:`UnknownAlarmError` or :class:`AlarmEndedError`, and ``ValueError`` for
         an empty or over-long user name or a time without a time zone. Acknowledging an
@@ -153,7 +156,7 @@ class AlarmEngine:
                 raise AlarmEndedError(alarm_id)
             raise UnknownAlarmError(alarm_id)
         track = self._tracks[key].track
-        return self._index(track.acknowledge(user, at or self._clock.now()))
+        return self._index(track.acknowledge(user, at or self._clock.now(), via))
 
     def restore(self, alarms: Iterable[Alarm], sessions: Iterable[TreatmentSession] = ()) -> None:
         """Take up the alarms that had not ended (and the sessions) from before a restart,

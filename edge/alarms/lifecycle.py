@@ -68,13 +68,15 @@ class AlarmTrack:
             "state": "active",
             "acknowledged_by": None,
             "acknowledged_at": None,
+            "acknowledged_via": None,
             "escalated": False,
         }
         return [self._emit(alarm.model_copy(update=update), "priority_raised", at)]
 
-    def acknowledge(self, by: str, at: datetime) -> list[AlarmEvent]:
-        """Acknowledge the current alarm: active -> acknowledged, latched -> ended; an alarm
-        already acknowledged gives no event. The caller checks there is a current alarm."""
+    def acknowledge(self, by: str, at: datetime, via: str | None = None) -> list[AlarmEvent]:
+        """Acknowledge the current alarm as user ``by`` through dashboard ``via``: active ->
+        acknowledged, latched -> ended; an alarm already acknowledged gives no event. The
+        caller checks there is a current alarm."""
         alarm = self.alarm
         assert alarm is not None, "acknowledge() needs a current alarm"
         if alarm.state == "acknowledged":
@@ -82,6 +84,7 @@ class AlarmTrack:
         update: dict[str, object] = {
             "acknowledged_by": by,
             "acknowledged_at": at,
+            "acknowledged_via": via,
             "escalated": False,
         }
         if alarm.state == "latched":

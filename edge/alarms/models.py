@@ -94,8 +94,11 @@ class Alarm(_Frozen):
     are the ones the ``message`` names: taken when the alarm was raised or its priority last
     broke through. ``escalated`` is true while the alarm is unacknowledged past its escalation
     time (high: 60 s, medium: 5 min by default); ``escalated_at`` is when it last escalated and
-    stays as a record after acknowledgement. Invariants: ``acknowledged_by`` is set in state
-    ``acknowledged``; ``ended_at`` is set exactly in state ``ended``.
+    stays as a record after acknowledgement. ``acknowledged_via`` is the id of the dashboard
+    that sent the (verified) acknowledgement, ``None`` for one given without a dashboard and in
+    alarms logged before it existed. Invariants: ``acknowledged_by`` is set in state
+    ``acknowledged``; ``ended_at`` is set exactly in state ``ended``; ``acknowledged_via`` only
+    with ``acknowledged_by``.
     """
 
     alarm_id: TopicSafe
@@ -111,6 +114,7 @@ class Alarm(_Frozen):
     raised_at: AwareDatetime
     acknowledged_by: str | None = None
     acknowledged_at: AwareDatetime | None = None
+    acknowledged_via: str | None = Field(None, max_length=64)
     ended_at: AwareDatetime | None = None
     escalated: bool = False
     escalated_at: AwareDatetime | None = None
@@ -123,6 +127,8 @@ class Alarm(_Frozen):
             raise ValueError("an acknowledged alarm names who acknowledged it")
         if (self.acknowledged_by is None) != (self.acknowledged_at is None):
             raise ValueError("acknowledged_by and acknowledged_at go together")
+        if self.acknowledged_via is not None and self.acknowledged_by is None:
+            raise ValueError("acknowledged_via goes with acknowledged_by")
         return self
 
     @property

@@ -6,7 +6,9 @@ in flight, deleting each only after its PUBACK. A message the broker refuses (MQ
 code >= 0x80) is logged, counted and kept, to be tried again later; it is never counted as
 delivered. On a lost connection: reconnect with capped, jittered backoff. On ``finish()``:
 flush the outbox, publish the retained ``offline`` status and disconnect cleanly.
-Acknowledgement commands arriving on ``.../alarms/{alarm_id}/ack`` go to ``on_ack``.
+Acknowledgement commands arriving on ``.../alarms/{alarm_id}/ack`` are checked by the
+:class:`~edge.publish.ack_verifier.AckVerifier` (signature, dashboard, time, nonce), counted by
+verdict, and only the accepted ones go to ``on_ack``.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aiomqtt
-from pydantic import ValidationError
 
 from edge.backoff import Backoff
 from edge.config import MqttConfig
+from edge.publish.ack_signing import Verdict
+from edge.publish.ack_verifier import AckVerifier
 from edge.publish.confirm import Confirmations, ConnectionLostError
 from edge.publish.connection import connected
 from edge.publish.outbox import Outbox, OutboxMessage
@@ -56,8 +59,7 @@ class PublisherCounters:
     connect_failures: int = 0
     delivered: int = 0
     refused: int = 0
-    acks_received: int = 0
-    acks_rejected: int = 0
+    acks: dict[Verdict, int] = field(default_factory=lambda: dict.fromkeys(Verdict, 0))
     last_error: str | None = None
 
 
@@ -75,7 +77,10 @@ class Publisher:
         started_at: datetime,
         on_ack: AckHandler | None = None,
         backoff: Backoff | None = None,
+        verifier: AckVerifier | None = None,
     ) -> None:
+        if on_ack is not None and verifier is None:
+            raise ValueError("an acknowledgement handler needs a verifier")
         self._config = config
         self._edge_id = edge_id
         self._topics = topics
@@ -84,6 +89,7 @@ class Publisher:
         self._version = version
         self._started_at = started_at
         self._on_ack = on_ack
+        self._verifier = verifier
         initial, cap = RECONNECT_BACKOFF_S
         self._backoff = backoff or Backoff(initial=initial, cap=cap)
         self._finishing = asyncio.Event()
@@ -219,25 +225,16 @@ class Publisher:
 
     async def _receive_acks(self, client: aiomqtt.Client) -> None:
         assert self._on_ack is not None
+        assert self._verifier is not None
         await client.subscribe(self._topics.ack_filter(), qos=1)
         async for message in client.messages:
             target = self._topics.parse_ack(str(message.topic))
             if target is None:
                 continue
-            payload = message.payload if isinstance(message.payload, bytes | str) else b""
-            try:
-                command = AckCommand.model_validate_json(payload)
-            except ValidationError as exc:
-                self.counters.acks_rejected += 1
-                log.warning(
-                    "acknowledgement rejected",
-                    extra={
-                        "bed": target.bed,
-                        "alarm": target.alarm_id,
-                        "error": exc.errors()[0]["msg"],
-                    },
-                )
-                continue
-            self.counters.acks_received += 1
-            await self._on_ack(target, command)
+            payload = message.payload
+            data = payload if isinstance(payload, bytes) else str(payload or "").encode()
+            checked = self._verifier.check(target, data)
+            self.counters.acks[checked.verdict] += 1
+            if checked.command is not None:
+                await self._on_ack(target, checked.command)
         raise ConnectionLostError("the broker's message stream ended")

@@ -130,13 +130,26 @@ class StatusPayload(Envelope):
 
 
 class AckCommand(BaseModel):
-    """An acknowledgement sent by a dashboard: who (a user name, never a patient) and when."""
+    """An acknowledgement sent by a dashboard to ``{prefix}/{site}/beds/{bed}/alarms/{alarm_id}
+    /ack``: who (a user name, never a patient), when, from which dashboard, and the proof.
+
+    ``sig`` is the HMAC-SHA256 (lowercase hex) with the dashboard's shared secret over the
+    canonical bytes of every field and of the target (site, bed and alarm id, from the topic):
+    see :mod:`edge.publish.ack_signing`. The edge refuses a command that is unsigned, from a
+    dashboard it does not know, tampered with, stale (``at`` outside its window, 30 s by
+    default) or replayed (a ``nonce`` seen before)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    by: str = Field(min_length=1, max_length=64)
-    at: AwareDatetime | None = None
-    source: str | None = Field(None, max_length=64, description="the dashboard that sent it")
+    by: str = Field(
+        min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$", description="the user"
+    )
+    at: AwareDatetime = Field(description="when the user acknowledged, UTC")
+    dashboard: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$", description="the sending dashboard's id"
+    )
+    nonce: str = Field(pattern=r"^[0-9a-f]{16,64}$", description="random, once per command")
+    sig: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256, lowercase hex")
 
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {

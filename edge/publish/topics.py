@@ -7,12 +7,17 @@ All topics live under ``{prefix}/{site}``::
     beds/{bed}/devices/{device_id}/telemetry          one Reading
     beds/{bed}/devices/{device_id}/state    retained  connection and counters
     beds/{bed}/alarms/{alarm_id}            retained  current alarm; ``ended``, then emptied
-    beds/{bed}/alarms/{alarm_id}/ack                  command from a dashboard: {by, at}
+    beds/{bed}/alarms/{alarm_id}/ack                  signed command from a dashboard
     beds/{bed}/session                      retained  treatment session
     alarm-log                                         every alarm transition, in order
 
 Ids are restricted by the config to letters, digits, ``_ . -``, so they never contain ``/``,
 ``+`` or ``#``. No topic ever carries a patient identifier.
+
+An acknowledgement (:class:`~edge.publish.payloads.AckCommand`: ``by``, ``at``,
+``dashboard``, ``nonce``, ``sig``) is signed over its fields and its target (site, bed and
+alarm id from this topic; :mod:`edge.publish.ack_signing`), so it cannot be moved to another
+alarm; the edge refuses it unless the signature, the time and the nonce check out.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ class Topics:
         return f"{self.root}/beds/{bed}/alarms/{alarm_id}"
 
     def alarm_ack(self, bed: str, alarm_id: str) -> str:
-        """Where a dashboard sends an acknowledgement of one alarm."""
+        """Where a dashboard sends its signed acknowledgement of one alarm."""
         return f"{self.alarm(bed, alarm_id)}/ack"
 
     def ack_filter(self) -> str:

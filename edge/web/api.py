@@ -3,8 +3,10 @@
 ``GET /api/beds`` and ``GET /api/alarms`` answer what every page shows (alarms highest
 priority first, then the newest first). ``POST /api/alarms/{alarm_id}/ack`` (a nurse's
 login, a JSON body, optionally ``{"site": ...}`` when two sites have an alarm of that id)
-sends the acknowledgement over MQTT to the edge that owns the alarm and answers 202: the
-alarm shows as acknowledged once that edge has applied it and published its new state.
+signs the acknowledgement with the dashboard's key (:mod:`edge.publish.ack_signing`), sends it
+over MQTT to the edge that owns the alarm and answers 202: the alarm shows as acknowledged once
+that edge has verified and applied it and published its new state. A dashboard without a key
+answers 503 with the reason.
 ``/healthz`` says the process is up; ``/readyz`` that the broker feed is connected and every
 extra check passes.
 """
@@ -12,14 +14,14 @@ extra check passes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from edge.publish.ack_signing import sign
 from edge.publish.payloads import AckCommand
-from edge.web.auth import RequestRefusedError, audit, client_address, read_json
+from edge.web.auth import NO_ACK_KEY, RequestRefusedError, audit, client_address, read_json
 from edge.web.dashboard import Dashboard
 from edge.web.mqtt_view import BrokerUnavailableError
 from edge.web.views import JsonDict
@@ -85,9 +87,15 @@ class Api:
         audit.info(
             "alarm acknowledged", extra={**who, "priority": alarm["priority"], "client": client}
         )
-        at = command.at.isoformat() if command.at else None
         return JSONResponse(
-            {"status": "sent", "alarm": alarm, "by": command.by, "at": at}, status_code=202
+            {
+                "status": "sent",
+                "alarm": alarm,
+                "by": command.by,
+                "at": command.at.isoformat(),
+                "dashboard": command.dashboard,
+            },
+            status_code=202,
         )
 
     async def _send_ack(
@@ -101,11 +109,21 @@ class Api:
             raise RequestRefusedError(401, "log in to acknowledge")
         if user.role != "nurse":
             raise RequestRefusedError(403, f"a {user.role} may not acknowledge alarms")
+        secret = self._dashboard.ack_secret
+        if secret is None:
+            raise RequestRefusedError(503, NO_ACK_KEY)
         alarm = self._find(alarm_id, body.get("site"))
         who |= {"site": alarm["site"], "bed": alarm["bed"]}
         if alarm["state"] == "acknowledged":
             return alarm, None
-        command = AckCommand(by=user.name, at=datetime.now(UTC), source=self._dashboard.source)
+        command = sign(
+            secret,
+            site=alarm["site"],
+            bed=alarm["bed"],
+            alarm_id=alarm_id,
+            by=user.name,
+            dashboard=self._dashboard.dashboard_id,
+        )
         try:
             await self._dashboard.feed.acknowledge(alarm["site"], alarm["bed"], alarm_id, command)
         except BrokerUnavailableError as exc:

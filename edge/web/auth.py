@@ -6,7 +6,8 @@ page may look too. A login puts the user name in a signed session cookie (Starle
 ``SessionMiddleware``, ``SameSite=Strict``); the role is looked up in the config on every
 request. A state-changing request must be JSON (a cross-site form cannot send it without a
 CORS preflight, which is never granted) and, when the browser names an origin, come from the
-page's own origin.
+page's own origin. A nurse can acknowledge only on a dashboard that has an acknowledgement key
+(``http.ack_secret``): ``/api/me`` says so and why not.
 
 The audit trail (logger ``edge.web.audit``) records every login, every failed login (the
 name tried and the client address), every acknowledgement and every refused one. It names
@@ -28,11 +29,14 @@ from starlette.routing import Route
 from edge.config import HttpConfig
 from edge.web.passwords import PasswordBook
 
-__all__ = ["Access", "RequestRefusedError", "audit", "client_address", "read_json"]
+__all__ = ["NO_ACK_KEY", "Access", "RequestRefusedError", "audit", "client_address", "read_json"]
 
 audit = logging.getLogger("edge.web.audit")
 
 SESSION_USER = "user"
+NO_ACK_KEY = (
+    "this dashboard has no acknowledgement key (http.ack_secret); acknowledge at the bedside"
+)
 
 
 class RequestRefusedError(Exception):
@@ -84,9 +88,10 @@ async def read_json(request: Request) -> dict[str, Any]:
 class Access:
     """Who is logged in, what they may do, and the login, logout and ``me`` endpoints."""
 
-    def __init__(self, users: PasswordBook, config: HttpConfig) -> None:
+    def __init__(self, users: PasswordBook, config: HttpConfig, *, can_sign: bool = True) -> None:
         self.users = users
         self.view_requires_login = config.view_requires_login
+        self.can_sign = can_sign
 
     def user(self, request: Request) -> HttpConfig.User | None:
         """The logged-in user of ``request``, if still configured."""
@@ -140,9 +145,11 @@ class Access:
         return JSONResponse(self._who(self.user(request)))
 
     def _who(self, user: HttpConfig.User | None) -> dict[str, Any]:
+        nurse = user is not None and user.role == "nurse"
         return {
             "user": user.name if user else None,
             "role": user.role if user else None,
             "view_requires_login": self.view_requires_login,
-            "can_acknowledge": user is not None and user.role == "nurse",
+            "can_acknowledge": nurse and self.can_sign,
+            "cannot_acknowledge_because": NO_ACK_KEY if nurse and not self.can_sign else None,
         }

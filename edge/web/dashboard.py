@@ -1,5 +1,6 @@
 """One dashboard's parts, shared by its routes: the live state, the event journal, the broker
-feed, the users, and the signal that ends the event streams at shutdown."""
+feed, the users, the key that signs its acknowledgements, and the signal that ends the event
+streams at shutdown."""
 
 from __future__ import annotations
 
@@ -26,7 +27,11 @@ FEED_STOP_TIMEOUT_S = 3.0
 
 
 class Dashboard:
-    """The dashboard of ``config``: what every page shows, and who may do what."""
+    """The dashboard of ``config``: what every page shows, and who may do what.
+
+    Its acknowledgements are signed as ``config.dashboard_id`` with ``http.ack_secret``, else
+    with ``ack_secret`` (the daemon's key for its own dashboard), else not at all: without a
+    key the dashboard cannot acknowledge."""
 
     def __init__(
         self,
@@ -34,8 +39,12 @@ class Dashboard:
         *,
         journal_capacity: int = 10_000,
         feed_backoff: Backoff | None = None,
+        ack_secret: str | None = None,
     ) -> None:
         self.config = config
+        configured = config.http.ack_secret
+        self.ack_secret = configured.get_secret_value() if configured else ack_secret
+        self.dashboard_id = config.dashboard_id
         self.state = LiveState(config.mqtt.topic_prefix)
         self.journal = EventJournal(journal_capacity)
         self.feed = MqttFeed(
@@ -45,11 +54,17 @@ class Dashboard:
             self.journal.extend,
             backoff=feed_backoff,
         )
-        self.access = Access(PasswordBook(config.http.users), config.http)
-        self.source = f"dashboard@{config.edge_id}"[:64]
+        self.access = Access(
+            PasswordBook(config.http.users), config.http, can_sign=self.ack_secret is not None
+        )
         self.closing = asyncio.Event()
         if config.http.view_requires_login and not config.http.users:
             log.warning("no dashboard users are configured: nobody can log in to see the beds")
+        if self.ack_secret is None:
+            log.warning(
+                "http.ack_secret is not set: this dashboard cannot acknowledge alarms "
+                "(make a key with `infusion-edge ack-key`)"
+            )
 
     def settings(self) -> JsonDict:
         """What the page needs to judge its data (seconds)."""

@@ -5,9 +5,10 @@ It connects with the edge's own MQTT settings (URL, TLS, credentials, protocol),
 of its own (``{client_id or infusion-edge-{edge_id}}-dashboard-{random}``) and reconnects with
 capped, jittered backoff. After a reconnect the retained alarms and each edge's retained
 digest of its open alarms come again, and the live state reconciles against them (alarms that
-ended meanwhile leave by the digest, see ``edge.web.state``). An acknowledgement is an
-``AckCommand`` published at QoS 1 to the alarm's ack topic; the edge that owns the alarm
-applies it and publishes the alarm's new state, which comes back here like any change.
+ended meanwhile leave by the digest, see ``edge.web.state``). An acknowledgement is a
+signed ``AckCommand`` published at QoS 1 to the alarm's ack topic; the edge that owns the
+alarm verifies and applies it and publishes the alarm's new state, which comes back here like
+any change.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class MqttFeed:
         if client is None:
             raise BrokerUnavailableError("the dashboard is not connected to the broker")
         topic = Topics(self._config.topic_prefix, site).alarm_ack(bed, alarm_id)
-        payload = command.model_dump_json(exclude_none=True).encode()
+        payload = command.model_dump_json().encode()
         try:
             async with asyncio.timeout(ACK_TIMEOUT_S):
                 await client.publish(topic, payload, qos=1)

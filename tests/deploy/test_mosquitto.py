@@ -1,7 +1,8 @@
 """The compose stack's broker settings on a real Mosquitto: deploy/mosquitto's config, password
 file and ACL, with only the container paths and the port changed. Anonymous clients and wrong
-passwords are refused; the edge publishes under the prefix and reads acknowledgements; the
-dashboard reads everything and may publish nothing but acknowledgements (MQTT 5 reason 0x87)."""
+passwords are refused; the edge writes every topic of the contract (edge/publish/topics.py) and
+reads acknowledgements; a dashboard reads those topics and may publish nothing but
+acknowledgements (MQTT 5 reason 0x87): not even an empty retained message erasing an alarm."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge.publish.topics import Topics
 from tests.deploy.support import DEPLOY, ROOT, load_yaml, require_tool
 from tests.mosquitto import find_mosquitto, free_port
 
@@ -29,7 +31,8 @@ pytestmark = pytest.mark.integration
 MOSQUITTO = DEPLOY / "mosquitto"
 PREFIX = "infusion-edge/v1/compose-clinic"
 TELEMETRY = f"{PREFIX}/beds/chair-1/devices/pump-1/telemetry"
-ACK = f"{PREFIX}/beds/chair-1/alarms/chair-1.pump-1.hypertension.20261124T201500.000Z/ack"
+ALARM = f"{PREFIX}/beds/chair-1/alarms/chair-1.pump-1.hypertension.20261124T201500000Z"
+ACK = f"{ALARM}/ack"
 NOT_AUTHORIZED = 0x87
 DEMO_PASSWORDS = {"edge": "edge-demo-only", "dashboard": "dashboard-demo-only"}
 
@@ -92,6 +95,7 @@ class Client:
     pubacks: dict[int, ReasonCode] = field(default_factory=dict)
     subacks: list[ReasonCode] = field(default_factory=list)
     received: list[str] = field(default_factory=list)
+    payloads: dict[str, bytes] = field(default_factory=dict)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _client: mqtt.Client | None = None
 
@@ -135,16 +139,20 @@ class Client:
         self._note(lambda: self.subacks.extend(codes))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        self._note(lambda: self.received.append(message.topic))
+        def note() -> None:
+            self.received.append(message.topic)
+            self.payloads[message.topic] = message.payload
+
+        self._note(note)
 
     @property
     def connected(self) -> bool:
         return self.connack is not None and not self.connack.is_failure
 
-    def publish(self, topic: str) -> int:
+    def publish(self, topic: str, payload: bytes = b"{}", retain: bool = False) -> int:
         """Publish at QoS 1 and return the PUBACK's reason code."""
         assert self._client is not None
-        info = self._client.publish(topic, b"{}", qos=1)
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
         self._wait(lambda: info.mid in self.pubacks)
         return self.pubacks[info.mid].value
 
@@ -186,10 +194,55 @@ def test_the_dashboard_may_only_acknowledge(broker_port: int) -> None:
         Client(broker_port, "edge", DEMO_PASSWORDS["edge"]) as edge,
     ):
         assert edge.subscribe(f"{PREFIX}/beds/+/alarms/+/ack") < 0x80
+        assert dashboard.subscribe("infusion-edge/v1/#") < 0x80
+        assert edge.publish(ALARM, b'{"state": "active"}', retain=True) == 0
+        dashboard.wait_for(ALARM)
         assert dashboard.publish(TELEMETRY) == NOT_AUTHORIZED
-        assert dashboard.publish(f"{PREFIX}/beds/chair-1/alarms/x") == NOT_AUTHORIZED
+        assert dashboard.publish(ALARM, b"", retain=True) == NOT_AUTHORIZED
+        assert dashboard.publish(ALARM, b'{"state": "ended"}', retain=True) == NOT_AUTHORIZED
         assert dashboard.publish(ACK) == 0
         edge.wait_for(ACK)
+    with Client(broker_port, "dashboard", DEMO_PASSWORDS["dashboard"]) as late:
+        assert late.subscribe(f"{PREFIX}/beds/+/alarms/+") < 0x80
+        late.wait_for(ALARM)  # the retained alarm survived the attempts to erase it
+        assert late.payloads[ALARM] == b'{"state": "active"}'
+
+
+def contract_topics() -> dict[str, str]:
+    """Every topic of edge/publish/topics.py (method name -> a topic of the compose site),
+    so a topic added to the contract is checked against the ACL too."""
+    topics = Topics("infusion-edge/v1", "compose-clinic")
+    out = {}
+    for name, method in vars(Topics).items():
+        if name.startswith("_") or name in ("parse_ack", "ack_filter") or not callable(method):
+            continue
+        count = method.__code__.co_argcount - 1
+        out[name] = method(topics, *[f"x-{i}" for i in range(count)])
+    return out
+
+
+def test_each_role_has_exactly_the_topics_of_the_contract_it_needs(broker_port: int) -> None:
+    topics = contract_topics()
+    assert {"status", "telemetry", "device_state", "alarm", "alarm_log", "session"} < set(topics)
+    commands = {topics.pop("alarm_ack")}
+    with (
+        Client(broker_port, "dashboard", DEMO_PASSWORDS["dashboard"]) as dashboard,
+        Client(broker_port, "edge", DEMO_PASSWORDS["edge"]) as edge,
+    ):
+        assert dashboard.subscribe("infusion-edge/v1/#") < 0x80
+        assert edge.subscribe("infusion-edge/v1/#") < 0x80  # its built-in dashboard
+        for name, topic in topics.items():
+            assert edge.publish(topic) == 0, name
+            dashboard.wait_for(topic)
+            edge.wait_for(topic)
+            assert dashboard.publish(topic) == NOT_AUTHORIZED, name
+            assert dashboard.publish(topic, b"", retain=True) == NOT_AUTHORIZED, name
+        for topic in commands:
+            assert dashboard.publish(topic) == 0
+            edge.wait_for(topic)
+            assert edge.publish(topic) == 0  # the acknowledgements of its built-in dashboard
+        assert edge.publish("elsewhere/telemetry") == NOT_AUTHORIZED
+        assert edge.publish(f"{PREFIX}/beds/chair-1/other") == NOT_AUTHORIZED
 
 
 def test_the_edge_reads_the_prefix_for_its_own_dashboard(broker_port: int) -> None:

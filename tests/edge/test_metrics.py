@@ -19,6 +19,7 @@ from edge.config import Config
 from edge.device_state import DeviceState
 from edge.items import OutputItem
 from edge.metrics import EdgeMetrics
+from edge.publish.ack_signing import Verdict
 from edge.publish.mqtt import PublisherCounters
 from edge.publish.outbox import MessageClass, NewMessage, Outbox
 
@@ -79,6 +80,19 @@ async def test_every_series_exists_at_zero_with_bounded_labels(outbox: Outbox) -
         assert {s.labels["priority"] for s in raised} == {"high", "medium", "low"}
         assert all(s.name.endswith("_total") for s in raised)
         assert families["infusion_edge_build_info"].samples[0].labels == {"version": "0.1.0"}
+        acks = {s.labels["result"]: s.value for s in families["infusion_edge_mqtt_acks"].samples}
+        assert acks == dict.fromkeys(
+            [
+                "accepted",
+                "unsigned",
+                "unknown_dashboard",
+                "bad_signature",
+                "stale",
+                "replayed",
+                "malformed",
+            ],
+            0,
+        )
     finally:
         await outbox.close()
 
@@ -86,6 +100,7 @@ async def test_every_series_exists_at_zero_with_bounded_labels(outbox: Outbox) -
 async def test_values_follow_the_daemon(outbox: Outbox) -> None:
     try:
         counters = PublisherCounters(connected=True, delivered=7, refused=1)
+        counters.acks[Verdict.BAD_SIGNATURE] += 2
         metrics = metrics_for(outbox, counters)
         bus: Bus[OutputItem] = Bus()
         items = bus.subscribe("metrics")
@@ -123,6 +138,8 @@ async def test_values_follow_the_daemon(outbox: Outbox) -> None:
             == NOW.timestamp()
         )
         assert value(metrics, "mqtt_publishes", result="refused") == 1
+        assert value(metrics, "mqtt_acks", result="bad_signature") == 2
+        assert value(metrics, "mqtt_acks", result="accepted") == 0
         assert value(metrics, "outbox_messages") == 1
         text = metrics.render().decode()
         assert "182" not in text  # no clinical value ever reaches a metric

@@ -1,5 +1,5 @@
-"""Alarms end to end: a monitor on a pty, the daemon, a real Mosquitto, a nurse's ack over MQTT,
-and a restart in the middle that neither forgets the alarm nor raises it twice."""
+"""Alarms end to end: a monitor on a pty, the daemon, a real Mosquitto, a nurse's signed ack over
+MQTT, and a restart in the middle that neither forgets the alarm nor raises it twice."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from drivers.textline.codec import encode_vitals
 from tests.edge.publish.broker_client import Subscriber, subscribed
+from tests.integration.acks import ACKNOWLEDGEMENTS, STATION, station_ack
 from tests.integration.daemon_process import running_daemon
 from tests.integration.test_daemon_pty import Feeder, feeding, textline_device, write_config
 from tests.mosquitto import Mosquitto
@@ -35,7 +36,12 @@ def transitions(subscriber: Subscriber, rule: str = "hypertension") -> list[dict
 async def test_hypertension_is_raised_survives_a_restart_and_is_acknowledged_by_a_nurse(
     tmp_path: Path, monitor: PtyDevice, mosquitto: Mosquitto
 ) -> None:
-    config = write_config(tmp_path, [textline_device("monitor-1", monitor.path)], mosquitto.url)
+    config = write_config(
+        tmp_path,
+        [textline_device("monitor-1", monitor.path)],
+        mosquitto.url,
+        acknowledgements=ACKNOWLEDGEMENTS,
+    )
     feeder = Feeder(monitor, vitals(122, 78))
     async with subscribed(mosquitto.port, ROOT) as subscriber, feeding(feeder):
         async with running_daemon(config) as edge:
@@ -72,7 +78,7 @@ async def test_hypertension_is_raised_survives_a_restart_and_is_acknowledged_by_
             async with aiomqtt.Client("127.0.0.1", mosquitto.port) as dashboard:
                 await dashboard.publish(
                     f"infusion-edge/v1/test-site/beds/bed-1/alarms/{alarm_id}/ack",
-                    b'{"by": "nurse.kim", "source": "station-1"}',
+                    station_ack("bed-1", alarm_id),
                     qos=1,
                 )
             await subscriber.wait_until(
@@ -82,6 +88,7 @@ async def test_hypertension_is_raised_survives_a_restart_and_is_acknowledged_by_
                 t for t in transitions(subscriber) if t["transition"] == "acknowledged"
             )
             assert acknowledged["alarm"]["acknowledged_by"] == "nurse.kim"
+            assert acknowledged["alarm"]["acknowledged_via"] == STATION
             assert acknowledged["alarm"]["state"] == "acknowledged"
 
             feeder.line = vitals(128, 80)  # back below 170/105 and 150/95: the alarm ends

@@ -32,9 +32,10 @@ def pump_line(volume: float) -> bytes:
 
 
 def write_config(
-    directory: Path, devices: list[dict[str, Any]], mqtt_url: str | None = None
+    directory: Path, devices: list[dict[str, Any]], mqtt_url: str | None = None, **more: Any
 ) -> Path:
-    """A daemon config in ``directory``; MQTT goes to ``mqtt_url``, else to a closed port."""
+    """A daemon config in ``directory``; MQTT goes to ``mqtt_url``, else to a closed port;
+    ``more`` replaces or adds top-level keys."""
     config = {
         "site": "test-site",
         "edge_id": "test-edge",
@@ -47,6 +48,7 @@ def write_config(
         },
         "beds": {"bed-1": {}},
         "devices": devices,
+        **more,
     }
     path = directory / "edge.yaml"
     path.write_text(yaml.safe_dump(config))

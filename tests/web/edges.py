@@ -1,5 +1,6 @@
 """A simulated edge on the real broker: it publishes what an edge publishes, built with the
-contract's own payload models, and applies acknowledgements to its alarms as the edge does."""
+contract's own payload models, and applies acknowledgements to its alarms as the edge does,
+once the edge's own verifier accepted them (trusting the test dashboard's key)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import aiomqtt
 from drivers.readings import Observation, PumpStatus
 from edge.alarms.models import Alarm, alarm_id
 from edge.device_state import Connection
+from edge.publish.ack_signing import Verdict
+from edge.publish.ack_verifier import AckVerifier
 from edge.publish.connection import read_disconnect_reason
 from edge.publish.payloads import (
     AckCommand,
@@ -28,6 +31,7 @@ from edge.publish.payloads import (
     VitalsTelemetry,
 )
 from edge.publish.topics import Topics
+from tests.web.helpers import ACK_SECRET, DASHBOARD_ID
 
 __all__ = ["FakeEdge", "fake_edge", "hypertension"]
 
@@ -65,6 +69,8 @@ class FakeEdge:
         self.envelopes = EnvelopeFactory(edge_id)
         self.alarms: dict[str, Alarm] = {}
         self.acks: list[AckCommand] = []
+        self.refused: list[Verdict] = []
+        self.verifier = AckVerifier(site, {DASHBOARD_ID: ACK_SECRET})
 
     def _envelope(self, model: type[Envelope], ts: datetime | None = None) -> dict[str, Any]:
         return self.envelopes.fields(model, ts or datetime.now(UTC))
@@ -201,13 +207,21 @@ class FakeEdge:
         async for message in self.client.messages:
             target = self.topics.parse_ack(str(message.topic))
             alarm = self.alarms.get(target.alarm_id) if target else None
-            if alarm is None or not isinstance(message.payload, bytes):
+            if alarm is None or target is None or not isinstance(message.payload, bytes):
                 continue
-            command = AckCommand.model_validate_json(message.payload)
+            checked = self.verifier.check(target, message.payload)
+            if checked.command is None:
+                self.refused.append(checked.verdict)
+                continue
+            command = checked.command
             self.acks.append(command)
-            at = command.at or datetime.now(UTC)
-            update = {"state": "acknowledged", "acknowledged_by": command.by}
-            await self.alarm(alarm.model_copy(update={**update, "acknowledged_at": at}))
+            update = {
+                "state": "acknowledged",
+                "acknowledged_by": command.by,
+                "acknowledged_at": command.at,
+                "acknowledged_via": command.dashboard,
+            }
+            await self.alarm(alarm.model_copy(update=update))
 
 
 @contextlib.asynccontextmanager

@@ -17,10 +17,21 @@ from edge.config import Config
 from edge.web.dashboard import Dashboard
 from edge.web.passwords import hash_password
 
-__all__ = ["PASSWORDS", "Running", "SseEvent", "eventually", "sse_events", "web_config"]
+__all__ = [
+    "ACK_SECRET",
+    "DASHBOARD_ID",
+    "PASSWORDS",
+    "Running",
+    "SseEvent",
+    "eventually",
+    "sse_events",
+    "web_config",
+]
 
 PASSWORDS = {"nurse.kim": "kim's long password", "viewer.lee": "lee's long password"}
 SECRET = "s" * 40
+ACK_SECRET = "the test dashboard's acknowledgement key"
+DASHBOARD_ID = "dashboard@dash-1"  # the default: dashboard@{edge_id}
 POLL_S = 0.02
 
 
@@ -30,12 +41,19 @@ def _hash(password: str) -> str:
 
 
 def web_config(mqtt_url: str, **http: Any) -> Config:
-    """A dashboard config on the broker at ``mqtt_url`` with a nurse and a viewer."""
+    """A dashboard config on the broker at ``mqtt_url`` with a nurse and a viewer, signing
+    acknowledgements as :data:`DASHBOARD_ID` with :data:`ACK_SECRET`."""
     users = [
         {"name": "nurse.kim", "role": "nurse", "password_hash": _hash(PASSWORDS["nurse.kim"])},
         {"name": "viewer.lee", "role": "viewer", "password_hash": _hash(PASSWORDS["viewer.lee"])},
     ]
-    settings = {"users": users, "session_secret": SECRET, "port": 8080, **http}
+    settings = {
+        "users": users,
+        "session_secret": SECRET,
+        "ack_secret": ACK_SECRET,
+        "port": 8080,
+        **http,
+    }
     return Config(site="dash-site", edge_id="dash-1", mqtt={"url": mqtt_url}, http=settings)
 
 

@@ -1,16 +1,20 @@
-"""Acknowledgement: a nurse's POST goes over MQTT to the edge that owns the alarm, whose new
-state comes back to every page; a viewer, a stranger and a lost broker are refused, and every
-attempt is audited."""
+"""Acknowledgement: a nurse's POST goes over MQTT, signed with the dashboard's key, to the edge
+that owns the alarm, whose new state comes back to every page; a viewer, a stranger, a lost
+broker and a dashboard without a key are refused, and every attempt is audited."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import httpx
 import pytest
 
+from edge.web.app import create_app, dashboard_of
+from edge.web.auth import NO_ACK_KEY
 from tests.mosquitto import Mosquitto
 from tests.web.edges import fake_edge, hypertension
-from tests.web.helpers import Running, eventually
+from tests.web.helpers import DASHBOARD_ID, Running, eventually, web_config
 
 pytestmark = pytest.mark.integration
 
@@ -38,10 +42,11 @@ async def test_a_nurse_acknowledges_over_mqtt_and_the_edge_answers(
         )
         [command] = edge.acks
         assert command.by == "nurse.kim"
-        assert command.source == "dashboard@dash-1"
-        assert command.at is not None
+        assert command.dashboard == DASHBOARD_ID
+        assert edge.refused == []
         shown = (await running.client.get("/api/alarms")).json()["alarms"][0]
         assert shown["acknowledged_by"] == "nurse.kim"
+        assert shown["acknowledged_via"] == DASHBOARD_ID
         again = await running.client.post(f"/api/alarms/{alarm.alarm_id}/ack", json={})
         assert again.json()["status"] == "already acknowledged"
         assert len(edge.acks) == 1
@@ -115,3 +120,34 @@ async def test_without_the_broker_the_nurse_is_told_to_acknowledge_at_the_bedsid
     assert audited(caplog, "acknowledgement refused")
     mosquitto.start()
     await eventually(lambda: running.dashboard.feed.connected, timeout=20)
+
+
+async def test_a_dashboard_without_a_key_cannot_acknowledge_and_says_why(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT)
+    app = create_app(web_config(mosquitto.url, ack_secret=None))
+    dashboard = dashboard_of(app)
+    assert dashboard is not None
+    alarm = hypertension("bed-1")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client,
+        fake_edge(mosquitto.port, acks=True) as edge,
+    ):
+        running = Running(app, dashboard, client)
+        await eventually(lambda: dashboard.feed.connected)
+        me = (await running.login("nurse.kim")).json()
+        assert (me["can_acknowledge"], me["cannot_acknowledge_because"]) == (False, NO_ACK_KEY)
+        await edge.alarm(alarm)
+        await eventually(lambda: bool(dashboard.state.alarms))
+        response = await client.post(f"/api/alarms/{alarm.alarm_id}/ack", json={})
+        assert response.status_code == 503
+        assert response.json() == {"error": NO_ACK_KEY}
+        await asyncio.sleep(0.3)
+        assert edge.acks == []
+        assert edge.refused == []
+    [refused] = audited(caplog, "acknowledgement refused")
+    assert refused.reason == NO_ACK_KEY  # type: ignore[attr-defined]

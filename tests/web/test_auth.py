@@ -34,6 +34,7 @@ async def test_a_nurse_logs_in_and_out(running: Running, caplog: pytest.LogCaptu
         "role": "nurse",
         "view_requires_login": True,
         "can_acknowledge": True,
+        "cannot_acknowledge_because": None,
     }
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie

@@ -24,7 +24,7 @@ from tests.mosquitto import Mosquitto
 from tests.ptys import PtyDevice
 from tests.web.browser import CHROMIUM, chromium, log_in
 from tests.web.edges import fake_edge, hypertension
-from tests.web.helpers import web_config
+from tests.web.helpers import ACK_SECRET, DASHBOARD_ID, web_config
 from tests.web.serving import served
 
 pytestmark = [
@@ -48,6 +48,7 @@ def daemon_config(directory: Path, monitor: Path, mqtt_url: str) -> Path:
         "log": {"level": "INFO", "format": "json"},
         "mqtt": {"url": mqtt_url},
         "http": {"enabled": False},
+        "acknowledgements": {"dashboards": {DASHBOARD_ID: {"secret": ACK_SECRET}}},
         "storage": {
             "outbox_path": str(directory / "outbox.sqlite"),
             "alarm_log_path": str(directory / "alarm-log.sqlite"),
@@ -113,6 +114,7 @@ async def test_a_hypertensive_bed_shows_red_and_a_nurse_acknowledges_it_on_every
             for page in (nurse, viewer):
                 status = alarm_rows(page).locator(".status")
                 await expect(status).to_contain_text("ACKNOWLEDGED by nurse.kim", timeout=10_000)
+                await expect(status).to_contain_text(f"via {DASHBOARD_ID}")
             await expect(row).to_have_css("animation-name", "none")
             await expect(row.locator("button.ack")).to_be_hidden()
         finally:

@@ -237,7 +237,8 @@
     const me = S.me || {};
     $("login").hidden = !!me.user;
     $("who").hidden = !me.user;
-    $("who-name").textContent = me.user ? me.user + " (" + me.role + (me.can_acknowledge ? "" : ", cannot acknowledge") + ")" : "";
+    const cannot = me.cannot_acknowledge_because ? ", cannot acknowledge: " + me.cannot_acknowledge_because : ", cannot acknowledge";
+    $("who-name").textContent = me.user ? me.user + " (" + me.role + (me.can_acknowledge ? "" : cannot) + ")" : "";
   }
 
   function problems() {
@@ -281,7 +282,8 @@
 
   function alarmStatus(alarm) {
     if (alarm.state === "acknowledged") {
-      return "ACKNOWLEDGED by " + alarm.acknowledged_by + " at " + timeOfDay(alarm.acknowledged_at) + " — condition still present";
+      const via = alarm.acknowledged_via ? " via " + alarm.acknowledged_via : "";
+      return "ACKNOWLEDGED by " + alarm.acknowledged_by + via + " at " + timeOfDay(alarm.acknowledged_at) + " — condition still present";
     }
     if (alarm.state === "latched") return "LATCHED — condition over, acknowledge to clear";
     return "ACTIVE — not acknowledged";

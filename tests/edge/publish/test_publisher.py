@@ -16,6 +16,8 @@ import trustme
 
 from edge.backoff import Backoff
 from edge.config import MqttConfig
+from edge.publish.ack_signing import Verdict, sign
+from edge.publish.ack_verifier import AckVerifier
 from edge.publish.mqtt import Publisher
 from edge.publish.outbox import MessageClass, NewMessage, Outbox
 from edge.publish.payloads import AckCommand, EnvelopeFactory
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.integration
 
 TOPICS = Topics("infusion-edge/v1", "test")
 ROOT = f"{TOPICS.root}/#"
+ACK_SECRET = "station-1's secret, long enough for HMAC"
 
 
 def telemetry(device: str, seq: int, bed: str = "bed-1") -> NewMessage:
@@ -63,6 +66,7 @@ async def publishing(
         datetime.now(UTC),
         on_ack=on_ack,
         backoff=Backoff(initial=0.2, cap=1.0),
+        verifier=AckVerifier(TOPICS.site, {"station-1": ACK_SECRET}) if on_ack else None,
     )
     task = asyncio.create_task(publisher.run(), name="publisher")
     try:
@@ -264,15 +268,14 @@ async def test_a_publish_denied_by_the_acl_is_kept_and_not_counted(tmp_path: Pat
         broker.stop()
 
 
-async def test_acknowledgements_reach_the_handler_and_bad_ones_are_rejected(
+async def test_only_verified_acknowledgements_reach_the_handler(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
     received: list[tuple[AckTopic, AckCommand]] = []
-    arrived = asyncio.Event()
+    alarm_id = "bed-2.pump-2.rate_deviation.1"
 
     async def on_ack(topic: AckTopic, command: AckCommand) -> None:
         received.append((topic, command))
-        arrived.set()
 
     async with (
         outbox_at(tmp_path / "outbox.sqlite") as outbox,
@@ -283,19 +286,33 @@ async def test_acknowledgements_reach_the_handler_and_bad_ones_are_rejected(
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)  # the ack subscription is made right after connecting
+        command = sign(
+            ACK_SECRET,
+            site=TOPICS.site,
+            bed="bed-2",
+            alarm_id=alarm_id,
+            by="nurse.kim",
+            dashboard="station-1",
+        )
         async with aiomqtt.Client("127.0.0.1", mosquitto.port) as dashboard:
-            topic = TOPICS.alarm_ack("bed-2", "bed-2.pump-2.rate_deviation.1")
+            topic = TOPICS.alarm_ack("bed-2", alarm_id)
             await dashboard.publish(topic, b'{"by": "nurse.kim"}', qos=1)
             await dashboard.publish(topic, b'{"who": "nobody"}', qos=1)
-            async with asyncio.timeout(5):
-                await arrived.wait()
-            for _ in range(40):
-                if publisher.counters.acks_rejected:
+            await dashboard.publish(topic, b"[]", qos=1)
+            await dashboard.publish(topic, command.model_dump_json(), qos=1)
+            await dashboard.publish(topic, command.model_dump_json(), qos=1)
+            for _ in range(100):
+                if sum(publisher.counters.acks.values()) == 5:
                     break
                 await asyncio.sleep(0.05)
-    assert received[0][0] == AckTopic("bed-2", "bed-2.pump-2.rate_deviation.1")
-    assert received[0][1].by == "nurse.kim"
-    assert publisher.counters.acks_rejected == 1
+    assert received == [(AckTopic("bed-2", alarm_id), command)]
+    assert publisher.counters.acks == {
+        **dict.fromkeys(Verdict, 0),
+        Verdict.ACCEPTED: 1,
+        Verdict.UNSIGNED: 2,
+        Verdict.MALFORMED: 1,
+        Verdict.REPLAYED: 1,
+    }
 
 
 async def test_finish_flushes_and_says_offline(tmp_path: Path, mosquitto: Mosquitto) -> None:
