@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from edge.alarms.engine import AlarmEngine, EngineEvent
 from edge.alarms.errors import AlarmEndedError, UnknownAlarmError
 from edge.alarms.log import AlarmLog
+from edge.alarms.log_guard import GuardedAlarmLog
 from edge.bus import Bus, Subscription
 from edge.device_state import DeviceState
-from edge.items import AckRequest, InputItem, OutputItem
+from edge.items import AckRequest, InputItem, OutputItem, StorageStatus
 from edge.tasks import run_until_first_exits
 
 __all__ = ["AlarmStage"]
@@ -32,7 +33,9 @@ BATCH_MAX = 500
 class AlarmStage:
     """Runs ``engine`` from a subscription of the input bus into ``outputs``."""
 
-    def __init__(self, engine: AlarmEngine, alarm_log: AlarmLog, outputs: Bus[OutputItem]) -> None:
+    def __init__(
+        self, engine: AlarmEngine, alarm_log: AlarmLog | GuardedAlarmLog, outputs: Bus[OutputItem]
+    ) -> None:
         self.engine = engine
         self._log = alarm_log
         self._outputs = outputs
@@ -56,6 +59,9 @@ class AlarmStage:
             for item in batch:
                 if isinstance(item, AckRequest):
                     await self._emit(self._acknowledge(item))
+                    continue
+                if isinstance(item, StorageStatus):
+                    await self._emit(self.engine.on_storage(bool(item.faulted)))
                     continue
                 if isinstance(item, DeviceState):
                     events = self.engine.on_device_state(item)
