@@ -22,11 +22,18 @@ def storage_engine(clock: FakeClock) -> AlarmEngine:
     return AlarmEngine(clock, beds=["chair-1", "chair-2"])
 
 
+def on_storage(engine: AlarmEngine, faulted: bool) -> list[AlarmEvent]:
+    events = engine.on_storage(faulted)
+    alarm_events = [e for e in events if isinstance(e, AlarmEvent)]
+    assert alarm_events == events
+    return alarm_events
+
+
 def test_storage_fault_is_raised_on_every_bed_and_ends_with_the_fault() -> None:
     clock = FakeClock()
     engine = storage_engine(clock)
-    assert engine.on_storage(False) == []
-    raised = engine.on_storage(True)
+    assert on_storage(engine, False) == []
+    raised = on_storage(engine, True)
     assert [(e.transition, e.alarm.bed) for e in raised] == [
         ("raised", "chair-1"),
         ("raised", "chair-2"),
@@ -39,9 +46,9 @@ def test_storage_fault_is_raised_on_every_bed_and_ends_with_the_fault() -> None:
         None,
     )
     assert alarm.message == "Edge storage fault: alarms still work but are not saved to disk"
-    assert engine.on_storage(True) == []  # still the same episode
+    assert on_storage(engine, True) == []  # still the same episode
     clock.t = 5.0
-    ended = engine.on_storage(False)
+    ended = on_storage(engine, False)
     assert [(e.transition, e.alarm.state) for e in ended] == [("ended", "ended")] * 2
     assert engine.active() == []
 
@@ -49,25 +56,25 @@ def test_storage_fault_is_raised_on_every_bed_and_ends_with_the_fault() -> None:
 def test_an_acknowledged_storage_fault_ends_too_it_never_latches() -> None:
     clock = FakeClock()
     engine = storage_engine(clock)
-    alarm_id = engine.on_storage(True)[0].alarm.alarm_id
+    alarm_id = on_storage(engine, True)[0].alarm.alarm_id
     assert engine.acknowledge(alarm_id, "nurse.kim")[0].alarm.state == "acknowledged"
-    assert {e.alarm.state for e in engine.on_storage(False)} == {"ended"}
+    assert {e.alarm.state for e in on_storage(engine, False)} == {"ended"}
 
 
 def test_a_restored_storage_fault_ends_when_the_stores_are_well() -> None:
     clock = FakeClock()
     first = storage_engine(clock)
-    alarms = [e.alarm for e in first.on_storage(True)]
+    alarms = [e.alarm for e in on_storage(first, True)]
     again = storage_engine(clock)
     again.restore(alarms)
     assert len(again.active()) == 2
-    assert {e.transition for e in again.on_storage(False)} == {"ended"}
+    assert {e.transition for e in on_storage(again, False)} == {"ended"}
 
 
 def some_events(count: int = 3) -> list[AlarmEvent]:
     """``count`` alarm events (raised on beds 1..count)."""
     engine = AlarmEngine(FakeClock(), beds=[f"bed-{n}" for n in range(1, count + 1)])
-    return [e for e in engine.on_storage(True) if isinstance(e, AlarmEvent)]
+    return [e for e in on_storage(engine, True) if isinstance(e, AlarmEvent)]
 
 
 def test_a_failed_append_keeps_the_events_and_writes_them_when_the_disk_allows(

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from edge.publish.memory_tier import MemoryTier
-from edge.publish.outbox import MessageClass, NewMessage, Outbox
+from edge.publish.outbox import MessageClass, NewMessage, Outbox, OutboxMessage
 
 T, S, A = MessageClass.TELEMETRY, MessageClass.STATE, MessageClass.ALARM
 
@@ -21,8 +22,8 @@ def message(n: int, cls: MessageClass = T) -> NewMessage:
     return NewMessage(f"t/{cls.name}/{n}", os.urandom(200) + str(n).encode(), cls)
 
 
-def numbers(messages: list[object]) -> list[str]:
-    return [m.topic.rsplit("/", 1)[1] for m in messages]  # type: ignore[attr-defined]
+def numbers(messages: Sequence[OutboxMessage]) -> list[str]:
+    return [m.topic.rsplit("/", 1)[1] for m in messages]
 
 
 async def disk_full(outbox: Outbox, full: bool = True) -> None:
@@ -137,6 +138,10 @@ async def test_a_directory_that_cannot_be_made_is_retried(tmp_path: Path) -> Non
     assert (blocker / "outbox.sqlite").exists()
 
 
+def set_aside_files(directory: Path) -> list[Path]:
+    return list(directory.glob("outbox.sqlite.corrupt-*"))
+
+
 def corrupt_random(path: Path) -> None:
     path.write_bytes(os.urandom(64 * 1024))
 
@@ -153,15 +158,15 @@ def corrupt_truncated(path: Path) -> None:
 
 @pytest.mark.parametrize("damage", [corrupt_random, corrupt_truncated], ids=["random", "truncated"])
 async def test_a_corrupt_outbox_is_moved_aside_and_a_fresh_one_begun(
-    tmp_path: Path, damage: object, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, damage: Callable[[Path], None], caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "outbox.sqlite"
-    damage(path)  # type: ignore[operator]
+    damage(path)
     original = path.read_bytes()
     outbox = Outbox(path, 1000, 3600, corrupt_notice_s=60)
     await outbox.open()
     try:
-        aside = list(tmp_path.glob("outbox.sqlite.corrupt-*"))
+        aside = set_aside_files(tmp_path)
         assert len(aside) == 1
         assert aside[0].read_bytes() == original
         moved = [r for r in caplog.records if r.getMessage().startswith("corrupt file moved")]
@@ -192,7 +197,7 @@ async def test_a_file_corrupted_while_running_is_replaced_and_ids_go_on(tmp_path
 
         await outbox._run(wreck)
         await outbox.put([message(50, A)])  # fails, moves the file aside, starts fresh
-        assert list(tmp_path.glob("outbox.sqlite.corrupt-*"))
+        assert set_aside_files(tmp_path)
         outbox.mark_delivered([m.id for m in taken])  # late acks for the old file
         fresh = await outbox.take(10)
         assert numbers(fresh) == ["50"]
