@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -27,7 +28,7 @@ from tests.edge.publish.broker_client import Subscriber, subscribed
 from tests.integration.daemon_process import REPO_ROOT, DaemonProcess, LogLine
 from tests.integration.test_daemon_alarms import ROOT, vitals
 from tests.integration.test_daemon_pty import Feeder, feeding, textline_device, write_config
-from tests.mosquitto import Mosquitto
+from tests.mosquitto import Mosquitto, free_port
 from tests.ptys import PtyDevice
 
 pytestmark = pytest.mark.integration
@@ -50,10 +51,14 @@ def logged(msg: str, **fields: object) -> Callable[[LogLine], bool]:
     return lambda line: line.get("msg") == msg and all(line.get(k) == v for k, v in fields.items())
 
 
-def storage_config(tmp_path: Path, store: Path, monitor: PtyDevice, url: str) -> Path:
+def storage_config(
+    tmp_path: Path, store: Path, monitor: PtyDevice, url: str, http_port: int | None = None
+) -> Path:
     """The daemon's config with its outbox and alarm log in ``store``."""
     path = write_config(tmp_path, [textline_device("monitor-1", monitor.path)], url)
     config = yaml.safe_load(path.read_text())
+    if http_port is not None:
+        config["http"] = {"enabled": True, "port": http_port}
     config["storage"] = {
         "outbox_path": str(store / "outbox.sqlite"),
         "alarm_log_path": str(store / "alarm-log.sqlite"),
@@ -244,6 +249,8 @@ async def test_a_read_only_directory_keeps_alarms_going(
     store = tmp_path / "var"
     store.mkdir()
     config = storage_config(tmp_path, store, monitor, mosquitto.url)
+    port = free_port()
+    config = storage_config(tmp_path, store, monitor, mosquitto.url, http_port=port)
     prepare = 'mount -t tmpfs -o size=1m tmpfs "$1" && mount -o remount,ro "$1"'
     feeder = Feeder(monitor, vitals(122, 78))
     async with subscribed(mosquitto.port, ROOT) as subscriber, feeding(feeder):
@@ -253,4 +260,13 @@ async def test_a_read_only_directory_keeps_alarms_going(
                 fault = await edge.wait_for(logged("storage fault", store=name))
                 assert fault["kind"] == "unavailable", edge.output()
             await alarm_reaches_subscriber_during_the_fault(edge, feeder, subscriber)
+            await edge.wait_for(logged("dashboard and /metrics listening"))
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                ready = await http.get("/readyz")
+                assert ready.status_code == 503
+                assert ready.json()["checks"]["storage"] is False
+                assert ready.json()["checks"]["broker"] is True
+                metrics = (await http.get("/metrics")).text
+            assert 'infusion_edge_storage_fault{store="outbox"} 1.0' in metrics
+            assert 'infusion_edge_storage_fault{store="alarm_log"} 1.0' in metrics
             await stops_cleanly(edge)
