@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
-from edge.storage.errors import quick_check
+from edge.storage.sqlite import probe_write, quick_check
 
 __all__ = ["AlarmLog", "LoggedEvent"]
 
@@ -84,6 +84,10 @@ class AlarmLog:
             raise RuntimeError(f"{self.path}: alarm log schema {version}, expected 1")
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def check_writable(self) -> None:
+        """Raise sqlite3's error unless the disk takes a write of a few pages now."""
+        probe_write(self._db)
 
     def close(self) -> None:
         """Close the file; the log cannot be used after."""

@@ -111,6 +111,8 @@ class GuardedAlarmLog:
             if self._pending:
                 self._log.append(self._pending)
                 self._pending.clear()
+            else:
+                self._log.check_writable()
         except (sqlite3.Error, OSError) as exc:
             self._failed(storage_fault(self.name, self.path, exc))
             return

@@ -34,8 +34,9 @@ from typing import TypeVar
 
 from edge.publish.memory_tier import MemoryTier
 from edge.publish.messages import MessageClass, NewMessage, OutboxMessage
-from edge.storage.errors import StorageFaultError, quick_check, storage_fault
+from edge.storage.errors import StorageFaultError, storage_fault
 from edge.storage.files import set_aside
+from edge.storage.sqlite import probe_write, quick_check
 from edge.storage.state import FaultState
 
 __all__ = ["MessageClass", "NewMessage", "Outbox", "OutboxMessage"]
@@ -197,13 +198,16 @@ class Outbox:
         try:
             if self._db is None:
                 await self._disk(self._open)
+            wrote = False
             for _ in range(FLUSH_ROUNDS):
                 pending, delivered = self.memory.all(), self._pop_delivered()
                 if not pending and not delivered:
                     break
                 await self._disk(partial(self._insert, _rows(pending), delivered))
-                delivered = []
+                wrote, delivered = True, []
                 self.memory.deliver(m.id for m in pending)
+            if not wrote:  # nothing of its own to write: would the disk take a batch?
+                await self._disk(lambda: probe_write(self._require()))
         except StorageFaultError as fault:
             self._delivered[:0] = delivered
             await self._failed(fault)

@@ -5,7 +5,8 @@ operations only, turns them into a :class:`StorageFaultError` with :func:`storag
 acts on its ``kind``:
 
 - ``corrupt``: SQLite says the file is not a database or is malformed (``SQLITE_NOTADB``,
-  ``SQLITE_CORRUPT``, or a failed ``PRAGMA quick_check`` at open): move it aside, start fresh;
+  ``SQLITE_CORRUPT``, or a failed :func:`~edge.storage.sqlite.quick_check`): move it aside,
+  start fresh;
 - ``full``: no space left (``SQLITE_FULL``, ``ENOSPC``, ``EDQUOT``): keep in memory, retry;
 - ``unavailable``: anything else (read-only or missing directory, I/O error): keep, retry.
 """
@@ -17,7 +18,7 @@ import sqlite3
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["FaultKind", "StorageFaultError", "quick_check", "storage_fault"]
+__all__ = ["FaultKind", "StorageFaultError", "storage_fault"]
 
 FaultKind = Literal["corrupt", "full", "unavailable"]
 
@@ -55,11 +56,3 @@ def _kind(exc: sqlite3.Error | OSError) -> FaultKind:
     if type(exc) is sqlite3.DatabaseError:
         return "corrupt"
     return "unavailable"
-
-
-def quick_check(db: sqlite3.Connection) -> None:
-    """Raise ``sqlite3.DatabaseError`` (the corrupt family) unless SQLite's ``PRAGMA
-    quick_check`` finds the open file sound; it reads the whole file, so only at open."""
-    result = db.execute("PRAGMA quick_check(1)").fetchone()[0]
-    if result != "ok":
-        raise sqlite3.DatabaseError(f"quick_check: {result}")

@@ -87,6 +87,13 @@ async def test_a_full_disk_keeps_messages_in_memory_and_moves_them_to_disk_on_re
         await outbox.retry()  # still full: nothing changes, nothing raised
         assert outbox.faulted
         assert numbers(await outbox.take(2)) == ["7", "8"]
+        everything = await outbox.take(1000)
+        outbox.mark_delivered([m.id for m in everything])
+        assert outbox.memory_depth == 0
+        await outbox.retry()  # nothing left in memory, but the disk is still full
+        assert outbox.faulted
+        await outbox.put([message(n) for n in range(7, 200)] + [message(200, A)])
+        assert outbox.memory_depth == 194
 
         await disk_full(outbox, full=False)
         await outbox.retry()
