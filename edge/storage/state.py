@@ -60,6 +60,10 @@ class FaultState:
             extra["messages_lost"] = lost
         log.error("corrupt file moved aside; starting a fresh one", extra=extra)
 
+    def lost(self, count: int, what: str) -> None:
+        """Log that ``count`` items only in memory are lost (at shutdown)."""
+        log.error(what, extra={"store": self.store, "count": count})
+
     def recovered(self) -> None:
         """The disk works again."""
         if self.fault is not None:

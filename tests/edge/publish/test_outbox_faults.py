@@ -200,7 +200,7 @@ async def test_a_file_corrupted_while_running_is_replaced_and_ids_go_on(tmp_path
         def wreck() -> None:
             outbox._require().close()
             path.write_bytes(os.urandom(64 * 1024))
-            outbox._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            outbox._file.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
         await outbox._run(wreck)
         await outbox.put([message(50, A)])  # fails, moves the file aside, starts fresh
