@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from edge.alarms.engine import AlarmEngine, EngineEvent
 from edge.alarms.errors import AlarmEndedError, UnknownAlarmError
 from edge.alarms.log import AlarmLog
+from edge.alarms.log_guard import GuardedAlarmLog
 from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
 from edge.device_state import DeviceState
-from edge.items import AckRequest, AlarmRefresh, InputItem, OutputItem
+from edge.items import AckRequest, AlarmRefresh, InputItem, OutputItem, StorageStatus
 from edge.tasks import run_until_first_exits
 
 __all__ = ["AlarmStage"]
@@ -40,7 +41,7 @@ class AlarmStage:
     def __init__(
         self,
         engine: AlarmEngine,
-        alarm_log: AlarmLog,
+        alarm_log: AlarmLog | GuardedAlarmLog,
         outputs: Bus[OutputItem],
         clock: Clock | None = None,
         refresh_s: float = REFRESH_S,
@@ -72,6 +73,9 @@ class AlarmStage:
             for item in batch:
                 if isinstance(item, AckRequest):
                     await self._emit(self._acknowledge(item))
+                    continue
+                if isinstance(item, StorageStatus):
+                    await self._emit(self.engine.on_storage(bool(item.faulted)))
                     continue
                 if isinstance(item, DeviceState):
                     events = self.engine.on_device_state(item)

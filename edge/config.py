@@ -172,6 +172,12 @@ class StorageConfig(_Model):
     alarm_log_path: Path = Path("var/alarm-log.sqlite")
     max_messages: int = Field(200_000, ge=100)
     max_age_s: PositiveFloat = 7 * 24 * 3600.0
+    # Storage faults (README "Storage faults"): messages kept in memory while the outbox's disk
+    # refuses writes, s between retries of a faulted store, s a corrupt file moved aside
+    # keeps storage_fault raised.
+    memory_max_messages: int = Field(10_000, ge=100)
+    retry_s: float = Field(5.0, ge=1.0, le=60.0)
+    corrupt_notice_s: float = Field(300.0, ge=0.0)
 
 
 class SerialConfig(_Model):

@@ -33,7 +33,7 @@ from starlette.routing import Route
 from edge import __version__
 from edge.alarm_stage import AlarmStage
 from edge.alarms.engine import AlarmEngine
-from edge.alarms.log import AlarmLog
+from edge.alarms.log_guard import GuardedAlarmLog
 from edge.backoff import Backoff
 from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
@@ -48,6 +48,7 @@ from edge.publish.outbox_writer import OutboxWriter
 from edge.publish.payloads import AckCommand, EnvelopeFactory
 from edge.publish.topics import AckTopic, Topics
 from edge.session import LinkSession
+from edge.storage.monitor import StorageMonitor
 from edge.tap import log_bus_items
 from edge.web import create_app, listen, serve
 from edge.web.dashboard import Dashboard
@@ -93,7 +94,10 @@ class Daemon:
         self.inputs: Bus[InputItem] = Bus()
         self.outputs: Bus[OutputItem] = Bus()
         self._stop = asyncio.Event()
-        self.alarm_log = AlarmLog(config.storage.alarm_log_path)
+        storage = config.storage
+        self.alarm_log = GuardedAlarmLog(
+            storage.alarm_log_path, corrupt_notice_s=storage.corrupt_notice_s
+        )
         self.alarms = AlarmStage(
             AlarmEngine.from_config(config, self.clock),
             self.alarm_log,
@@ -104,8 +108,14 @@ class Daemon:
         self._alarm_inputs = self.inputs.subscribe("alarms")
         self.envelopes = EnvelopeFactory(config.edge_id)
         self.topics = Topics(config.mqtt.topic_prefix, config.site)
-        storage = config.storage
-        self.outbox = Outbox(storage.outbox_path, storage.max_messages, storage.max_age_s)
+        self.outbox = Outbox(
+            storage.outbox_path,
+            storage.max_messages,
+            storage.max_age_s,
+            memory_max_messages=storage.memory_max_messages,
+            corrupt_notice_s=storage.corrupt_notice_s,
+        )
+        self.storage = StorageMonitor([self.outbox, self.alarm_log], self.inputs, storage.retry_s)
         ack_secret = own_dashboard_secret(config)
         writer = OutboxWriter(
             self.outbox, self.topics, self.envelopes, config.mqtt.telemetry_expiry_s
@@ -122,7 +132,12 @@ class Daemon:
             verifier=AckVerifier.from_config(config, ack_secret, self.clock),
         )
         self.metrics = EdgeMetrics(
-            config, __version__, lambda: self.publisher.counters, self.outbox, self.alarms.engine
+            config,
+            __version__,
+            lambda: self.publisher.counters,
+            self.outbox,
+            self.alarms.engine,
+            self.storage.faults,
         )
         self.web = (
             create_app(
@@ -131,6 +146,7 @@ class Daemon:
                 ready_checks={
                     "broker": lambda: self.publisher.counters.connected,
                     "devices": lambda: bool(config.devices),
+                    "storage": self.storage.ok,
                 },
                 dashboard=Dashboard(config, ack_secret=ack_secret),
             )
@@ -165,7 +181,8 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
-        await self.outbox.open()
+        await self.outbox.open()  # storage faults never stop the daemon (README "Storage faults")
+        self.alarm_log.open()
         try:
             self.alarms.restore()
             await self._run(sessions, http)
@@ -206,6 +223,7 @@ class Daemon:
             readers = [
                 tasks.create_task(_supervise(session), name=session.name) for session in sessions
             ]
+            readers.append(tasks.create_task(self.storage.run(), name="storage.monitor"))
             await self._stop.wait()
             await _cancel_and_wait(readers, STOP_READING_TIMEOUT_S, "sessions")
             await self.inputs.close()

@@ -16,7 +16,7 @@ from drivers.readings import PumpReading, VitalsReading
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent
 from edge.device_state import DeviceState
 
-__all__ = ["AckRequest", "AlarmRefresh", "DeviceItem", "InputItem", "OutputItem"]
+__all__ = ["AckRequest", "AlarmRefresh", "DeviceItem", "InputItem", "OutputItem", "StorageStatus"]
 
 DeviceItem = PumpReading | VitalsReading | DeviceState
 
@@ -44,5 +44,14 @@ class AlarmRefresh:
     at: datetime
 
 
-InputItem = DeviceItem | AckRequest
+@dataclass(frozen=True, slots=True)
+class StorageStatus:
+    """The edge's stores (``outbox``, ``alarm_log``) that are faulted now; none: all work.
+    From the storage monitor, on every change; the alarm stage turns it into
+    ``storage_fault``."""
+
+    faulted: tuple[str, ...] = ()
+
+
+InputItem = DeviceItem | AckRequest | StorageStatus
 OutputItem = DeviceItem | AlarmEvent | SessionEvent | AlarmRefresh

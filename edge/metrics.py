@@ -9,7 +9,7 @@ series exists from the start, at zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -31,6 +31,7 @@ from edge.session import session_name
 __all__ = ["METRICS", "EdgeMetrics"]
 
 PRIORITIES = ("high", "medium", "low")
+STORES = ("outbox", "alarm_log")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,17 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "outbox_dropped", "counter", "Messages dropped by the outbox bounds, by class.", ("class",)
     ),
+    MetricSpec(
+        "outbox_memory_messages",
+        "gauge",
+        "Messages kept in memory while the outbox's disk refuses writes.",
+    ),
+    MetricSpec(
+        "storage_fault",
+        "gauge",
+        "1 while a store (outbox, alarm_log) is faulted: disk full, unwritable, corrupt file.",
+        ("store",),
+    ),
     MetricSpec("alarms_active", "gauge", "Alarms not ended, by priority.", ("priority",)),
     MetricSpec(
         "alarms_raised",
@@ -121,8 +133,10 @@ class EdgeMetrics:
         publisher: Callable[[], PublisherCounters],
         outbox: Outbox,
         engine: AlarmEngine,
+        storage: Callable[[], Mapping[str, bool]] = lambda: dict.fromkeys(STORES, False),
     ) -> None:
         self._version = version
+        self._storage = storage
         self._publisher = publisher
         self._outbox = outbox
         self._engine = engine
@@ -188,6 +202,9 @@ class EdgeMetrics:
         families["outbox_oldest_age_seconds"].add((), self._outbox.oldest_age_estimate())
         for cls in MessageClass:
             families["outbox_dropped"].add((cls.name.lower(),), self._outbox.dropped[cls])
+        families["outbox_memory_messages"].add((), self._outbox.memory_depth)
+        for store, faulted in self._storage().items():
+            families["storage_fault"].add((store,), 1 if faulted else 0)
         active = dict.fromkeys(PRIORITIES, 0)
         for alarm in self._engine.active():
             active[alarm.priority] += 1

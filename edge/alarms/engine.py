@@ -61,6 +61,7 @@ class AlarmEngine:
         devices: Iterable[DeviceInfo] = (),
         rules: Sequence[Rule] = RULES,
         sessions: TreatmentSessions | None = None,
+        beds: Iterable[str] = (),
     ) -> None:
         self._clock = clock
         self._limits = _limits_function(limits)
@@ -71,15 +72,18 @@ class AlarmEngine:
         self._tracks: dict[_Key, _RuleTrack] = {}
         self._by_id: dict[str, _Key] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
-        for info in devices:
+        infos = list(devices)
+        for info in infos:
             self._devices[info.device_id] = DeviceTrack(info, clock.monotonic())
+        self._beds = list(dict.fromkeys([*beds, *(info.bed for info in infos)]))
 
     @classmethod
     def from_config(cls, config: Config, clock: Clock) -> AlarmEngine:
         """An engine for ``config``'s devices, bed orders and alarm limits."""
         orders = {bed: b.order for bed, b in config.beds.items() if b.order is not None}
         devices = [DeviceInfo(d.id, d.bed, d.timeout_s) for d in config.devices]
-        return cls(clock, limits=config.alarms, orders=orders, devices=devices)
+        beds = list(config.beds)
+        return cls(clock, limits=config.alarms, orders=orders, devices=devices, beds=beds)
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -131,6 +135,15 @@ class AlarmEngine:
         for (bed, _, _), rule_track in list(self._tracks.items()):
             escalated = rule_track.track.escalate(now, self._limits(bed).escalation)
             events += self._index(escalated)
+        return events
+
+    def on_storage(self, faulted: bool) -> list[EngineEvent]:
+        """Whether one of the edge's stores is faulted: ``storage_fault`` on every bed (no
+        device), at the clock's time."""
+        now, facts = self._clock.now(), Facts(storage_fault=faulted)
+        events: list[EngineEvent] = []
+        for bed in self._beds:
+            events += self._run_rules(bed, None, "storage", facts, now, float("inf"))
         return events
 
     def acknowledge(
@@ -211,13 +224,24 @@ class AlarmEngine:
     def _run(
         self, bed: str, device: DeviceTrack, source: Source, facts: Facts, at: datetime
     ) -> list[EngineEvent]:
-        limits = self._limits(bed)
         max_gap = device.info.timeout_s if source in ("pump", "vitals") else float("inf")
+        return self._run_rules(bed, device.info.device_id, source, facts, at, max_gap)
+
+    def _run_rules(
+        self,
+        bed: str,
+        device_id: str | None,
+        source: Source,
+        facts: Facts,
+        at: datetime,
+        max_gap: float,
+    ) -> list[EngineEvent]:
+        limits = self._limits(bed)
         events: list[EngineEvent] = []
         for rule in self._rules:
             if rule.source != source:
                 continue
-            rule_track = self._rule_track((bed, device.info.device_id, rule.name), rule)
+            rule_track = self._rule_track((bed, device_id, rule.name), rule)
             condition = evaluate(rule, limits, facts, rule_track.levels, at, max_gap)
             events += self._index(rule_track.track.update(condition, at))
         return events

@@ -39,6 +39,7 @@ __all__ = [
     "Quantity",
     "RateDeviation",
     "SetpointMismatch",
+    "StorageFault",
     "Verdict",
     "limit_of",
 ]
@@ -62,6 +63,7 @@ class Facts:
     diastolic) in mmHg; ``hr``, ``rr`` in /min, ``spo2`` in %. Pump: ``rate`` from
     :class:`~edge.alarms.rate.RateEstimator`, ``order_rate_ml_h`` from the bed's order.
     Device: ``offline`` with ``silence_s`` and ``timeout_s`` (s); ``bad_frames_pct`` (%).
+    Edge: ``storage_fault``, whether one of the edge's stores (outbox, alarm log) is faulted.
     """
 
     nibp: Nibp | None = None
@@ -79,6 +81,7 @@ class Facts:
     timeout_s: float | None = None
     infusing: bool = False
     bad_frames_pct: float | None = None
+    storage_fault: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,3 +292,15 @@ class SetpointMismatch:
             )
             return Verdict(Hit(off, tolerance, text))
         return CLEAR
+
+
+@dataclass(frozen=True, slots=True)
+class StorageFault:
+    """One of the edge's stores cannot keep data on disk: raised while it lasts."""
+
+    message: str = "Edge storage fault: alarms still work but are not saved to disk"
+
+    def __call__(self, limits: BaseModel, facts: Facts) -> Verdict | None:
+        if facts.storage_fault is None:
+            return None
+        return Verdict(Hit(None, None, self.message)) if facts.storage_fault else CLEAR

@@ -10,6 +10,7 @@ disk when it returns, so the log can be written before the events are published.
   session of each bed).
 
 Blocking I/O: the daemon calls it from a worker thread or accepts a few ms per append.
+Errors are sqlite3's and the OS's; :mod:`edge.alarms.log_guard` is where the daemon meets them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
+from edge.storage.sqlite import probe_write, quick_check
 
 __all__ = ["AlarmLog", "LoggedEvent"]
 
@@ -76,11 +78,16 @@ class AlarmLog:
     def _setup(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        quick_check(self._db)
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, SCHEMA_VERSION):
             raise RuntimeError(f"{self.path}: alarm log schema {version}, expected 1")
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def check_writable(self) -> None:
+        """Raise sqlite3's error unless the disk takes a write of a few pages now."""
+        probe_write(self._db)
 
     def close(self) -> None:
         """Close the file; the log cannot be used after."""
@@ -106,10 +113,11 @@ class AlarmLog:
                     self._append_alarm(event)
                 else:
                     self._append_session(event)
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     def _append_alarm(self, event: AlarmEvent) -> None:
         alarm = event.alarm

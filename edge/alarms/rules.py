@@ -14,7 +14,8 @@ technical alarms never do), not from the table.
 everything a clinician acts on, including the pump's flags and rate, is ``physiological``
 (the drug reaching the patient), which lets high-priority delivery alarms latch as DESIGN.md
 requires. ``source``: what feeds the rule: ``pump`` or ``vitals`` readings, ``device``
-(silence, from readings, ticks and device states) or ``link`` (frame counters).
+(silence, from readings, ticks and device states), ``link`` (frame counters) or ``storage``
+(the edge's own stores; one alarm per bed, without a device).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from edge.alarms.judges import (
     Quantity,
     RateDeviation,
     SetpointMismatch,
+    StorageFault,
     limit_of,
 )
 from edge.alarms.limits import AlarmLimits, Priority
@@ -43,7 +45,7 @@ from edge.alarms.pressure import Hypertensive, SevereHypertension
 
 __all__ = ["RULES", "Level", "Rule", "Source", "rule_named"]
 
-Source = Literal["pump", "vitals", "device", "link"]
+Source = Literal["pump", "vitals", "device", "link", "storage"]
 
 
 class _NoLimits(BaseModel):
@@ -274,6 +276,15 @@ RULES: tuple[Rule, ...] = (
                 hold="window_s",
             ),
         ),
+    ),
+    Rule(
+        name="storage_fault",
+        kind="technical",
+        source="storage",
+        section=None,
+        description="The edge cannot keep data on disk (outbox or alarm log): alarms still "
+        "work and are published, but a restart would lose what is only in memory.",
+        levels=(Level(StorageFault(), priority="low"),),
     ),
 )
 

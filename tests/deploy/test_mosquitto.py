@@ -141,7 +141,7 @@ class Client:
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         def note() -> None:
             self.received.append(message.topic)
-            self.payloads[message.topic] = message.payload
+            self.payloads[message.topic] = bytes(message.payload)
 
         self._note(note)
 

@@ -27,10 +27,13 @@ REQUIRED_ALERTS = {
     "OutboxDroppingAlarms": "critical",
     "MqttPublishRefused": "warning",
     "LinkErrors": "warning",
+    "StorageFault": "warning",
 }
 # Labels an annotation may print: targets, and the edge's bounded labels (ids from the config,
 # fixed sets). Nothing else can reach an operator's message.
-PRINTABLE_LABELS = {"instance", "job", "device", "bed", "link", "class", "result", "priority"}
+PRINTABLE_LABELS = {
+    "instance", "job", "device", "bed", "link", "class", "result", "priority", "store"
+}  # fmt: skip
 PROMTOOL_WHY = "Debian package prometheus; scripts/setup --test installs it"
 
 

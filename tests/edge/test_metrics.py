@@ -187,3 +187,22 @@ async def test_implausible_values_are_counted_per_device_from_its_state(outbox: 
         assert value(metrics, "observations_implausible", device="pump-2", bed="bed-2") == 0
     finally:
         await outbox.close()
+
+
+async def test_storage_faults_and_the_memory_tier_are_exposed(tmp_path: Path) -> None:
+    blocker = tmp_path / "var"
+    blocker.write_text("a file where the outbox's directory should be")
+    box = Outbox(blocker / "outbox.sqlite", max_messages=100, max_age_s=3600)
+    await box.open()
+    try:
+        engine = AlarmEngine.from_config(CONFIG, SystemClock())
+        faults = {"outbox": box.faulted, "alarm_log": False}
+        metrics = EdgeMetrics(CONFIG, "0.1.0", PublisherCounters, box, engine, lambda: dict(faults))
+        await box.put([NewMessage("t", b"x", MessageClass.TELEMETRY)] * 3)
+        assert value(metrics, "storage_fault", store="outbox") == 1
+        assert value(metrics, "storage_fault", store="alarm_log") == 0
+        assert value(metrics, "outbox_memory_messages") == 3
+        assert value(metrics, "outbox_messages") == 3
+        assert 'infusion_edge_storage_fault{store="outbox"} 1.0' in metrics.render().decode()
+    finally:
+        await box.close()

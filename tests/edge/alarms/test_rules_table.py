@@ -12,7 +12,7 @@ from edge.alarms.rules import RULES, Rule, rule_named
 DESIGN_RULES = {
     "rate_deviation", "setpoint_mismatch", "pump_occlusion", "pump_air_in_line",
     "pump_end_of_volume", "hypertension", "spo2_low", "hr_abnormal", "rr_abnormal",
-    "device_offline", "link_errors",
+    "device_offline", "link_errors", "storage_fault",
 }  # fmt: skip
 
 # (rule, priority) -> [(delay s, hold s)] with DESIGN.md's defaults
@@ -34,6 +34,7 @@ DESIGN_TIMING = {
     ("device_offline", "low"): [(0, 0)],
     ("device_offline", "medium"): [(0, 0)],
     ("link_errors", "low"): [(60, 60)],
+    ("storage_fault", "low"): [(0, 0)],
 }
 
 
@@ -57,7 +58,7 @@ def test_timings_and_priorities_are_design_defaults() -> None:
 
 def test_only_the_data_path_is_technical() -> None:
     technical = {rule.name for rule in RULES if rule.kind == "technical"}
-    assert technical == {"device_offline", "link_errors"}
+    assert technical == {"device_offline", "link_errors", "storage_fault"}
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)

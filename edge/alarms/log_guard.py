@@ -1,0 +1,165 @@
+"""The alarm log as the daemon uses it: a disk fault never blocks or drops an alarm.
+
+:class:`GuardedAlarmLog` is the one boundary where the alarm log's sqlite3 and OS errors
+become storage faults (:mod:`edge.storage.errors`). When an append fails the events still go
+on (the caller publishes them either way); they wait in a bounded memory list, oldest dropped
+first past ``pending_max`` (counted in ``dropped``), and :meth:`GuardedAlarmLog.retry` (the
+storage monitor, every few seconds) writes them, in order, once the disk takes writes again.
+A corrupt file is moved aside and a fresh log begun: nothing is restored from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edge.alarms.log import AlarmLog
+from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
+from edge.storage.errors import StorageFaultError, storage_fault
+from edge.storage.files import set_aside
+from edge.storage.state import FaultState
+
+__all__ = ["GuardedAlarmLog"]
+
+log = logging.getLogger(__name__)
+
+PENDING_MAX = 10_000  # events kept in memory while the log cannot be written
+CORRUPT_NOTICE_S = 300.0
+_MEANWHILE = "alarm events kept in memory"
+
+
+class GuardedAlarmLog:
+    """The alarm log at ``path``; call :meth:`open` first. Never raises a storage error."""
+
+    name = "alarm_log"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        pending_max: int = PENDING_MAX,
+        corrupt_notice_s: float = CORRUPT_NOTICE_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path)
+        self.pending_max = pending_max
+        self.state = FaultState("alarm_log", corrupt_notice_s, monotonic)
+        self.dropped = 0  # events that never reached the log (memory list full)
+        self._log: AlarmLog | None = None
+        self._pending: deque[AlarmEvent | SessionEvent] = deque()
+
+    @property
+    def faulted(self) -> bool:
+        """The log cannot be written now, or a corrupt file was moved aside a while ago."""
+        return self.state.faulted
+
+    @property
+    def pending(self) -> int:
+        """Events waiting in memory for the log."""
+        return len(self._pending)
+
+    def open(self) -> None:
+        """Open the log; a corrupt file is moved aside and a fresh one begun at once."""
+        try:
+            self._log = AlarmLog(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            fault = storage_fault(self.name, self.path, exc)
+            self._failed(fault)
+            if fault.kind == "corrupt":
+                self._retry()
+
+    def append(self, events: Iterable[AlarmEvent | SessionEvent]) -> None:
+        """Write ``events`` (durable on return), or keep them for :meth:`retry`."""
+        if self._log is not None and not self._pending:
+            batch = list(events)
+            try:
+                self._log.append(batch)
+            except (sqlite3.Error, OSError) as exc:
+                self._failed(storage_fault(self.name, self.path, exc))
+                self._keep(batch)
+            return
+        self._keep(events)
+
+    def _keep(self, events: Iterable[AlarmEvent | SessionEvent]) -> None:
+        self._pending.extend(events)
+        excess = len(self._pending) - self.pending_max
+        if excess > 0:
+            for _ in range(excess):
+                self._pending.popleft()
+            self.dropped += excess
+            log.error(
+                "alarm log events dropped from memory",
+                extra={"count": excess, "dropped_total": self.dropped},
+            )
+
+    async def retry(self) -> None:
+        """While faulted: open the log again if needed and write what waits in memory."""
+        self._retry()
+
+    def _retry(self) -> None:
+        if self.state.fault is None:
+            return
+        try:
+            if self._log is None:
+                self._log = AlarmLog(self.path)
+            if self._pending:
+                self._log.append(self._pending)
+                self._pending.clear()
+            else:
+                self._log.check_writable()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(storage_fault(self.name, self.path, exc))
+            return
+        self.state.recovered()
+
+    def _failed(self, fault: StorageFaultError) -> None:
+        self.state.failed(fault, _MEANWHILE)
+        if fault.kind != "corrupt":
+            return
+        if self._log is not None:
+            with suppress(sqlite3.Error):
+                self._log.close()
+            self._log = None
+        try:
+            target = set_aside(self.path, datetime.now(UTC))
+        except OSError as exc:
+            self.state.failed(storage_fault(self.name, self.path, exc), _MEANWHILE)
+            return
+        self.state.moved_aside(self.path, target)
+
+    def open_alarms(self) -> list[Alarm]:
+        """The alarms open before a restart ([] when the log cannot be read)."""
+        if self._log is None:
+            return []
+        try:
+            return self._log.open_alarms()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(storage_fault(self.name, self.path, exc))
+            return []
+
+    def sessions(self) -> list[TreatmentSession]:
+        """The latest session of every bed ([] when the log cannot be read)."""
+        if self._log is None:
+            return []
+        try:
+            return self._log.sessions()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(storage_fault(self.name, self.path, exc))
+            return []
+
+    def close(self) -> None:
+        """Write what waits if the disk allows, then close; what cannot be written is lost
+        (logged)."""
+        self._retry()
+        if self._pending:
+            log.error("alarm log closed with unwritten events", extra={"count": len(self._pending)})
+        if self._log is not None:
+            with suppress(sqlite3.Error):
+                self._log.close()
+            self._log = None
