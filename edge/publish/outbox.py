@@ -224,11 +224,9 @@ class Outbox:
     def mark_delivered(self, ids: Sequence[int]) -> None:
         """Note messages the broker acknowledged. They are deleted with the next ``put``,
         ``take``, ``delete`` or ``close`` (no disk operation of their own) and never taken
-        again. ``ids`` in the order ``take`` gave them (memory ids, negative, come last)."""
-        if ids and ids[-1] < 0:
-            self.memory.deliver(i for i in ids if i < 0)
-            ids = [i for i in ids if i > 0]
-        self._delivered.extend(ids)
+        again. Ids of the memory tier are negative."""
+        self.memory.deliver(i for i in ids if i < 0)
+        self._delivered.extend(i for i in ids if i > 0)
 
     def _pop_delivered(self) -> list[int]:
         delivered, self._delivered = self._delivered, []
@@ -250,9 +248,8 @@ class Outbox:
     async def defer(self, ids: Sequence[int], delay_s: float) -> None:
         """Keep refused messages but try them again only after ``delay_s`` seconds."""
         until = self._now() + delay_s
-        if ids and ids[-1] < 0:
-            self.memory.defer((i for i in ids if i < 0), until)
-            ids = [i for i in ids if i > 0]
+        self.memory.defer((i for i in ids if i < 0), until)
+        ids = [i for i in ids if i > 0]
         if ids and self._file.db is not None:
             try:
                 await self._disk(lambda: self._file.defer(ids, until))
