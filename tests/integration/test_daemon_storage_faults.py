@@ -248,7 +248,6 @@ async def test_a_read_only_directory_keeps_alarms_going(
         pytest.skip(why)
     store = tmp_path / "var"
     store.mkdir()
-    config = storage_config(tmp_path, store, monitor, mosquitto.url)
     port = free_port()
     config = storage_config(tmp_path, store, monitor, mosquitto.url, http_port=port)
     prepare = 'mount -t tmpfs -o size=1m tmpfs "$1" && mount -o remount,ro "$1"'
