@@ -167,9 +167,7 @@ async def test_logins_hash_off_the_loop_a_bounded_number_at_once(
 
         health = asyncio.create_task(probe_health())
         async with asyncio.timeout(30):
-            answers = await asyncio.gather(
-                *(login(client, f"guess-{i}", "pw") for i in range(20))
-            )
+            answers = await asyncio.gather(*(login(client, f"guess-{i}", "pw") for i in range(20)))
             worst_health_s = await health
     statuses = [answer.status_code for answer in answers]
     assert set(statuses) <= {401, 503}
