@@ -138,6 +138,14 @@ class HttpConfig(_Model):
     nibp_stale_after_s: PositiveFloat = 15 * 60.0
     dashboard_id: DashboardId | None = None
     ack_secret: SecretStr | None = Field(None, min_length=32)
+    # Login throttling (README "Logins", edge/web/throttle.py): the window (s) failures are
+    # counted in; failures of one name from one address (4x from all addresses) and from one
+    # address before a lockout; the first lockout (s, doubled per lockout in a row) and its cap.
+    login_window_s: float = Field(600.0, ge=1.0, le=24 * 3600.0)
+    login_name_failures: int = Field(5, ge=1, le=1000)
+    login_address_failures: int = Field(50, ge=1, le=10_000)
+    login_lockout_s: float = Field(30.0, ge=0.1, le=3600.0)
+    login_max_lockout_s: float = Field(900.0, ge=0.1, le=24 * 3600.0)
 
     @field_validator("users")
     @classmethod

@@ -9,9 +9,15 @@ CORS preflight, which is never granted) and, when the browser names an origin, c
 page's own origin. A nurse can acknowledge only on a dashboard that has an acknowledgement key
 (``http.ack_secret``): ``/api/me`` says so and why not.
 
+Logins are throttled (:mod:`edge.web.throttle`): a locked-out attempt is answered 429 with
+``Retry-After`` before any password is hashed; when too many passwords are being checked at
+once, 503 with ``Retry-After`` (:mod:`edge.web.passwords`).
+
 The audit trail (logger ``edge.web.audit``) records every login, every failed login (the
-name tried and the client address), every acknowledgement and every refused one. It names
-users, beds and alarm ids, never a patient.
+name tried and the client address), every lockout a failure starts (``login locked``: scope,
+seconds), every refused login (``login refused``: the reason, ``locked: <scope>`` or
+``busy``), every acknowledgement and every refused one. It names users, beds and alarm ids,
+never a patient or a password.
 """
 
 from __future__ import annotations
@@ -27,13 +33,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edge.config import HttpConfig
-from edge.web.passwords import PasswordBook
+from edge.web.passwords import LoginBusyError, PasswordBook
+from edge.web.throttle import LoginThrottle
 
 __all__ = ["NO_ACK_KEY", "Access", "RequestRefusedError", "audit", "client_address", "read_json"]
 
 audit = logging.getLogger("edge.web.audit")
 
 SESSION_USER = "user"
+BUSY_RETRY_AFTER_S = 1
 NO_ACK_KEY = (
     "this dashboard has no acknowledgement key (http.ack_secret); acknowledge at the bedside"
 )
@@ -67,6 +75,11 @@ def _same_origin(request: Request) -> bool:
     return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
+def _retry_later(status: int, message: str, retry_after_s: int) -> Response:
+    body = {"error": f"{message}; try again in {retry_after_s} s", "retry_after_s": retry_after_s}
+    return JSONResponse(body, status_code=status, headers={"Retry-After": str(retry_after_s)})
+
+
 async def read_json(request: Request) -> dict[str, Any]:
     """The JSON object of a state-changing request from the page's own origin; an empty body
     is an empty object. Raises :class:`RequestRefusedError` otherwise."""
@@ -90,6 +103,7 @@ class Access:
 
     def __init__(self, users: PasswordBook, config: HttpConfig, *, can_sign: bool = True) -> None:
         self.users = users
+        self.throttle = LoginThrottle(config)
         self.view_requires_login = config.view_requires_login
         self.can_sign = can_sign
 
@@ -117,21 +131,45 @@ class Access:
             login = _Login.model_validate(data)
         except ValidationError:
             raise RequestRefusedError(400, "give a name and a password") from None
-        user = await self.users.check(login.name, login.password)
+        client = client_address(request)
+        who = {"user": login.name, "client": client}
+        refusal = self.throttle.refusal(login.name, client)
+        if refusal is not None:
+            audit.warning("login refused", extra={**who, "reason": f"locked: {refusal.scope}"})
+            return _retry_later(429, "too many failed logins", refusal.retry_after)
+        self.throttle.begin(login.name, client)
+        checked = False
+        try:
+            user = await self.users.check(login.name, login.password)
+            checked = True
+        except LoginBusyError:
+            audit.warning("login refused", extra={**who, "reason": "busy"})
+            return _retry_later(503, "too many logins at once", BUSY_RETRY_AFTER_S)
+        finally:
+            if not checked:  # busy or cancelled: the attempt counts for nothing
+                self.throttle.abandoned(login.name, client)
         if user is None:
-            audit.warning(
-                "login failed",
-                extra={"user": login.name, "client": client_address(request)},
-            )
+            self._failed(login.name, client)
             raise RequestRefusedError(401, "wrong name or password")
+        self.throttle.succeeded(login.name, client)
         request.session.clear()
         request.session[SESSION_USER] = user.name
         request.session["since"] = datetime.now(UTC).isoformat()
-        audit.info(
-            "login",
-            extra={"user": user.name, "role": user.role, "client": client_address(request)},
-        )
+        audit.info("login", extra={"user": user.name, "role": user.role, "client": client})
         return JSONResponse(self._who(user))
+
+    def _failed(self, name: str, client: str) -> None:
+        audit.warning("login failed", extra={"user": name, "client": client})
+        for lockout in self.throttle.failed(name, client):
+            audit.warning(
+                "login locked",
+                extra={
+                    "user": name,
+                    "client": client,
+                    "reason": lockout.scope,
+                    "lockout_s": lockout.seconds,
+                },
+            )
 
     async def _logout(self, request: Request) -> Response:
         await read_json(request)
