@@ -31,7 +31,8 @@ from drivers.errors import UnknownDriverError
 from drivers.link import SerialSettings
 from drivers.registry import driver_names, get_driver
 from edge.alarms.limits import AlarmLimits
-from edge.config_errors import ConfigError, Problem, problems_from_validation, read_yaml
+from edge.config_errors import ConfigError, Problem, problems_from_validation
+from edge.config_yaml import read_yaml
 from edge.plausibility import RangeOverride, override_problems
 
 __all__ = [

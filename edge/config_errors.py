@@ -1,21 +1,18 @@
-"""Config problems: reading YAML strictly and turning validation errors into located messages.
+"""Config problems: turning validation errors into located messages.
 
-A :class:`Problem` is one error a biomedical engineer can act on: where (``devices[2].port``),
-what, and a hint. YAML is read with duplicate keys refused, because a silently overwritten key
-is a lost setting.
+A :class:`Problem` is one error a biomedical engineer can act on: where (``devices[2].port``,
+``edge.yaml:3:5`` or ``INFUSION_EDGE_MQTT__URL``), what, and a hint.
 """
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "Problem", "format_location", "problems_from_validation", "read_yaml"]
+__all__ = ["ConfigError", "Problem", "format_location", "problems_from_validation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,50 +34,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate keys in a mapping."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node)
-        if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        mapping[key] = loader.construct_object(value_node, deep=True)
-    return mapping
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """The mapping in the YAML file ``path``; raise :class:`ConfigError` if there is none."""
-    where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(where, "no such file", "check the path")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(where, f"cannot read: {exc}")]) from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        at = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
-        reason = f"{exc.context or ''} {exc.problem or ''}".strip()
-        raise ConfigError([Problem(at, f"not valid YAML: {reason}", "fix the syntax")]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([Problem(where, f"not valid YAML: {exc}")]) from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            [Problem(where, "expected a mapping of keys (site, edge_id, devices, ...)")]
-        )
-    return data
 
 
 def format_location(loc: tuple[int | str, ...], prefix: str = "") -> str:
