@@ -12,7 +12,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "Problem", "format_location", "problems_from_validation"]
+__all__ = [
+    "MAX_PROBLEMS",
+    "ConfigError",
+    "Problem",
+    "format_location",
+    "problems_from_validation",
+]
+
+MAX_PROBLEMS = 100
+"""Validation errors reported one by one; a larger count is summed up in one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +66,25 @@ _HINTS = {
 }
 
 
+_FIELD_HINTS = {  # by key path, list indexes left out: these patterns are not names
+    "mqtt.url": "use mqtt://HOST:PORT or mqtts://HOST:PORT (TLS), nothing after the port",
+    "mqtt.topic_prefix": "no spaces, '#' or '+', and no '/' at the end",
+    "http.users.password_hash": "paste the output of `infusion-edge hash-password`",
+}
+
+
 def problems_from_validation(
     exc: ValidationError, model: type[BaseModel] | None = None, prefix: str = ""
 ) -> list[Problem]:
     """One :class:`Problem` per pydantic error, with a hint (for unknown keys: the allowed
-    keys of ``model`` at that place, closest first)."""
+    keys of ``model`` at that place, closest first); past :data:`MAX_PROBLEMS`, one line
+    saying how many more."""
     problems = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors[:MAX_PROBLEMS]:
         loc = tuple(error["loc"])
-        hint = _HINTS.get(error["type"], "")
+        field = ".".join(part for part in loc if isinstance(part, str))
+        hint = _FIELD_HINTS.get(field) or _HINTS.get(error["type"], "")
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = f"unknown key {loc[-1]!r}"
@@ -73,6 +92,9 @@ def problems_from_validation(
         elif error["type"] == "value_error":
             message = message.removeprefix("Value error, ")
         problems.append(Problem(format_location(loc, prefix), message, hint))
+    if len(errors) > MAX_PROBLEMS:
+        more = f"and {len(errors) - MAX_PROBLEMS} more errors like these"
+        problems.append(Problem(format_location((), prefix), more, "fix these and check again"))
     return problems
 
 

@@ -3,8 +3,9 @@
 A config file is hostile input until checked. Before anything is built from it:
 
 - the file may be at most :data:`MAX_FILE_BYTES` (1 MiB); only that much is ever read;
-- collections may nest at most :data:`MAX_DEPTH` (32) deep;
-- the document may stand for at most :data:`MAX_NODES` (100,000) nodes, counting every
+- collections may nest at most :data:`MAX_DEPTH` (32) deep, and hold at most
+  :data:`MAX_ITEMS` (1,000) entries each;
+- the document may stand for at most :data:`MAX_NODES` (50,000) nodes, counting every
   scalar, list and mapping, and counting an alias (``*name``, ``<<: *name``) as all the nodes
   of its anchor: an alias bomb (10 levels of 10 aliases) stands for 10^10 nodes and is
   refused after a few hundred events; an alias inside its own anchor is refused.
@@ -18,6 +19,7 @@ a silently overwritten key is a lost setting.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,11 +27,12 @@ import yaml
 
 from edge.config_errors import ConfigError, Problem
 
-__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "read_yaml"]
+__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_ITEMS", "MAX_NODES", "read_yaml"]
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 32
-MAX_NODES = 100_000
+MAX_NODES = 50_000
+MAX_ITEMS = 1_000
 
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -127,11 +130,23 @@ def _check_shape(text: str) -> None:
         raise _LimitError(_DEEP, _DEEP_HINT, exc.problem_mark) from None
 
 
+@dataclass(slots=True)
+class _Open:
+    """A list or mapping being read: its anchor, the nodes before it, its entries so far."""
+
+    anchor: str | None
+    before: int
+    per_item: int  # events per entry: 1 in a list, 2 (key and value) in a mapping
+    events: int = 0
+
+
 def _check_events(events: Iterator[yaml.Event]) -> None:
     sizes: dict[str, int] = {}  # anchor -> nodes it stands for
-    open_: list[tuple[str | None, int]] = []  # open collections: (anchor, nodes before)
+    open_: list[_Open] = []
     nodes = 0
     for event in events:
+        if isinstance(event, yaml.NodeEvent) and open_:
+            _count_entry(open_[-1], event)
         if isinstance(event, yaml.AliasEvent):
             nodes += _alias_size(event, sizes, open_)
         elif isinstance(event, yaml.ScalarEvent):
@@ -139,24 +154,31 @@ def _check_events(events: Iterator[yaml.Event]) -> None:
             if event.anchor is not None:
                 sizes[event.anchor] = 1
         elif isinstance(event, yaml.CollectionStartEvent):
-            open_.append((event.anchor, nodes))
+            per_item = 2 if isinstance(event, yaml.MappingStartEvent) else 1
+            open_.append(_Open(event.anchor, nodes, per_item))
             nodes += 1
             if len(open_) > MAX_DEPTH:
                 raise _LimitError(_DEEP, _DEEP_HINT, event.start_mark)
         elif isinstance(event, yaml.CollectionEndEvent) and open_:
-            anchor, before = open_.pop()
-            if anchor is not None:
-                sizes[anchor] = nodes - before
+            done = open_.pop()
+            if done.anchor is not None:
+                sizes[done.anchor] = nodes - done.before
         if nodes > MAX_NODES:
             message = f"more than {MAX_NODES} values (aliases count as what they repeat)"
             raise _LimitError(message, "use fewer aliases, or split the file", event.start_mark)
 
 
-def _alias_size(
-    event: yaml.AliasEvent, sizes: dict[str, int], open_: list[tuple[str | None, int]]
-) -> int:
+def _count_entry(collection: _Open, event: yaml.NodeEvent) -> None:
+    collection.events += 1
+    if collection.events > MAX_ITEMS * collection.per_item:
+        what = "list" if collection.per_item == 1 else "mapping"
+        message = f"a {what} of more than {MAX_ITEMS} entries"
+        raise _LimitError(message, "a config lists a few hundred things at most", event.start_mark)
+
+
+def _alias_size(event: yaml.AliasEvent, sizes: dict[str, int], open_: list[_Open]) -> int:
     """The nodes an alias stands for; an alias inside its own anchor is refused."""
-    if any(anchor == event.anchor for anchor, _ in open_):
+    if any(collection.anchor == event.anchor for collection in open_):
         hint = "an alias cannot repeat the list or mapping it is in"
         raise _LimitError(f"alias *{event.anchor} inside its own anchor", hint, event.start_mark)
     return sizes.get(str(event.anchor), 0)  # an undefined anchor: the loader reports it
