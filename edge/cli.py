@@ -163,29 +163,34 @@ def _probe(port: str, driver: str, seconds: float, address: str | None) -> int:
     return 0 if result.readings else 1
 
 
+def _load_or_report(path: Path) -> Config | None:
+    """The config at ``path``, or None after printing its problems on stderr: the same lines
+    for ``config check``, ``run``, ``demo`` and ``dashboard``."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        count = len(exc.problems)
+        print(f"{path}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}".replace("\n", "\n  "), file=sys.stderr)
+        return None
+
+
 def _check(files: list[Path]) -> int:
     failed = False
     for path in files:
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
+        config = _load_or_report(path)
+        if config is None:
             failed = True
-            count = len(exc.problems)
-            print(f"{path}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
-            for problem in exc.problems:
-                print(f"  {problem}".replace("\n", "\n  "), file=sys.stderr)
             continue
         print(f"{path}: ok ({len(config.beds)} beds, {len(config.devices)} devices)")
     return 1 if failed else 0
 
 
 def _run_with_config(path: Path, job: Callable[[Config], Coroutine[Any, Any, None]]) -> int:
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        print(f"{path}: refusing to start, the config has errors:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}".replace("\n", "\n  "), file=sys.stderr)
+    config = _load_or_report(path)
+    if config is None:
+        print(f"{path}: refusing to start until the config is fixed", file=sys.stderr)
         return EX_CONFIG
     setup_logging(config.log.level, config.log.format)
     try:

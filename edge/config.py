@@ -24,14 +24,21 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from drivers.base import Driver
 from drivers.errors import UnknownDriverError
 from drivers.link import SerialSettings
 from drivers.registry import driver_names, get_driver
 from edge.alarms.limits import AlarmLimits
-from edge.config_errors import ConfigError, Problem, problems_from_validation, read_yaml
+from edge.config_env import check_environment
+from edge.config_errors import ConfigError, Problem, problems_from_validation
+from edge.config_yaml import read_yaml
 from edge.plausibility import RangeOverride, override_problems
 
 __all__ = [
@@ -578,9 +585,18 @@ def load_config(path: str | Path) -> Config:
     Raises :class:`ConfigError` with every problem found, each located.
     """
     data = read_yaml(Path(path))
+    env = check_environment(os.environ, Config, ENV_PREFIX)
+    problems = list(env.problems)
     try:
-        return Config(**data)
+        config = Config(**data)
     except ValidationError as exc:
-        problems = problems_from_validation(exc, model=Config)
+        problems += env.attribute(problems_from_validation(exc, model=Config))
         problems += [p for p in _salvaged_cross_problems(data) if p not in problems]
-        raise ConfigError(problems) from None
+    except ConfigError as exc:  # the cross-field checks
+        problems += exc.problems
+    except SettingsError as exc:  # a list or mapping from the environment that is not JSON
+        if not env.problems:  # not already reported by the variable's name
+            problems.append(Problem("environment", str(exc), f"check the {ENV_PREFIX}* variables"))
+    if problems:
+        raise ConfigError(problems)
+    return config

@@ -1,21 +1,27 @@
-"""Config problems: reading YAML strictly and turning validation errors into located messages.
+"""Config problems: turning validation errors into located messages.
 
-A :class:`Problem` is one error a biomedical engineer can act on: where (``devices[2].port``),
-what, and a hint. YAML is read with duplicate keys refused, because a silently overwritten key
-is a lost setting.
+A :class:`Problem` is one error a biomedical engineer can act on: where (``devices[2].port``,
+``edge.yaml:3:5`` or ``INFUSION_EDGE_MQTT__URL``), what, and a hint.
 """
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "Problem", "format_location", "problems_from_validation", "read_yaml"]
+__all__ = [
+    "MAX_PROBLEMS",
+    "ConfigError",
+    "Problem",
+    "format_location",
+    "problems_from_validation",
+]
+
+MAX_PROBLEMS = 100
+"""Validation errors reported one by one; a larger count is summed up in one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,50 +45,6 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate keys in a mapping."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node)
-        if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        mapping[key] = loader.construct_object(value_node, deep=True)
-    return mapping
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """The mapping in the YAML file ``path``; raise :class:`ConfigError` if there is none."""
-    where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(where, "no such file", "check the path")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(where, f"cannot read: {exc}")]) from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        at = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
-        reason = f"{exc.context or ''} {exc.problem or ''}".strip()
-        raise ConfigError([Problem(at, f"not valid YAML: {reason}", "fix the syntax")]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([Problem(where, f"not valid YAML: {exc}")]) from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            [Problem(where, "expected a mapping of keys (site, edge_id, devices, ...)")]
-        )
-    return data
-
-
 def format_location(loc: tuple[int | str, ...], prefix: str = "") -> str:
     """``("devices", 2, "port")`` -> ``devices[2].port``."""
     out = prefix
@@ -104,15 +66,25 @@ _HINTS = {
 }
 
 
+_FIELD_HINTS = {  # by key path, list indexes left out: these patterns are not names
+    "mqtt.url": "use mqtt://HOST:PORT or mqtts://HOST:PORT (TLS), nothing after the port",
+    "mqtt.topic_prefix": "no spaces, '#' or '+', and no '/' at the end",
+    "http.users.password_hash": "paste the output of `infusion-edge hash-password`",
+}
+
+
 def problems_from_validation(
     exc: ValidationError, model: type[BaseModel] | None = None, prefix: str = ""
 ) -> list[Problem]:
     """One :class:`Problem` per pydantic error, with a hint (for unknown keys: the allowed
-    keys of ``model`` at that place, closest first)."""
+    keys of ``model`` at that place, closest first); past :data:`MAX_PROBLEMS`, one line
+    saying how many more."""
     problems = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors[:MAX_PROBLEMS]:
         loc = tuple(error["loc"])
-        hint = _HINTS.get(error["type"], "")
+        field = ".".join(part for part in loc if isinstance(part, str))
+        hint = _FIELD_HINTS.get(field) or _HINTS.get(error["type"], "")
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = f"unknown key {loc[-1]!r}"
@@ -120,6 +92,9 @@ def problems_from_validation(
         elif error["type"] == "value_error":
             message = message.removeprefix("Value error, ")
         problems.append(Problem(format_location(loc, prefix), message, hint))
+    if len(errors) > MAX_PROBLEMS:
+        more = f"and {len(errors) - MAX_PROBLEMS} more errors like these"
+        problems.append(Problem(format_location((), prefix), more, "fix these and check again"))
     return problems
 
 

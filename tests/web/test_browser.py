@@ -192,8 +192,8 @@ async def test_two_edges_on_one_broker_show_on_one_page(mosquitto: Mosquitto) ->
 
 
 async def test_screenshot_of_a_live_high_alarm(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    """Writes ``$INFUSION_EDGE_SCREENSHOT`` (docs/dashboard.png) when set."""
-    target = Path(os.environ.get("INFUSION_EDGE_SCREENSHOT") or tmp_path / "dashboard.png")
+    """Writes ``$DASHBOARD_SCREENSHOT`` (docs/dashboard.png) when set."""
+    target = Path(os.environ.get("DASHBOARD_SCREENSHOT") or tmp_path / "dashboard.png")
     async with (
         served(web_config(mosquitto.url)) as dashboard,
         fake_edge(mosquitto.port, "clinic", "edge-ward-1") as edge,
