@@ -87,6 +87,7 @@ class SilentBroker:
     first_swallowed_at: float | None = None  # time.monotonic() of the first one swallowed
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def __aenter__(self) -> SilentBroker:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -107,9 +108,14 @@ class SilentBroker:
                 writer.close()
             await self._server.wait_closed()
             self._server = None
+        if self._handlers:  # each ends as soon as its closed connection is read
+            await asyncio.wait(list(self._handlers), timeout=5)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
         mqtt5 = False
         try:
             for _ in range(1_000_000):  # bounded: far more packets than any test sends
@@ -131,10 +137,11 @@ class SilentBroker:
         except (asyncio.IncompleteReadError, ConnectionError, ValueError, IndexError):
             pass  # the client went away or spoke nonsense: drop it
         finally:
-            self._writers.discard(writer)
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+            self._writers.discard(writer)
+            self._handlers.discard(handler)  # no await after this: the task ends here
 
     @staticmethod
     async def _read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:

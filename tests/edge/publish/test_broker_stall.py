@@ -18,7 +18,7 @@ from tests.silent_broker import SilentBroker
 pytestmark = pytest.mark.integration
 
 ACK_TIMEOUT_S = 1.0
-SLACK_S = 2.0  # detection may lag the deadline by this much on a loaded machine
+SLACK_S = 3.0  # detection may lag the deadline by this much on a loaded machine
 CLIENT_ID = "infusion-edge-edge-1"
 
 
