@@ -102,6 +102,9 @@ class MqttConfig(_Model):
     protocol: Literal["5", "3.1.1"] = "5"
     topic_prefix: str = Field("infusion-edge/v1", pattern=r"^[^#+\s]+[^/#+\s]$")
     keepalive_s: int = Field(30, ge=5, le=3600)
+    ack_timeout_s: float = Field(
+        10.0, ge=0.5, le=600, description="s a publish may wait for its PUBACK: longer is a stall"
+    )
     telemetry_expiry_s: int = Field(3600, ge=1, description="MQTT 5 message expiry of telemetry")
     alarm_refresh_s: float = Field(
         30.0, ge=2.0, le=3600, description="s between republishing the open alarms and digest"

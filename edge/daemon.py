@@ -144,7 +144,7 @@ class Daemon:
                 config,
                 extra_routes=[Route("/metrics", self._metrics_endpoint)],
                 ready_checks={
-                    "broker": lambda: self.publisher.counters.connected,
+                    "broker": self.publisher.readiness,
                     "devices": lambda: bool(config.devices),
                     "storage": self.storage.ok,
                 },

@@ -66,8 +66,17 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec("link_frames", "counter", "Frames on a serial link by result.", ("link", "result")),
     MetricSpec("link_reconnects", "counter", "Times a link was opened again.", ("link",)),
-    MetricSpec("mqtt_connected", "gauge", "1 while connected to the broker."),
+    MetricSpec(
+        "mqtt_connected",
+        "gauge",
+        "1 while connected to the broker and it acknowledges (the online status was).",
+    ),
     MetricSpec("mqtt_connect_failures", "counter", "Failed or refused broker connections."),
+    MetricSpec(
+        "mqtt_stalls",
+        "counter",
+        "Broker connections dropped because a publish was not acknowledged in mqtt.ack_timeout_s.",
+    ),
     MetricSpec(
         "mqtt_publishes",
         "counter",
@@ -194,6 +203,7 @@ class EdgeMetrics:
             families["link_reconnects"].add((name,), link.reconnects)
         families["mqtt_connected"].add((), 1 if counters.connected else 0)
         families["mqtt_connect_failures"].add((), counters.connect_failures)
+        families["mqtt_stalls"].add((), counters.stalls)
         families["mqtt_publishes"].add(("delivered",), counters.delivered)
         families["mqtt_publishes"].add(("refused",), counters.refused)
         for verdict, count in counters.acks.items():

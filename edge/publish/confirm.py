@@ -5,6 +5,10 @@ its PUBACK (reason code >= 0x80, e.g. 0x87 not authorized). Here each publish ge
 resolved by the underlying paho client's ``on_publish`` callback with that reason code, and
 failed by its ``on_disconnect``. Under MQTT 3.1.1 a refusal cannot be seen at all: the broker
 acknowledges and drops, so delivery must be proven end to end.
+
+A publish whose acknowledgement does not come within ``ack_timeout_s`` raises
+:class:`StalledError`: a broker that accepts the connection but stops acknowledging is a broken
+connection, whatever its TCP socket and keep-alive say.
 """
 
 from __future__ import annotations
@@ -19,11 +23,19 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-__all__ = ["Confirmations", "ConnectionLostError", "PublishFailedError"]
+__all__ = ["Confirmations", "ConnectionLostError", "PublishFailedError", "StalledError"]
 
 
 class ConnectionLostError(aiomqtt.MqttError):
     """The connection went down while a publish waited for its acknowledgement."""
+
+
+class StalledError(ConnectionLostError):
+    """The broker did not acknowledge a publish within the deadline (seconds in ``timeout_s``)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(f"no PUBACK for {timeout_s:g} s")
+        self.timeout_s = timeout_s
 
 
 class PublishFailedError(aiomqtt.MqttError):
@@ -41,9 +53,10 @@ def _expiry(seconds: int) -> Properties:
 class Confirmations:
     """Publishes on one connected aiomqtt client and returns each PUBACK's reason code."""
 
-    def __init__(self, client: aiomqtt.Client, mqtt5: bool) -> None:
+    def __init__(self, client: aiomqtt.Client, mqtt5: bool, ack_timeout_s: float) -> None:
         self._paho: paho.Client = client._client  # the documented way to reach reason codes
         self._mqtt5 = mqtt5
+        self._ack_timeout_s = ack_timeout_s
         self._loop = asyncio.get_running_loop()
         self._pending: dict[int, asyncio.Future[ReasonCode | None]] = {}
         self._early: dict[int, ReasonCode | None] = {}
@@ -82,7 +95,8 @@ class Confirmations:
     ) -> ReasonCode | None:
         """Publish and wait for the acknowledgement; its reason code (``None`` for QoS 0).
 
-        Raises :class:`ConnectionLostError` or :class:`PublishFailedError`.
+        Raises :class:`ConnectionLostError`, :class:`StalledError` (no acknowledgement within
+        ``ack_timeout_s``) or :class:`PublishFailedError`.
         """
         properties = _expiry(max(1, expiry_s)) if self._mqtt5 and expiry_s is not None else None
         info = self._paho.publish(topic, payload, qos, retain, properties)
@@ -94,4 +108,9 @@ class Confirmations:
             return self._early.pop(info.mid)
         future: asyncio.Future[ReasonCode | None] = self._loop.create_future()
         self._pending[info.mid] = future
-        return await future
+        try:
+            async with asyncio.timeout(self._ack_timeout_s):
+                return await future
+        except TimeoutError:
+            self._pending.pop(info.mid, None)
+            raise StalledError(self._ack_timeout_s) from None

@@ -4,8 +4,13 @@ Connect (TLS and credentials from config) with a retained ``lost`` will, publish
 ``online`` status, then publish what the outbox holds, oldest first, up to ``WINDOW`` messages
 in flight, deleting each only after its PUBACK. A message the broker refuses (MQTT 5 reason
 code >= 0x80) is logged, counted and kept, to be tried again later; it is never counted as
-delivered. On a lost connection: reconnect with capped, jittered backoff. On ``finish()``:
-flush the outbox, publish the retained ``offline`` status and disconnect cleanly.
+delivered. On a lost connection: reconnect with capped, jittered backoff. A publish (the status
+included) not acknowledged within ``mqtt.ack_timeout_s`` is a stall: the connection is dropped
+and made again with the backoff, the stall counted; what was not acknowledged stays in the
+outbox and is published again (at least once). The edge counts as connected only once the
+broker acknowledged its ``online`` status, so a broker that accepts connections but never
+acknowledges never reads as connected. On ``finish()``: flush the outbox, publish the retained
+``offline`` status and disconnect cleanly.
 Acknowledgement commands arriving on ``.../alarms/{alarm_id}/ack`` are checked by the
 :class:`~edge.publish.ack_verifier.AckVerifier` (signature, dashboard, time, nonce), counted by
 verdict, and only the accepted ones go to ``on_ack``.
@@ -27,7 +32,7 @@ from edge.backoff import Backoff
 from edge.config import MqttConfig
 from edge.publish.ack_signing import Verdict
 from edge.publish.ack_verifier import AckVerifier
-from edge.publish.confirm import Confirmations, ConnectionLostError
+from edge.publish.confirm import Confirmations, ConnectionLostError, StalledError
 from edge.publish.connection import connected
 from edge.publish.outbox import Outbox, OutboxMessage
 from edge.publish.payloads import AckCommand, EnvelopeFactory, StatusPayload
@@ -54,9 +59,10 @@ AckHandler = Callable[[AckTopic, AckCommand], Awaitable[None]]
 class PublisherCounters:
     """What the publisher did since start; read by metrics and tests."""
 
-    connected: bool = False
+    connected: bool = False  # connected, and the broker acknowledged the ``online`` status
     connects: int = 0
     connect_failures: int = 0
+    stalls: int = 0  # connections dropped because a publish was not acknowledged in time
     delivered: int = 0
     refused: int = 0
     acks: dict[Verdict, int] = field(default_factory=lambda: dict.fromkeys(Verdict, 0))
@@ -95,6 +101,12 @@ class Publisher:
         self._finishing = asyncio.Event()
         self.counters = PublisherCounters()
 
+    def readiness(self) -> bool | str:
+        """``True`` while connected, else why not (for ``/readyz``), e.g. "no PUBACK for 10 s"."""
+        if self.counters.connected:
+            return True
+        return self.counters.last_error or "not connected yet"
+
     def finish(self) -> None:
         """Ask ``run()`` to flush the outbox, say ``offline`` and return."""
         self._finishing.set()
@@ -103,10 +115,11 @@ class Publisher:
     async def run(self) -> None:
         """Connect, publish and reconnect until ``finish()`` completes or cancellation."""
         while True:
+            connects = self.counters.connects
             try:
                 await self._connected_session()
             except aiomqtt.MqttError as exc:
-                self._note_error(exc)
+                self._note_error(exc, established=self.counters.connects > connects)
             else:
                 return
             finally:
@@ -116,29 +129,40 @@ class Publisher:
                 return
             await asyncio.sleep(self._backoff.next_delay())
 
-    def _note_error(self, exc: BaseException) -> None:
+    def _note_error(self, exc: BaseException, established: bool) -> None:
         message = str(exc) or type(exc).__name__
-        if self.counters.connected:
+        level = logging.DEBUG if message == self.counters.last_error else logging.WARNING
+        extra = {"error": message, "url": self._config.url}
+        if isinstance(exc, StalledError):
+            log.log(
+                level, "broker stalled: a publish was not acknowledged; reconnecting", extra=extra
+            )
+        elif established:
             log.warning("broker connection lost", extra={"error": message})
         else:
             self.counters.connect_failures += 1
-            level = logging.DEBUG if message == self.counters.last_error else logging.WARNING
-            extra = {"error": message, "url": self._config.url}
             log.log(level, "cannot connect to broker", extra=extra)
         self.counters.last_error = message
 
     async def _connected_session(self) -> None:
         async with self._connection() as client:
-            confirmations = Confirmations(client, mqtt5=self._config.protocol == "5")
-            self.counters.connected = True
+            confirmations = Confirmations(
+                client, self._config.protocol == "5", self._config.ack_timeout_s
+            )
             self.counters.connects += 1
-            self._backoff.reset()
-            await self._publish_status(confirmations, "online")
-            log.info("broker connected", extra={"url": self._config.url})
-            jobs = [("mqtt.drain", self._drain(confirmations))]
-            if self._on_ack is not None:
-                jobs.append(("mqtt.acks", self._receive_acks(client)))
-            await run_until_first_exits(*jobs)
+            try:
+                await self._publish_status(confirmations, "online")
+                self.counters.connected = True
+                self._backoff.reset()
+                log.info("broker connected", extra={"url": self._config.url})
+                jobs = [("mqtt.drain", self._drain(confirmations))]
+                if self._on_ack is not None:
+                    jobs.append(("mqtt.acks", self._receive_acks(client)))
+                await run_until_first_exits(*jobs)
+            except StalledError:
+                self.counters.connected = False  # before the disconnection, which takes a while
+                self.counters.stalls += 1
+                raise
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                 async with asyncio.timeout(GOODBYE_TIMEOUT_S):
                     await self._publish_status(confirmations, "offline")
@@ -206,10 +230,11 @@ class Publisher:
             return_exceptions=True,
         )
         delivered, refused = [], []
+        failure: BaseException | None = None
         for message, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
-                raise result
-            if result is not None and result.is_failure:
+                failure = failure or result  # kept in the outbox, published again
+            elif result is not None and result.is_failure:
                 refused.append(message)
                 log.error(
                     "broker refused a message; kept in the outbox",
@@ -222,6 +247,8 @@ class Publisher:
         if refused:
             self.counters.refused += len(refused)
             await self._outbox.defer([m.id for m in refused], REFUSED_RETRY_S)
+        if failure is not None:
+            raise failure
 
     async def _receive_acks(self, client: aiomqtt.Client) -> None:
         assert self._on_ack is not None

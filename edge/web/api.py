@@ -8,7 +8,8 @@ over MQTT to the edge that owns the alarm and answers 202: the alarm shows as ac
 that edge has verified and applied it and published its new state. A dashboard without a key
 answers 503 with the reason.
 ``/healthz`` says the process is up; ``/readyz`` that the broker feed is connected and every
-extra check passes.
+extra check passes; a check that is not ready may say why (a string instead of ``False``): the
+answer then holds ``reasons`` by check name besides the ``checks`` booleans.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from edge.web.views import JsonDict
 
 __all__ = ["Api", "ReadyCheck"]
 
-ReadyCheck = Callable[[], bool]
+ReadyCheck = Callable[[], bool | str]  # True when ready; False, or why not
 
 
 class Api:
@@ -145,5 +146,8 @@ class Api:
 
     async def _ready(self, request: Request) -> Response:
         results = {name: check() for name, check in self._checks.items()}
-        ready = all(results.values())
-        return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
+        checks = {name: bool(r) and not isinstance(r, str) for name, r in results.items()}
+        reasons = {name: r for name, r in results.items() if isinstance(r, str)}
+        ready = all(checks.values())
+        answer = {"ready": ready, "checks": checks} | ({"reasons": reasons} if reasons else {})
+        return JSONResponse(answer, status_code=200 if ready else 503)

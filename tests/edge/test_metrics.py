@@ -99,7 +99,7 @@ async def test_every_series_exists_at_zero_with_bounded_labels(outbox: Outbox) -
 
 async def test_values_follow_the_daemon(outbox: Outbox) -> None:
     try:
-        counters = PublisherCounters(connected=True, delivered=7, refused=1)
+        counters = PublisherCounters(connected=True, delivered=7, refused=1, stalls=3)
         counters.acks[Verdict.BAD_SIGNATURE] += 2
         metrics = metrics_for(outbox, counters)
         bus: Bus[OutputItem] = Bus()
@@ -138,6 +138,7 @@ async def test_values_follow_the_daemon(outbox: Outbox) -> None:
             == NOW.timestamp()
         )
         assert value(metrics, "mqtt_publishes", result="refused") == 1
+        assert value(metrics, "mqtt_stalls") == 3
         assert value(metrics, "mqtt_acks", result="bad_signature") == 2
         assert value(metrics, "mqtt_acks", result="accepted") == 0
         assert value(metrics, "outbox_messages") == 1
