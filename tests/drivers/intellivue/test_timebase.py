@@ -23,7 +23,7 @@ DELAYS_S = (0.0123, 0.0009, 0.0311, 0.0047, 0.2, 0.0002)  # receive delays, poll
 def polls(count: int, anchor: RelativeAnchor | None) -> list[datetime]:
     """The cuff's stamp in ``count`` results a second apart, each received late by a
     different delay."""
-    stamps = []
+    stamps: list[datetime] = []
     for n in range(count):
         received = NOW + timedelta(seconds=n + DELAYS_S[n % len(DELAYS_S)])
         at = Instant(100.0 + n, received)

@@ -3,7 +3,7 @@ distinct cuffs, and the last cuff per monitor kept in the alarm log across a res
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +17,6 @@ from tests.edge.alarms.timeline import (
     BED,
     MONITOR,
     FakeClock,
-    Reading,
     Run,
     at,
     engine_for,
@@ -28,8 +27,8 @@ JITTER_S = (0.0, 0.0004, -0.0003, 0.0007, 0.0001, -0.0006)  # IntelliVue-like, p
 
 
 def jittered(
-    start: float, end: float, cuffs: list[tuple[float, float, float]], jitter: float = 1.0
-) -> Iterator[tuple[float, Reading]]:
+    start: float, end: float, cuffs: Sequence[tuple[float, float, float]], jitter: float = 1.0
+) -> Iterator[tuple[float, VitalsReading]]:
     """A reading a second from ``start`` to ``end``, each carrying the latest cuff
     ((t, systolic, diastolic)) with its stamp off by a fraction of a ms (x ``jitter``)."""
     t, n = start, 0
