@@ -4,7 +4,8 @@ It takes device readings and states (and acknowledgements) in bus order, passes 
 and follows it with the alarm and session events it caused; a ticker advances the engine's
 time for delays, escalation and silent devices. Every event is written to the alarm log
 before it goes on, and the engine is restored from that log at start, so a restart neither
-forgets an alarm nor raises it twice. At start (after the restore, before any input) and then
+forgets an alarm nor raises it twice (each monitor's last NIBP cuff is kept there too, so the
+two-cuff confirmation goes on). At start (after the restore, before any input) and then
 every ``refresh_s`` the stage sends an :class:`AlarmRefresh` of the engine's open alarms, so
 their retained state is published again, restored alarms included.
 """
@@ -56,7 +57,7 @@ class AlarmStage:
     def restore(self) -> int:
         """Take up the alarms and sessions open before a restart; how many alarms."""
         alarms = self._log.open_alarms()
-        self.engine.restore(alarms, self._log.sessions())
+        self.engine.restore(alarms, self._log.sessions(), cuffs=self._log.cuffs())
         if alarms:
             log.info("alarms restored from the alarm log", extra={"count": len(alarms)})
         return len(alarms)
@@ -81,6 +82,8 @@ class AlarmStage:
                     events = self.engine.on_device_state(item)
                 else:
                     events = self.engine.on_reading(item)
+                    if cuffs := self.engine.take_cuffs():
+                        self._log.save_cuffs(cuffs)  # a new cuff every few minutes per monitor
                 await self._outputs.publish(item)
                 await self._emit(events)
 

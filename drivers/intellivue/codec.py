@@ -14,8 +14,9 @@ Times: the reading is stamped ``at.wall`` (the result is the monitor's "now"). A
 value (NIBP) gets its own ``ts``: its TIME_STAMP_REL, or its TIME_STAMP_ABS converted to the
 monitor's RelativeTime with the MDS-create clock pair (:class:`~.timebase.MonitorClock`), is
 aged against the result's own RelativeTime, so neither the monitor's time zone nor its clock
-setting matters. Without any stamp, :class:`~.timebase.FirstSeen` gives the time the value set
-first appeared.
+setting matters; with a :class:`~.timebase.RelativeAnchor` the result's RelativeTime has a
+stable wall time, so a cuff repeated in every poll keeps one stamp. Without any stamp,
+:class:`~.timebase.FirstSeen` gives the time the value set first appeared.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from drivers.errors import DecodeError
 from drivers.intellivue import codes
 from drivers.intellivue.datatypes import FloatSpecial, FloatType, decode_abs_time
 from drivers.intellivue.poll import NuObsValue, ObservationPoll, decode_compound, decode_nu_value
-from drivers.intellivue.timebase import FirstSeen, MonitorClock, wall_time
+from drivers.intellivue.timebase import FirstSeen, MonitorClock, RelativeAnchor, wall_time
 from drivers.readings import Observation, ObservationState, VitalsReading
 
 __all__ = [
@@ -147,12 +148,17 @@ def decode_numerics(
     at: Instant,
     clock: MonitorClock | None = None,
     first_seen: FirstSeen | None = None,
+    anchor: RelativeAnchor | None = None,
 ) -> Decoded:
     """The reading of the numeric objects of one poll result (or linked chain) whose
-    rel_time_stamp is ``now_rel``; raises :class:`DecodeError` on malformed attributes."""
+    rel_time_stamp is ``now_rel``; raises :class:`DecodeError` on malformed attributes.
+    Measurement times are aged against ``anchor``'s wall time of ``now_rel`` when given,
+    else against the receive time ``at.wall`` (the reading's own ``ts`` either way)."""
     decoded = Decoded(None)
+    now_wall = at.wall if anchor is None else anchor.now_wall(now_rel, at.wall)
     try:
-        observations = _observations(objects, now_rel, at, clock, first_seen, decoded.problems)
+        problems = decoded.problems
+        observations = _observations(objects, now_rel, now_wall, clock, first_seen, problems)
         if observations:
             decoded.reading = VitalsReading(
                 device_id=target.device_id,
@@ -168,7 +174,7 @@ def decode_numerics(
 def _observations(
     objects: Sequence[ObservationPoll],
     now_rel: int,
-    at: Instant,
+    now_wall: datetime,
     clock: MonitorClock | None,
     first_seen: FirstSeen | None,
     problems: list[str],
@@ -181,7 +187,7 @@ def _observations(
         specs = [(value, _BY_PHYSIO.get(value.physio_id)) for value in values]
         measured: datetime | None = None
         if any(spec is not None and spec.intermittent for _, spec in specs):
-            measured = _measured(obj.handle, attrs, values, now_rel, at, clock, first_seen)
+            measured = _measured(obj.handle, attrs, values, now_rel, now_wall, clock, first_seen)
         for value, spec in specs:
             if spec is None or spec.code in codes_seen:
                 continue
@@ -205,17 +211,17 @@ def _measured(
     attrs: dict[int, bytes],
     values: list[NuObsValue],
     now_rel: int,
-    at: Instant,
+    now_wall: datetime,
     clock: MonitorClock | None,
     first_seen: FirstSeen | None,
 ) -> datetime | None:
     rel = _object_rel_time(attrs, clock)
     if rel is not None:
-        return wall_time(rel, now_rel, at.wall)
+        return wall_time(rel, now_rel, now_wall)
     if first_seen is None:
         return None
     key = tuple(word for v in values for word in (v.physio_id, v.state, v.value.to_word()))
-    return first_seen.time_of(handle, key, at.wall)
+    return first_seen.time_of(handle, key, now_wall)
 
 
 def _object_rel_time(attrs: dict[int, bytes], clock: MonitorClock | None) -> int | None:

@@ -52,7 +52,7 @@ from drivers.intellivue.framer import IntelliVueFramer
 from drivers.intellivue.messages import Message, decode_message, wire
 from drivers.intellivue.options import IntelliVueOptions
 from drivers.intellivue.poll import ObservationPoll, PollResult
-from drivers.intellivue.timebase import FirstSeen, MonitorClock
+from drivers.intellivue.timebase import FirstSeen, MonitorClock, RelativeAnchor
 
 __all__ = ["IntelliVueConversation", "Phase"]
 
@@ -88,6 +88,7 @@ class IntelliVueConversation:
         self._invoke = self._poll_number = 0
         self._clock: MonitorClock | None = None
         self._first_seen = FirstSeen()
+        self._anchor = RelativeAnchor()  # one stable stamp per cuff across polls
         self._chains: dict[int, list[ObservationPoll]] = {}
 
     @property
@@ -208,6 +209,7 @@ class IntelliVueConversation:
     def _on_mds_create(self, event: MdsCreateEvent, at: Instant) -> bytes:
         reply = wire(EventReportResult.answering(event))
         self._clock = MonitorClock.from_event(event)  # a restarted monitor has a new clock
+        self._anchor.reset()
         if self._phase in (Phase.ASSOCIATING, Phase.CONFIGURING):
             self._phase = Phase.POLLING
             self._failures = 0
@@ -224,7 +226,7 @@ class IntelliVueConversation:
         objects = [*self._chains.pop(result.invoke_id, ()), *result.objects]
         self._last_data = at.monotonic
         decoded = decode_numerics(
-            objects, result.rel_time, self._target, at, self._clock, self._first_seen
+            objects, result.rel_time, self._target, at, self._clock, self._first_seen, self._anchor
         )
         exchange.errors.extend(decoded.problems)
         if decoded.reading is not None:

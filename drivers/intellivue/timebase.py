@@ -6,6 +6,14 @@ wall time directly: an absolute stamp is turned into RelativeTime with the MDS-c
 pair (:class:`MonitorClock`), and a RelativeTime is aged against the RelativeTime of the poll
 result it came in, which was "now" when the result was received (:func:`wall_time`). Only
 differences of the monitor's clocks are used, so its time zone and clock setting do not matter.
+
+The receive time of a result is late by a varying transmission and scheduling delay, so aging
+against each result's own receive time would give the same measurement a stamp that jitters
+by fractions of a millisecond from poll to poll. :class:`RelativeAnchor` pins RelativeTime to
+wall time once (the first result of an association) and keeps that pair while the two clocks
+agree within ``max_skew_s`` (1 s): the same RelativeTime then has the same wall time in every
+poll. It re-anchors when they drift apart (the monitor's or the host's clock stepped or ran
+off), after a day (RelativeTime wraps after ~6.2 days), and when a new MDS Create arrives.
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ from drivers.intellivue import codes
 from drivers.intellivue.dataexport import MdsCreateEvent
 from drivers.intellivue.datatypes import decode_abs_time
 
-__all__ = ["FirstSeen", "MonitorClock", "wall_time"]
+__all__ = ["FirstSeen", "MonitorClock", "RelativeAnchor", "wall_time"]
 
 _WRAP = 1 << 32
+MAX_SKEW_S = 1.0  # s the anchored wall time of a result may differ from its receive time
+MAX_ANCHOR_AGE_S = 86_400.0  # s of RelativeTime after which the anchor is taken again
 
 
 def wall_time(rel_time: int, now_rel: int, now_wall: datetime) -> datetime:
@@ -31,6 +41,31 @@ def wall_time(rel_time: int, now_rel: int, now_wall: datetime) -> datetime:
     if age >= _WRAP // 2:
         return now_wall
     return now_wall - timedelta(seconds=age / codes.TICKS_PER_SECOND)
+
+
+class RelativeAnchor:
+    """A stable wall time for the monitor's RelativeTime, from one (RelativeTime, receive
+    time) pair kept while it agrees with later receive times within ``max_skew_s``."""
+
+    def __init__(self, max_skew_s: float = MAX_SKEW_S) -> None:
+        self.max_skew = timedelta(seconds=max_skew_s)
+        self._rel: int | None = None
+        self._wall: datetime | None = None
+
+    def reset(self) -> None:
+        """Forget the anchor (a new association, possibly a restarted monitor)."""
+        self._rel = self._wall = None
+
+    def now_wall(self, now_rel: int, received: datetime) -> datetime:
+        """The anchored wall time of RelativeTime ``now_rel``, received at ``received``."""
+        if self._rel is not None and self._wall is not None:
+            ticks = (now_rel - self._rel) % _WRAP
+            if ticks < MAX_ANCHOR_AGE_S * codes.TICKS_PER_SECOND:
+                anchored = self._wall + timedelta(seconds=ticks / codes.TICKS_PER_SECOND)
+                if abs(received - anchored) <= self.max_skew:
+                    return anchored
+        self._rel, self._wall = now_rel, received
+        return received
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,9 @@ gives the time of ticks and acknowledgements, and times ``device_offline`` (mono
 a device's last reading). Each call returns the events it caused, in order: session events
 (a phase change) first, then alarm transitions.
 
+A monitor's new NIBP cuff is kept for the alarm log (:meth:`AlarmEngine.take_cuffs`) and
+restored with the sessions, so the two-cuff confirmation goes on across a restart.
+
 Alarms are per (bed, device, rule): at most one current episode each
 (:class:`~edge.alarms.lifecycle.AlarmTrack`), whose levels are timed by
 :mod:`edge.alarms.levels`.
@@ -29,7 +32,7 @@ from edge.alarms.limits import AlarmLimits
 from edge.alarms.models import PRIORITY_RANK, Alarm, AlarmEvent, SessionEvent, TreatmentSession
 from edge.alarms.rules import RULES, Rule, Source, rule_named
 from edge.alarms.sessions import TreatmentSessions
-from edge.alarms.vitals import RESP_RATE, SPO2, heart_rate
+from edge.alarms.vitals import RESP_RATE, SPO2, LastCuff, heart_rate
 from edge.clock import Clock
 from edge.config import AlarmsConfig, Config, InfusionOrder
 from edge.device_state import DeviceState
@@ -72,6 +75,8 @@ class AlarmEngine:
         self._tracks: dict[_Key, _RuleTrack] = {}
         self._by_id: dict[str, _Key] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
+        self._new_cuffs: dict[str, LastCuff] = {}
+        self._restored_cuffs: dict[str, LastCuff] = {}  # of devices not known yet
         infos = list(devices)
         for info in infos:
             self._devices[info.device_id] = DeviceTrack(info, clock.monotonic())
@@ -171,11 +176,24 @@ class AlarmEngine:
         track = self._tracks[key].track
         return self._index(track.acknowledge(user, at or self._clock.now(), via))
 
-    def restore(self, alarms: Iterable[Alarm], sessions: Iterable[TreatmentSession] = ()) -> None:
-        """Take up the alarms that had not ended (and the sessions) from before a restart,
-        emitting nothing: their conditions count as present until readings clear them, so
-        they are not raised a second time. Alarms of unknown rules are skipped."""
+    def restore(
+        self,
+        alarms: Iterable[Alarm],
+        sessions: Iterable[TreatmentSession] = (),
+        *,
+        cuffs: Iterable[LastCuff] = (),
+    ) -> None:
+        """Take up the alarms that had not ended (and the sessions, and each monitor's last
+        NIBP cuff) from before a restart, emitting nothing: their conditions count as present
+        until readings clear them, so they are not raised a second time. Alarms of unknown
+        rules are skipped; a cuff waits for its device's first reading if it is not known yet."""
         self.sessions.restore(sessions)
+        for cuff in cuffs:
+            device = self._devices.get(cuff.device_id)
+            if device is None:
+                self._restored_cuffs[cuff.device_id] = cuff
+            else:
+                device.nibp.restore(cuff)
         for alarm in alarms:
             rule = rule_named(alarm.rule)
             if alarm.state == "ended" or rule is None or rule not in self._rules:
@@ -199,6 +217,13 @@ class AlarmEngine:
         alarms = [t.track.alarm for t in self._tracks.values() if t.track.alarm is not None]
         return sorted(alarms, key=lambda a: (-PRIORITY_RANK[a.priority], a.raised_at))
 
+    def take_cuffs(self) -> list[LastCuff]:
+        """The monitors' new NIBP cuffs since the last call (the latest per monitor), for
+        the alarm log."""
+        cuffs = list(self._new_cuffs.values())
+        self._new_cuffs.clear()
+        return cuffs
+
     def get(self, alarm_id: str) -> Alarm | None:
         """The current state of ``alarm_id``, or ``None`` when it has ended or is unknown."""
         key = self._by_id.get(alarm_id)
@@ -211,6 +236,8 @@ class AlarmEngine:
         if device is None:
             device = DeviceTrack(DeviceInfo(device_id, bed), self._clock.monotonic())
             self._devices[device_id] = device
+            if (cuff := self._restored_cuffs.pop(device_id, None)) is not None:
+                device.nibp.restore(cuff)
         return device
 
     def _rule_track(self, key: _Key, rule: Rule) -> _RuleTrack:
@@ -282,6 +309,14 @@ class AlarmEngine:
 
     def _vitals_facts(self, device: DeviceTrack, reading: VitalsReading) -> Facts:
         nibp, previous = device.nibp.update(reading)
+        if nibp is not None:
+            self._new_cuffs[device.info.device_id] = LastCuff(
+                device_id=device.info.device_id,
+                systolic=nibp.systolic,
+                diastolic=nibp.diastolic,
+                at=nibp.at,
+                stamped=device.nibp.stamped,
+            )
         session = self.sessions.get(reading.bed)
         baseline = None
         if session is not None and session.phase in ("infusion", "observation"):

@@ -7,7 +7,9 @@ disk when it returns, so the log can be written before the events are published.
 - ``alarm_current``: the latest snapshot of each alarm that has not ended (what
   :meth:`AlarmLog.open_alarms` restores after a restart);
 - ``session_changes`` and ``session_current``: the same for treatment sessions (the latest
-  session of each bed).
+  session of each bed);
+- ``nibp_current``: the last NIBP cuff of each monitor (:class:`LastCuff`), so the two-cuff
+  confirmation of the high hypertension level goes on after a restart.
 
 Blocking I/O: the daemon calls it from a worker thread or accepts a few ms per append.
 Errors are sqlite3's and the OS's; :mod:`edge.alarms.log_guard` is where the daemon meets them.
@@ -22,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
+from edge.alarms.vitals import LastCuff
 from edge.storage.sqlite import probe_write, quick_check
 
 __all__ = ["AlarmLog", "LoggedEvent"]
@@ -50,6 +53,10 @@ CREATE TABLE IF NOT EXISTS session_changes (
 CREATE TABLE IF NOT EXISTS session_current (
     bed TEXT PRIMARY KEY,
     session TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nibp_current (
+    device_id TEXT PRIMARY KEY,
+    cuff TEXT NOT NULL
 );
 """
 
@@ -169,3 +176,22 @@ class AlarmLog:
         """The latest session of every bed that has had one (closed ones included)."""
         rows = self._db.execute("SELECT session FROM session_current ORDER BY bed")
         return [TreatmentSession.model_validate_json(raw) for (raw,) in rows]
+
+    def save_cuffs(self, cuffs: Iterable[LastCuff]) -> None:
+        """Keep ``cuffs`` as their monitors' last cuffs, in one transaction."""
+        rows = [(cuff.device_id, cuff.model_dump_json()) for cuff in cuffs]
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO nibp_current (device_id, cuff) VALUES (?, ?)", rows
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def cuffs(self) -> list[LastCuff]:
+        """The last cuff of every monitor that has had one."""
+        rows = self._db.execute("SELECT cuff FROM nibp_current ORDER BY device_id")
+        return [LastCuff.model_validate_json(raw) for (raw,) in rows]

@@ -5,7 +5,9 @@ become storage faults (:mod:`edge.storage.errors`). When an append fails the eve
 on (the caller publishes them either way); they wait in a bounded memory list, oldest dropped
 first past ``pending_max`` (counted in ``dropped``), and :meth:`GuardedAlarmLog.retry` (the
 storage monitor, every few seconds) writes them, in order, once the disk takes writes again.
-A corrupt file is moved aside and a fresh log begun: nothing is restored from it.
+A corrupt file is moved aside and a fresh log begun: nothing is restored from it. The
+monitors' last NIBP cuffs (:meth:`GuardedAlarmLog.save_cuffs`) wait the same way, the latest
+per monitor.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from edge.alarms.log import AlarmLog
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
+from edge.alarms.vitals import LastCuff
 from edge.storage.errors import StorageFaultError, storage_fault
 from edge.storage.files import set_aside
 from edge.storage.state import FaultState
@@ -53,6 +56,7 @@ class GuardedAlarmLog:
         self.dropped = 0  # events that never reached the log (memory list full)
         self._log: AlarmLog | None = None
         self._pending: deque[AlarmEvent | SessionEvent] = deque()
+        self._cuffs: dict[str, LastCuff] = {}  # last cuffs waiting for the log, per monitor
 
     @property
     def faulted(self) -> bool:
@@ -98,6 +102,29 @@ class GuardedAlarmLog:
                 extra={"count": excess, "dropped_total": self.dropped},
             )
 
+    def save_cuffs(self, cuffs: Iterable[LastCuff]) -> None:
+        """Keep ``cuffs`` as their monitors' last cuffs (durable on return), or keep them in
+        memory (the latest per monitor) for :meth:`retry`."""
+        self._cuffs.update((cuff.device_id, cuff) for cuff in cuffs)
+        if self._log is None or self._pending or not self._cuffs:
+            return
+        try:
+            self._log.save_cuffs(self._cuffs.values())
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(storage_fault(self.name, self.path, exc))
+            return
+        self._cuffs.clear()
+
+    def cuffs(self) -> list[LastCuff]:
+        """The last cuff of every monitor ([] when the log cannot be read)."""
+        if self._log is None:
+            return []
+        try:
+            return self._log.cuffs()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(storage_fault(self.name, self.path, exc))
+            return []
+
     async def retry(self) -> None:
         """While faulted: open the log again if needed and write what waits in memory."""
         self._retry()
@@ -113,6 +140,9 @@ class GuardedAlarmLog:
                 self._pending.clear()
             else:
                 self._log.check_writable()
+            if self._cuffs:
+                self._log.save_cuffs(self._cuffs.values())
+                self._cuffs.clear()
         except (sqlite3.Error, OSError) as exc:
             self._failed(storage_fault(self.name, self.path, exc))
             return

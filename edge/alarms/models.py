@@ -164,7 +164,10 @@ class TreatmentSession(_Frozen):
     ``baseline_systolic``/``baseline_diastolic`` (mmHg) are the mean of the NIBP measurements
     before the infusion started (``baseline_count`` of them); ``None`` while in ``baseline`` or
     when none was measured. ``observation_ends_at`` is ``infusion_stopped_at`` + the
-    observation time (60 min).
+    observation time (60 min). ``infusion_started_estimated``: the pump was already infusing
+    when the edge first saw it (the edge started, or the pump was plugged in, mid-infusion), so
+    ``infusion_started_at`` (and ``started_at`` when the pump started the session) is an
+    estimate: the volume infused divided by the programmed rate before that first reading.
     """
 
     session_id: TopicSafe
@@ -176,6 +179,7 @@ class TreatmentSession(_Frozen):
     baseline_count: int = 0
     started_at: AwareDatetime
     infusion_started_at: AwareDatetime | None = None
+    infusion_started_estimated: bool = False
     infusion_stopped_at: AwareDatetime | None = None
     observation_ends_at: AwareDatetime | None = None
     closed_at: AwareDatetime | None = None

@@ -7,8 +7,9 @@ measurement in every reading, so these judges see only *new* measurements
 - Medium: SBP >= 160 or DBP >= 100, or a rise of >= 40/25 over the session baseline, on one
   measurement. Clear below 150/95, and the rise back below its limit by the same margin
   (10/5 mmHg by default), so a rise that hovers at its limit cannot flap either.
-- High: SBP >= 180 or DBP >= 110 on two measurements at most 5 min apart (the second one
-  raises it), or SBP >= 200 or DBP >= 120 once. Clear below 170/105.
+- High: SBP >= 180 or DBP >= 110 on two distinct cuffs at most 5 min apart (the second one
+  raises it; cuffs closer than :data:`~edge.alarms.vitals.SAME_CUFF_S` are one cuff), or
+  SBP >= 200 or DBP >= 120 once. Clear below 170/105.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 
 from edge.alarms.judges import BAND, CLEAR, Facts, Hit, Nibp, Verdict
 from edge.alarms.limits import HypertensionLimits
+from edge.alarms.vitals import SAME_CUFF_S
 
 __all__ = ["Hypertensive", "SevereHypertension"]
 
@@ -103,19 +105,23 @@ class SevereHypertension:
             ):
                 return BAND
             apart_s = (nibp.at - previous.at).total_seconds()
-            if not 0 < apart_s <= lim.high_confirm_s:
+            if not SAME_CUFF_S < apart_s <= lim.high_confirm_s:
                 return BAND
             value, limit = crossed
             text = (
                 f"{_bp(nibp)}: at or above {limit:.0f} mmHg, confirmed by "
-                f"{previous.systolic:.0f}/{previous.diastolic:.0f} mmHg "
-                f"{apart_s / 60:.0f} min before"
+                f"{previous.systolic:.0f}/{previous.diastolic:.0f} mmHg {_ago(apart_s)}"
             )
             return Verdict(Hit(value, limit, text))
         cleared = (
             nibp.systolic < lim.high_clear_systolic and nibp.diastolic < lim.high_clear_diastolic
         )
         return CLEAR if cleared else BAND
+
+
+def _ago(seconds: float) -> str:
+    """``3 min before``; under 2 min in seconds (``45 s before``)."""
+    return f"{seconds:.0f} s before" if seconds < 120 else f"{seconds / 60:.0f} min before"
 
 
 def _crossed(nibp: Nibp, systolic: float, diastolic: float) -> tuple[float, float] | None:

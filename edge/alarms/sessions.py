@@ -7,6 +7,12 @@ Pure logic over readings (in time order, measurement times) and ticks (the clock
 - ``baseline``: NIBP measurements are collected; when a pump of the bed starts infusing the
   baseline is the mean of those taken in the ``baseline_window_s`` (30 min) before, and the
   phase is ``infusion``. No measurement: no baseline (the rise rule then does not apply).
+- Mid-infusion: a pump whose first reading (since the edge started) is already ``infusing``
+  with volume infused > 0 started before the edge saw it; the infusion's start is estimated
+  as volume infused / programmed rate before that reading (at most ``max_estimate_s``, 4 h,
+  back, and never before the bed's previous session closed), used for the session's start
+  (when the pump starts it) and the baseline window, and marked
+  ``infusion_started_estimated``.
 - ``infusion`` -> ``observation`` when no pump of the bed infuses and one is ``stopped`` or in
   ``kvo`` (a pump in ``alarm`` is an interruption, not the end); observation lasts
   ``observation_s`` (60 min). A pump infusing again during observation resumes the infusion.
@@ -32,6 +38,9 @@ from edge.alarms.vitals import NibpTracker
 from edge.config import InfusionOrder
 
 __all__ = ["TreatmentSessions", "order_summary"]
+
+RATE = "MDC_FLOW_FLUID_PUMP"  # programmed rate, mL/h
+VOLUME = "MDC_VOL_FLUID_DELIV"  # volume infused, mL
 
 
 def order_summary(order: InfusionOrder) -> OrderSummary:
@@ -61,8 +70,10 @@ class TreatmentSessions:
         *,
         observation_s: float = 3600.0,
         baseline_window_s: float = 1800.0,
+        max_estimate_s: float = 4 * 3600.0,
     ) -> None:
         self._orders = dict(orders or {})
+        self.max_estimate = timedelta(seconds=max_estimate_s)
         self.observation = timedelta(seconds=observation_s)
         self.baseline_window = timedelta(seconds=baseline_window_s)
         self._beds: dict[str, _Bed] = {}
@@ -87,8 +98,10 @@ class TreatmentSessions:
         bed = self._beds.setdefault(reading.bed, _Bed())
         events = self._close_due(bed, reading.ts)
         if isinstance(reading, PumpReading):
+            first = reading.device_id not in bed.pumps
             bed.pumps[reading.device_id] = reading.pump.state
-            return events + self._on_pumps(reading.bed, bed, reading.ts)
+            estimate = self._estimated_start(bed, reading) if first else None
+            return events + self._on_pumps(reading.bed, bed, reading.ts, estimate)
         tracker = self._nibp.setdefault(reading.device_id, NibpTracker())
         nibp, _ = tracker.update(reading)
         if nibp is not None:
@@ -110,17 +123,36 @@ class TreatmentSessions:
             bed.baseline.append(nibp)
         return events
 
-    def _on_pumps(self, name: str, bed: _Bed, at: datetime) -> list[SessionEvent]:
+    def _estimated_start(self, bed: _Bed, reading: PumpReading) -> datetime | None:
+        """When a pump first seen infusing started: ``None`` unless it has infused a volume."""
+        volume, rate = reading.value(VOLUME), reading.value(RATE)
+        if reading.pump.state != "infusing" or not volume or not rate or volume < 0 or rate < 0:
+            return None
+        running = min(timedelta(hours=volume / rate), self.max_estimate)
+        start = reading.ts - running
+        session = bed.session
+        if session is not None and session.closed_at is not None:
+            start = max(start, session.closed_at)
+        return start if start < reading.ts else None
+
+    def _on_pumps(
+        self, name: str, bed: _Bed, at: datetime, estimate: datetime | None = None
+    ) -> list[SessionEvent]:
+        """``estimate``: the estimated start of a pump first seen mid-infusion."""
         states = bed.pumps.values()
         infusing = "infusing" in states
+        started = estimate or at
         events = []
         if infusing and (bed.session is None or bed.session.phase == "closed"):
-            events.append(self._start(name, bed, at))
+            events.append(self._start(name, bed, at, started))
         session = bed.session
         if session is None:
             return events
         if infusing and session.phase == "baseline":
-            events.append(self._change(bed, "infusion_started", at, self._baseline(bed, at)))
+            update = self._baseline(bed, started)
+            if estimate is not None:
+                update["infusion_started_estimated"] = True
+            events.append(self._change(bed, "infusion_started", at, update))
         elif infusing and session.phase == "observation":
             events.append(self._change(bed, "infusion_resumed", at, _RESUMED))
         elif session.phase == "infusion" and not infusing and {"stopped", "kvo"} & set(states):
@@ -132,20 +164,24 @@ class TreatmentSessions:
             events.append(self._change(bed, "infusion_stopped", at, update))
         return events
 
-    def _start(self, name: str, bed: _Bed, at: datetime) -> SessionEvent:
+    def _start(
+        self, name: str, bed: _Bed, at: datetime, started: datetime | None = None
+    ) -> SessionEvent:
+        """A new session, seen at ``at``, started at ``started`` (default ``at``)."""
         order = self._orders.get(name)
         bed.baseline.clear()
+        started = started or at
         bed.session = TreatmentSession(
-            session_id=session_id(name, at),
+            session_id=session_id(name, started),
             bed=name,
             phase="baseline",
             order=order_summary(order) if order else None,
-            started_at=at,
+            started_at=started,
         )
         return SessionEvent(session=bed.session, change="started", at=at)
 
     def _baseline(self, bed: _Bed, at: datetime) -> dict[str, object]:
-        taken = [n for n in bed.baseline if n.at >= at - self.baseline_window]
+        taken = [n for n in bed.baseline if at - self.baseline_window <= n.at <= at]
         update: dict[str, object] = {"phase": "infusion", "infusion_started_at": at}
         if taken:
             update |= {

@@ -113,3 +113,62 @@ def test_restore_takes_up_sessions_without_events() -> None:
     second.restore(first.all())
     assert second.get(BED) == first.get(BED)
     assert feed(second, infusion(100, 120)) == []
+
+
+# -- a session first seen mid-infusion ---------------------------------------------------------
+
+
+def test_a_pump_first_seen_mid_infusion_gets_an_estimated_start() -> None:
+    sessions = TreatmentSessions({BED: ORDER})
+    # the edge starts 30 min into an infusion at 54 mL/h: 27 mL infused
+    events = feed(sessions, infusion(1800, 1830, volume0=27.0))
+    assert changes(events) == [("started", at(1800)), ("infusion_started", at(1800))]
+    session = sessions.get(BED)
+    assert session is not None
+    assert (session.started_at, session.infusion_started_at) == (at(0), at(0))
+    assert session.infusion_started_estimated
+    assert session.model_dump(mode="json")["infusion_started_estimated"] is True
+
+
+def test_a_pump_plugged_in_mid_infusion_sets_the_baseline_before_its_estimated_start() -> None:
+    sessions = TreatmentSessions({BED: ORDER})
+    nibp = [(0, 120, 80), (600, 124, 82), (1200, 150, 95)]  # the last during the infusion
+    feed(sessions, monitor(0, 1500, period=10, nibp=nibp))
+    # plugged in at 1500 with 9 mL infused at 54 mL/h: started 600 s before, at 900
+    events = feed(sessions, infusion(1500, 1510, volume0=9.0))
+    assert changes(events) == [("infusion_started", at(1500))]
+    session = sessions.get(BED)
+    assert session is not None
+    assert session.started_at == at(0)
+    assert session.infusion_started_at == at(900)
+    assert session.infusion_started_estimated
+    assert (session.baseline_systolic, session.baseline_diastolic) == (122.0, 81.0)
+
+
+def test_a_pump_seen_before_it_starts_has_its_real_start() -> None:
+    sessions = TreatmentSessions()
+    feed(sessions, [(0.0, pump(0, volume=12.0, state="stopped"))])  # a previous bag's volume
+    events = feed(sessions, infusion(60, 70, volume0=12.0))
+    assert changes(events) == [("started", at(60)), ("infusion_started", at(60))]
+    session = sessions.get(BED)
+    assert session is not None
+    assert session.infusion_started_at == at(60)
+    assert not session.infusion_started_estimated
+
+
+def test_an_estimate_is_capped_and_never_before_the_previous_session_closed() -> None:
+    capped = TreatmentSessions()
+    feed(capped, infusion(20000, 20010, volume0=500.0))  # 9.3 h at 54 mL/h
+    session = capped.get(BED)
+    assert session is not None
+    assert session.infusion_started_at == at(20000 - 4 * 3600)
+    closed = TreatmentSessions(observation_s=600)
+    feed(closed, infusion(0, 100))
+    feed(closed, [(100.0, pump(100, volume=1.5, state="stopped"))])
+    feed(closed, [(800.0, pump(800, volume=1.5, state="stopped"))])  # closed at 700
+    after_restart = TreatmentSessions()
+    after_restart.restore(closed.all())
+    feed(after_restart, infusion(1000, 1010, volume0=9.0))  # 600 s would be 400
+    session = after_restart.get(BED)
+    assert session is not None
+    assert session.infusion_started_at == at(700)
