@@ -204,6 +204,7 @@ class BedView:
                 "baseline_diastolic",
                 "started_at",
                 "infusion_started_at",
+                "infusion_started_estimated",
                 "infusion_stopped_at",
                 "observation_ends_at",
                 "closed_at",

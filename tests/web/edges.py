@@ -149,9 +149,11 @@ class FakeEdge:
         )
         await self._send(self.topics.device_state(bed, device_id), payload.to_json(), True)
 
-    async def session(self, bed: str, phase: str = "infusion", minutes_ago: float = 12) -> None:
-        """A session whose infusion started ``minutes_ago``; in ``observation`` it stopped
-        after 40 minutes."""
+    async def session(
+        self, bed: str, phase: str = "infusion", minutes_ago: float = 12, estimated: bool = False
+    ) -> None:
+        """A session whose infusion started ``minutes_ago`` (a start ``estimated`` by the edge,
+        if so); in ``observation`` it stopped after 40 minutes."""
         started = datetime.now(UTC) - timedelta(minutes=minutes_ago + 10)
         infusion = started + timedelta(minutes=10)
         stopped = infusion + timedelta(minutes=40) if phase == "observation" else None
@@ -163,6 +165,7 @@ class FakeEdge:
                 "phase": phase,
                 "started_at": started,
                 "infusion_started_at": infusion,
+                "infusion_started_estimated": estimated,
                 "infusion_stopped_at": stopped,
                 "observation_ends_at": stopped + timedelta(minutes=60) if stopped else None,
                 "baseline_systolic": 124.0,

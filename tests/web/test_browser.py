@@ -191,6 +191,24 @@ async def test_two_edges_on_one_broker_show_on_one_page(mosquitto: Mosquitto) ->
         await expect(page.locator("#edges")).to_contain_text("edge-south (south): online")
 
 
+async def test_an_estimated_infusion_start_is_marked_on_the_phase_clock(
+    mosquitto: Mosquitto,
+) -> None:
+    async with (
+        served(web_config(mosquitto.url)) as dashboard,
+        fake_edge(mosquitto.port, "clinic", "edge-ward-1") as edge,
+        chromium() as browser,
+    ):
+        page = await browser.new_page()
+        await log_in(page, dashboard.url, "viewer.lee")
+        await edge.session("bed-1", minutes_ago=31, estimated=True)
+        await edge.session("bed-2", minutes_ago=12)
+        phases = page.locator("article.bed .phase")
+        await expect(phases).to_have_count(2)
+        await expect(phases.nth(0)).to_contain_text("Infusion · ~31:")
+        await expect(phases.nth(1)).to_contain_text("Infusion · 12:")
+
+
 async def test_screenshot_of_a_live_high_alarm(mosquitto: Mosquitto, tmp_path: Path) -> None:
     """Writes ``$DASHBOARD_SCREENSHOT`` (docs/dashboard.png) when set."""
     target = Path(os.environ.get("DASHBOARD_SCREENSHOT") or tmp_path / "dashboard.png")

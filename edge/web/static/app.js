@@ -363,7 +363,11 @@
     const since = (label, iso) => (isNaN(ms(iso)) ? label : label + " · " + clock(t - ms(iso)));
     switch (session.phase) {
       case "baseline": return since("Baseline", session.started_at);
-      case "infusion": return since("Infusion", session.infusion_started_at || session.started_at);
+      case "infusion": {
+        // A session first seen mid-infusion has an estimated start: its clock is marked "~".
+        const text = since("Infusion", session.infusion_started_at || session.started_at);
+        return session.infusion_started_estimated ? text.replace(" · ", " · ~") : text;
+      }
       case "observation":
         return isNaN(ms(session.observation_ends_at))
           ? since("Observation", session.infusion_stopped_at)
