@@ -210,9 +210,8 @@ async def test_short_unplugs_stay_quiet_long_ones_end_at_once_and_silence_reasso
         async with subscribed(mosquitto.port, ROOT) as alarms, running_daemon(config) as edge:
             for device in ("monitor-a", "pump-b", "monitor-c"):
                 await edge.wait_for(reading(device), timeout=20)
-            await asyncio.gather(
-                unplugged_briefly(edge, sim_a, alarms),
-                unplugged_past_the_timeout(edge, sim_b, alarms),
-                cable_pulled_at_the_monitor(edge, sim_c, alarms),
-            )
+            async with asyncio.TaskGroup() as group:  # in parallel; one failing stops all
+                group.create_task(unplugged_briefly(edge, sim_a, alarms))
+                group.create_task(unplugged_past_the_timeout(edge, sim_b, alarms))
+                group.create_task(cable_pulled_at_the_monitor(edge, sim_c, alarms))
             assert offline_transitions(alarms, "monitor-a") == [], edge.output()
