@@ -193,7 +193,7 @@ async def test_short_unplugs_stay_quiet_long_ones_end_at_once_and_silence_reasso
             fault={"kind": "silence", "duration_s": 12, "device": "monitor"},
         ) as sim_c,
     ):  # fmt: skip
-        devices = [
+        devices: list[dict[str, Any]] = [
             {"id": "monitor-a", "bed": "bed-a", "driver": "intellivue", "port": str(link)},
             {
                 "id": "pump-b",
@@ -205,7 +205,7 @@ async def test_short_unplugs_stay_quiet_long_ones_end_at_once_and_silence_reasso
             },
             {"id": "monitor-c", "bed": "bed-c", "driver": "intellivue", "port": sim_c.port},
         ]
-        beds = {"bed-a": {}, "bed-b": {}, "bed-c": {}}
+        beds: dict[str, Any] = {"bed-a": {}, "bed-b": {}, "bed-c": {}}
         config = write_config(tmp_path, devices, mosquitto.url, beds=beds)
         async with subscribed(mosquitto.port, ROOT) as alarms, running_daemon(config) as edge:
             for device in ("monitor-a", "pump-b", "monitor-c"):
