@@ -35,7 +35,10 @@ __all__ = [
     "Instant",
     "NoOptions",
     "StreamConversation",
+    "TimingFloor",
 ]
+
+MIN_TIMEOUT_PERIODS = 2  # a device's timeout spans at least this many of its reporting periods
 
 FrameT = TypeVar("FrameT")
 FrameT_co = TypeVar("FrameT_co", covariant=True)
@@ -120,13 +123,25 @@ class NoOptions(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class TimingFloor:
+    """The shortest device ``timeout_s`` a driver supports (s), and the option keys it follows
+    (``("poll_period_s",)``; empty: the driver's fixed period), for config messages."""
+
+    seconds: float
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Driver:
     """A device protocol as the daemon sees it.
 
     ``conversation`` builds the protocol state for one link serving ``targets`` (one device,
     or up to ``max_devices_per_port`` addressed devices such as the pumps of a rack), with the
     per-device ``options`` validated by ``options``. ``period_s`` is the usual interval between
-    readings, from which the silence timeouts default. ``address_pattern`` (a regular
+    readings, from which the silence timeouts default; ``period_option`` names the option that
+    sets it instead (a poll period), see :meth:`period_for`. ``min_timeout`` gives the
+    driver's own floor for a device's timeout beyond two periods (the time its protocol needs
+    to recover a silent device), see :meth:`min_timeout_for`. ``address_pattern`` (a regular
     expression) is set by drivers whose devices are addressed on their port, such as pump
     slots in a rack; each such device must then have a matching address, explained by
     ``address_hint``.
@@ -141,6 +156,26 @@ class Driver:
     period_s: float = 1.0
     address_pattern: str | None = None
     address_hint: str = ""
+    period_option: str | None = None
+    min_timeout: Callable[[Any], TimingFloor] | None = None
+
+    def period_for(self, options: BaseModel) -> float:
+        """Seconds between a device's readings with ``options`` (validated by ``options``)."""
+        if self.period_option is None:
+            return self.period_s
+        return float(getattr(options, self.period_option))
+
+    def min_timeout_for(self, options: BaseModel) -> TimingFloor:
+        """The shortest ``timeout_s`` for a device with ``options``: two reporting periods
+        (a device is never offline between two of its reports, and one lost report is not an
+        outage), or the driver's own floor if longer."""
+        keys = () if self.period_option is None else (self.period_option,)
+        floor = TimingFloor(MIN_TIMEOUT_PERIODS * self.period_for(options), keys)
+        if self.min_timeout is not None:
+            own = self.min_timeout(options)
+            if own.seconds > floor.seconds:
+                return own
+        return floor
 
 
 class StreamConversation(Generic[FrameT]):

@@ -1,6 +1,6 @@
 """Exceptions of the driver layer; the device session maps them to state and metrics."""
 
-__all__ = ["DecodeError", "DriverError", "LinkError", "UnknownDriverError"]
+__all__ = ["DecodeError", "DriverError", "LinkError", "PortMissingError", "UnknownDriverError"]
 
 
 class DriverError(Exception):
@@ -9,6 +9,11 @@ class DriverError(Exception):
 
 class LinkError(DriverError):
     """A link (serial port, socket) could not be opened or broke while in use."""
+
+
+class PortMissingError(LinkError):
+    """The port is not there to open: no such device path (an unplugged adapter), or nothing
+    listening at a ``socket://`` address (a terminal server or simulator not serving)."""
 
 
 class DecodeError(DriverError):

@@ -25,7 +25,7 @@ from typing import Literal, Protocol
 
 import serial
 
-from drivers.errors import LinkError
+from drivers.errors import LinkError, PortMissingError
 
 __all__ = ["Link", "SerialSettings", "open_link"]
 
@@ -143,6 +143,8 @@ async def _open_socket(url: str) -> Link:
         raise LinkError(f"{url}: expected socket://host:port")
     try:
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    except ConnectionRefusedError as exc:
+        raise PortMissingError(f"{url}: nothing listening (connection refused)") from exc
     except OSError as exc:
         raise LinkError(f"{url}: cannot connect: {exc.strerror or exc}") from exc
     return _StreamLink(url, reader, writer.transport, owned=writer)
@@ -163,7 +165,7 @@ async def _open_device(path: str, settings: SerialSettings) -> Link:
     try:
         port = serial.Serial(port=path, timeout=0, exclusive=True, **_serial_kwargs(settings))
     except (serial.SerialException, OSError, ValueError) as exc:
-        raise LinkError(_describe_open_error(path, exc)) from exc
+        raise _open_error(path, exc) from exc
     loop = asyncio.get_running_loop()
     try:
         read_file = os.fdopen(os.dup(port.fileno()), "rb", buffering=0)
@@ -172,8 +174,19 @@ async def _open_device(path: str, settings: SerialSettings) -> Link:
         port.close()
         raise LinkError(_describe_open_error(path, exc)) from exc
     reader = asyncio.StreamReader(limit=_READ_SIZE * 16)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), read_file)
-    write_transport, _ = await loop.connect_write_pipe(asyncio.Protocol, write_file)
+    read_transport: asyncio.BaseTransport | None = None
+    try:
+        read_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), read_file
+        )
+        write_transport, _ = await loop.connect_write_pipe(asyncio.Protocol, write_file)
+    except BaseException:  # cancelled while opening (a session stopped): nothing may leak
+        if read_transport is not None:
+            read_transport.close()
+        read_file.close()
+        write_file.close()
+        port.close()
+        raise
     return _StreamLink(path, reader, write_transport, owned=port)
 
 
@@ -183,8 +196,16 @@ async def _open_threaded(url: str, settings: SerialSettings) -> Link:
             serial.serial_for_url, url, timeout=_THREAD_READ_TIMEOUT, **_serial_kwargs(settings)
         )
     except (serial.SerialException, OSError, ValueError) as exc:
-        raise LinkError(_describe_open_error(url, exc)) from exc
+        raise _open_error(url, exc) from exc
     return _ThreadLink(url, port)
+
+
+def _open_error(port: str, exc: BaseException) -> LinkError:
+    """The :class:`LinkError` for an open failure: :class:`PortMissingError` when there is no
+    such port (retried at a short fixed interval by the session, not backed off)."""
+    message = _describe_open_error(port, exc)
+    missing = getattr(exc, "errno", None) == errno.ENOENT or "No such file" in str(exc)
+    return PortMissingError(message) if missing else LinkError(message)
 
 
 def _describe_open_error(port: str, exc: BaseException) -> str:

@@ -39,6 +39,7 @@ from edge.alarms.limits import AlarmLimits
 from edge.config_env import check_environment
 from edge.config_errors import ConfigError, Problem, problems_from_validation
 from edge.config_yaml import read_yaml
+from edge.device_timing import default_stale_after, timing_problems
 from edge.plausibility import RangeOverride, override_problems
 
 __all__ = [
@@ -239,9 +240,11 @@ class DeviceConfig(_Model):
     """One device: where it is plugged in, what it speaks, and which bed it serves.
 
     ``address`` selects the device on a port shared by several (a pump's slot in a rack).
-    ``period_s`` is the expected interval between readings (default: the driver's); the device
-    is ``stale`` after ``stale_after_s`` of silence (default 3 periods) and ``offline`` after
-    ``timeout_s``.
+    ``period_s`` is the expected interval between readings (default: the driver's, or the one
+    its options set, such as a poll period); the device is ``stale`` after ``stale_after_s``
+    of silence (default 3 periods, see :func:`~edge.device_timing.default_stale_after`) and
+    ``offline`` after ``timeout_s``, which must span the driver's floor
+    (:meth:`~drivers.base.Driver.min_timeout_for`).
     """
 
     id: Name
@@ -272,14 +275,20 @@ class DeviceConfig(_Model):
         return self
 
     def expected_period(self, driver: Driver) -> float:
-        """Seconds between readings: the configured period, else the driver's."""
-        return self.period_s if self.period_s is not None else driver.period_s
+        """Seconds between readings: the configured period, else the driver's with this
+        device's options (a BCC ``poll_period_s``)."""
+        if self.period_s is not None:
+            return self.period_s
+        try:
+            return driver.period_for(driver.options.model_validate(self.options))
+        except ValidationError:
+            return driver.period_s  # reported by config check
 
     def stale_after(self, driver: Driver) -> float:
         """Seconds of silence after which the device is marked ``stale``."""
         if self.stale_after_s is not None:
             return self.stale_after_s
-        return min(3 * self.expected_period(driver), self.timeout_s / 2)
+        return default_stale_after(self.expected_period(driver), self.timeout_s)
 
 
 class InfusionOrder(_Model):
@@ -478,7 +487,8 @@ def _duplicate_ids(devices: Devices) -> list[Problem]:
 
 
 def _driver_problems(index: int, device: DeviceConfig) -> list[Problem]:
-    """The device's options and address, as its driver wants them."""
+    """The device's options and address, as its driver wants them, and its silence times
+    against the driver's reporting period."""
     try:
         driver = get_driver(device.driver)
     except UnknownDriverError:
@@ -494,10 +504,17 @@ def _driver_problems(index: int, device: DeviceConfig) -> list[Problem]:
         what = "needs an address" if address is None else f"cannot use address {address!r}"
         problems.append(Problem(where, f"driver {driver.name!r} {what}", driver.address_hint))
     try:
-        driver.options.model_validate(device.options)
+        options = driver.options.model_validate(device.options)
     except ValidationError as exc:
-        problems += problems_from_validation(exc, prefix=f"devices[{index}].options")
-    return problems
+        return problems + problems_from_validation(exc, prefix=f"devices[{index}].options")
+    return problems + timing_problems(
+        f"devices[{index}]",
+        driver,
+        options,
+        timeout_s=device.timeout_s,
+        stale_after_s=device.stale_after_s,
+        period_s=device.period_s,
+    )
 
 
 def port_key(port: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from drivers.base import Conversation, DeviceTarget, Driver, Instant
-from drivers.errors import LinkError
+from drivers.errors import LinkError, PortMissingError
 from drivers.link import Link, open_link
 from drivers.plausibility import PLAUSIBLE_RANGES, PlausibleRange, check_plausible
 from drivers.readings import PumpReading, VitalsReading
@@ -28,13 +28,13 @@ from edge.config import DeviceConfig
 from edge.device_state import Connection, DeviceState, connection_after
 from edge.items import InputItem
 from edge.plausibility import ImplausibleCount
+from edge.reconnect import Outcome, ReconnectPolicy, reopen_after
 from edge.tasks import run_until_first_exits
 
 __all__ = ["LinkSession", "session_name", "watch_interval"]
 
 log = logging.getLogger(__name__)
 
-HEALTHY_AFTER_S = 30.0  # a link up this long resets the backoff
 CLOSE_TIMEOUT_S = 1.0  # time allowed for the goodbye bytes (a release request)
 WATCH_INTERVAL_S = (0.2, 1.0)  # s, bounds of the watchdog's interval (see watch_interval)
 STATE_REFRESH_S = 10.0  # a device's state (with its frame counters) is sent at least this often
@@ -73,11 +73,23 @@ class _Device:
     stale_after: float
     timeout: float
     implausible: ImplausibleCount
+    reopen_after: float = 0.0  # s of silence after which the device wants its link reopened
     implausible_sent: int = 0  # the count in the last DeviceState sent
     last_seen: float | None = None  # monotonic s of the last reading
     last_reading: PumpReading | VitalsReading | None = None
     connection: Connection | None = None
     published_at: float = float("-inf")  # monotonic s of the last DeviceState sent
+
+
+def _device(config: DeviceConfig, driver: Driver) -> _Device:
+    stale_after = config.stale_after(driver)
+    return _Device(
+        config,
+        stale_after,
+        config.timeout_s,
+        ImplausibleCount(config.id, config.bed),
+        reopen_after(stale_after, config.timeout_s),
+    )
 
 
 class LinkSession:
@@ -97,12 +109,9 @@ class LinkSession:
         self.driver = driver
         self._bus = bus
         self._clock = clock
-        self._backoff = backoff or Backoff()
+        self._reconnect = ReconnectPolicy(backoff)
         self._ranges = ranges
-        self._devices = {
-            d.id: _Device(d, d.stale_after(driver), d.timeout_s, ImplausibleCount(d.id, d.bed))
-            for d in devices
-        }
+        self._devices = {d.id: _device(d, driver) for d in devices}
         self._targets = [DeviceTarget(d.id, d.bed, d.address) for d in devices]
         self._watch_interval = watch_interval(d.stale_after for d in self._devices.values())
         first = devices[0]
@@ -117,6 +126,7 @@ class LinkSession:
         self._bad_unlogged = 0
         self._wake: asyncio.Future[None] | None = None  # resolved to wake the ticker
         self._wake_at = 0.0  # monotonic s the ticker sleeps until
+        self._link_readings = 0  # readings on the current link
 
     @property
     def last_error(self) -> str | None:
@@ -143,19 +153,24 @@ class LinkSession:
         opened_before = False
         while True:
             link = await self._open()
-            if link is not None:
+            had_reading = False
+            if isinstance(link, Outcome):
+                outcome = link
+            else:
                 if opened_before:
                     self.reconnects += 1
                 opened_before = True
-                opened_at = self._clock.monotonic()
-                await self._serve_and_close(link)
-                if self._clock.monotonic() - opened_at >= HEALTHY_AFTER_S:
-                    self._backoff.reset()
-            delay = self._backoff.next_delay()
-            log.debug("retrying link", extra={**self._context(), "delay_s": round(delay, 2)})
+                self._link_readings = 0
+                outcome = await self._serve_and_close(link)
+                had_reading = self._link_readings > 0
+            delay = self._reconnect.delay_after(outcome, had_reading)
+            log.debug(
+                "retrying link",
+                extra={**self._context(), "after": outcome.value, "delay_s": round(delay, 2)},
+            )
             await asyncio.sleep(delay)
 
-    async def _open(self) -> Link | None:
+    async def _open(self) -> Link | Outcome:
         try:
             link = await open_link(self.port, self._settings)
         except LinkError as exc:
@@ -163,11 +178,12 @@ class LinkSession:
             level = logging.DEBUG if message == self._last_error else logging.WARNING
             log.log(level, "cannot open link", extra={**self._context(), "error": message})
             self._last_error = message
-            return None
+            return Outcome.MISSING if isinstance(exc, PortMissingError) else Outcome.FAILED
         log.info("link open", extra=self._context())
         return link
 
-    async def _serve_and_close(self, link: Link) -> None:
+    async def _serve_and_close(self, link: Link) -> Outcome:
+        """Drive the conversation on ``link`` until it breaks or falls silent; close it."""
         conversation = self.driver.conversation(self._targets, self._options)
         try:
             await link.write(conversation.open(self._instant()))
@@ -178,11 +194,14 @@ class LinkSession:
         except LinkError as exc:
             self._last_error = str(exc)
             log.warning("link lost", extra={**self._context(), "error": self._last_error})
+            return Outcome.LOST
         except _SilentLinkError:
             self._last_error = "no data from any device; reopening the link"
             log.warning("link silent", extra={**self._context(), "error": self._last_error})
+            return Outcome.SILENT
         finally:
             await self._close(link, conversation)
+        return Outcome.LOST  # not reached: the reader and the ticker return only by raising
 
     async def _close(self, link: Link, conversation: Conversation) -> None:
         try:
@@ -215,13 +234,14 @@ class LinkSession:
                     device.implausible.add(implausible, at.monotonic, self._context())
                 device.last_seen = at.monotonic
                 device.last_reading = reading
+                self._link_readings += 1
                 await self._bus.publish(reading)
             if exchange.readings:
                 await self._publish_changes()
 
     async def _tick(self, link: Link, conversation: Conversation) -> None:
         """Tick the conversation when it asks to be ticked (see ``next_tick_at``), and check
-        for a silent link when the last device's timeout is reached; sleep in between."""
+        for a silent link when the last device's reopen time is reached; sleep in between."""
         loop = asyncio.get_running_loop()
         opened_at = self._clock.monotonic()
         while True:
@@ -253,9 +273,10 @@ class LinkSession:
             wake.set_result(None)
 
     def _silent_at(self, opened_at: float) -> float:
-        """When every device will have been silent past its timeout, if none speaks."""
+        """When every device will have been silent past its reopen time (see
+        :func:`~edge.reconnect.reopen_after`) on this link, if none speaks."""
         return max(
-            (opened_at if d.last_seen is None else max(d.last_seen, opened_at)) + d.timeout
+            (opened_at if d.last_seen is None else max(d.last_seen, opened_at)) + d.reopen_after
             for d in self._devices.values()
         )
 

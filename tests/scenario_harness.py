@@ -11,12 +11,14 @@ For a bed this wires, byte for byte and with no sockets:
 What :class:`~edge.session.LinkSession` does around a conversation is replayed here without
 asyncio: ``open`` when the link opens, ``receive`` on every read with the reply written back,
 ``tick`` every ``tick_interval``, ``close`` before the link closes; a link lost (the port gone)
-or silent for every device's timeout is closed and reopened after a capped, jittered backoff
-(:class:`~edge.backoff.Backoff`, seeded); a watchdog (as often as
-:func:`~edge.session.watch_interval` says) turns silence into ``online``/``stale``/``offline``
-with :func:`~edge.device_state.connection_after` and publishes every change (and every
-``STATE_REFRESH_S`` the others) as a :class:`~edge.device_state.DeviceState`. The engine is
-ticked about once a second, as the alarm stage does.
+or silent past every device's reopen time is closed and reopened as
+:class:`~edge.reconnect.ReconnectPolicy` says (a missing port every second, a silent link at
+once, other errors after a capped, jittered :class:`~edge.backoff.Backoff`, seeded); a
+watchdog (as often as :func:`~edge.session.watch_interval` says) turns silence into
+``online``/``stale``/``offline`` with :func:`~edge.device_state.connection_after` and
+publishes every change (and every ``STATE_REFRESH_S`` the others) as a
+:class:`~edge.device_state.DeviceState`. The engine is ticked about once a second, as the
+alarm stage does.
 
 Everything runs on one :class:`VirtualClock`: monotonic seconds and a UTC wall clock that
 advance together, in whole microseconds, at speed 1 (device clock = scenario clock), so rates,
@@ -53,7 +55,8 @@ from edge.alarms.models import AlarmEvent, SessionEvent
 from edge.backoff import Backoff
 from edge.config import BedConfig, Config, DeviceConfig, InfusionOrder, port_key
 from edge.device_state import Connection, DeviceState, connection_after
-from edge.session import HEALTHY_AFTER_S, MIN_TICK_GAP_S, STATE_REFRESH_S, watch_interval
+from edge.reconnect import Outcome, ReconnectPolicy, reopen_after
+from edge.session import MIN_TICK_GAP_S, STATE_REFRESH_S, watch_interval
 
 __all__ = [
     "BED",
@@ -242,7 +245,8 @@ class PortSimulation:
         self._targets = [DeviceTarget(d.id, d.bed, d.address) for d in devices]
         self._options = driver.options.model_validate(devices[0].options)
         backoff_random = random.Random(f"backoff/{seed}/{port}")  # seeded: a run repeats
-        self._backoff = Backoff(rand=backoff_random.random)
+        self._reconnect = ReconnectPolicy(Backoff(rand=backoff_random.random))
+        self._link_readings = 0
         self._device_tick_us = round(device_tick_s * _US)
         self._read_us = round(read_s * _US)
         if self._device_tick_us <= 0 or self._read_us <= 0:
@@ -364,7 +368,7 @@ class PortSimulation:
         if self.wire().disconnected:
             self.failed_opens += 1
             self.last_error = "cannot open link: the port does not exist"
-            self._retry_at = self._clock.t + self._backoff.next_delay()
+            self._retry_at = self._clock.t + self._reconnect.delay_after(Outcome.MISSING)
             return
         if self._opened_before:
             self.reconnects += 1
@@ -373,6 +377,7 @@ class PortSimulation:
         self._retry_at = None
         self._inbox.clear()  # pyserial flushes the input on open
         self._writer_free_us = 0
+        self._link_readings = 0
         conversation = self.driver.conversation(self._targets, self._options)
         self.conversation = conversation
         self._opened_at = self._clock.monotonic()
@@ -380,7 +385,7 @@ class PortSimulation:
         self._to_device(conversation.open(self._clock.instant()))
         self._plan_tick()
 
-    def _end_link(self, reason: str, *, goodbye: bool) -> None:
+    def _end_link(self, reason: str, *, goodbye: bool, outcome: Outcome = Outcome.LOST) -> None:
         """Close the link (with the conversation's goodbye if the link still works) and plan
         the next attempt, as ``LinkSession._connect_loop`` does."""
         conversation = self.conversation
@@ -392,9 +397,8 @@ class PortSimulation:
         self.conversation = None
         self._inbox.clear()
         self._writer_free_us = 0
-        if self._clock.monotonic() - self._opened_at >= HEALTHY_AFTER_S:
-            self._backoff.reset()
-        self._retry_at = self._clock.t + self._backoff.next_delay()
+        delay = self._reconnect.delay_after(outcome, self._link_readings > 0)
+        self._retry_at = self._clock.t + delay
 
     def _read(self) -> None:
         """Hand the host what has arrived, one read at a time, until nothing more is due."""
@@ -419,6 +423,7 @@ class PortSimulation:
                     continue
                 watched.last_seen = at.monotonic
                 watched.last_reading = reading
+                self._link_readings += 1
                 self._sink(reading)
             if exchange.readings:
                 self._publish_changes()
@@ -429,7 +434,9 @@ class PortSimulation:
         self._to_device(conversation.tick(self._clock.instant()))
         self._read()
         if self.conversation is not None and self._all_silent():
-            self._end_link("no data from any device; reopening the link", goodbye=True)
+            self._end_link(
+                "no data from any device; reopening the link", goodbye=True, outcome=Outcome.SILENT
+            )
         self._plan_tick()
 
     def _plan_tick(self) -> None:
@@ -449,11 +456,11 @@ class PortSimulation:
         return math.ceil(round((monotonic - MONOTONIC0) * _US, 3))
 
     def _silent_moment(self) -> float:
-        """When every device will have been silent for its timeout since the link opened, if
-        none speaks (``LinkSession._silent_at``)."""
+        """When every device will have been silent past its reopen time since the link
+        opened, if none speaks (``LinkSession._silent_at``)."""
         return max(
             (self._opened_at if d.last_seen is None else max(d.last_seen, self._opened_at))
-            + d.timeout
+            + reopen_after(d.stale_after, d.timeout)
             for d in self._watched.values()
         )
 

@@ -66,6 +66,7 @@ DRIVER = Driver(
     options=BccOptions,
     max_devices_per_port=MAX_PUMPS,
     period_s=DEFAULT_POLL_PERIOD_S,
+    period_option="poll_period_s",
     address_pattern=r"[1-3][1-9A-O]",
     address_hint="the pump's slot: pillar 1-3, then slot 1-9 or A-O counted bottom-up ('11', '1A')",
 )

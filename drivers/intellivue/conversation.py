@@ -5,8 +5,10 @@
     open ──> ASSOCIATING ──AssociationResult──> CONFIGURING ──MDS Create──> POLLING
       ^       (AARQ sent)   (options granted)    (await MDS)    (answered,   (Extended Poll
       │                                                          first poll)  every poll_period_s)
-      │   timeout (association_timeout_s, or poll_timeout_s without numerics):
-      │       Abort + Association Request at once
+      │   no answer (association_retry_s), no MDS Create (association_timeout_s), or no
+      │   numerics (poll_timeout_s): Abort + Association Request at once
+      │   Refuse of the first request after open (the monitor still holds our association
+      │   from before the link was reopened): Abort + Association Request at once
       │   Refuse / Abort / Release Request from the monitor, or options not granted:
       └── BACKOFF (retry_backoff_s, doubled per failure in a row, capped) -> Abort + request
 
@@ -84,6 +86,7 @@ class IntelliVueConversation:
         self._deadline = self._next_poll = self._last_data = 0.0
         self._last_sent = self._retry_at = 0.0
         self._failures = 0
+        self._aborted_first = False  # the pending request followed an Abort
         self._supervision_s = supervision_timeout_s(0)
         self._invoke = self._poll_number = 0
         self._clock: MonitorClock | None = None
@@ -137,9 +140,11 @@ class IntelliVueConversation:
     def tick(self, at: Instant) -> bytes:
         """Timeouts, retries, polls and keep-alives due at ``at``."""
         options, now_s = self._options, at.monotonic
-        if self._phase in (Phase.ASSOCIATING, Phase.CONFIGURING) and now_s >= self._deadline:
-            step = "Association Result" if self._phase is Phase.ASSOCIATING else "MDS Create"
-            self.last_failure = f"no {step} within {options.association_timeout_s:g} s"
+        if self._phase is Phase.ASSOCIATING and now_s >= self._deadline:
+            self.last_failure = f"no Association Result within {options.association_retry_s:g} s"
+            return self._associate(at, abort_first=True)
+        if self._phase is Phase.CONFIGURING and now_s >= self._deadline:
+            self.last_failure = f"no MDS Create within {options.association_timeout_s:g} s"
             return self._associate(at, abort_first=True)
         if self._phase is Phase.BACKOFF and now_s >= self._retry_at:
             return self._associate(at, abort_first=True)
@@ -173,6 +178,8 @@ class IntelliVueConversation:
         match message:
             case AssociationResult():
                 return self._on_accept(message, at)
+            case Refuse() if self._phase is Phase.ASSOCIATING and not self._aborted_first:
+                return self._associate(at, abort_first=True)  # it held our old association
             case Refuse() if self._phase is Phase.ASSOCIATING:
                 self._fail("association refused by the monitor", at)
             case MdsCreateEvent():
@@ -246,7 +253,8 @@ class IntelliVueConversation:
 
     def _associate(self, at: Instant, *, abort_first: bool) -> bytes:
         self._phase = Phase.ASSOCIATING
-        self._deadline = at.monotonic + self._options.association_timeout_s
+        self._deadline = at.monotonic + self._options.association_retry_s
+        self._aborted_first = abort_first
         self._last_sent = at.monotonic
         self._chains.clear()
         request = wire(AssociationRequest())

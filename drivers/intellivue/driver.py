@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from drivers.base import Conversation, DeviceTarget, Driver
+from drivers.base import Conversation, DeviceTarget, Driver, TimingFloor
 from drivers.intellivue.conversation import IntelliVueConversation
 from drivers.intellivue.options import IntelliVueOptions
 from drivers.link import SerialSettings
@@ -21,6 +21,13 @@ def _conversation(targets: Sequence[DeviceTarget], options: BaseModel) -> Conver
     return IntelliVueConversation(target, options)
 
 
+def _min_timeout(options: BaseModel) -> TimingFloor:
+    """Long enough for one re-association: the poll timeout, then one more request."""
+    assert isinstance(options, IntelliVueOptions)
+    seconds = options.poll_timeout_s + options.association_retry_s
+    return TimingFloor(seconds, ("poll_timeout_s", "association_retry_s"))
+
+
 DRIVER = Driver(
     name="intellivue",
     summary=(
@@ -31,5 +38,6 @@ DRIVER = Driver(
     serial_defaults=SerialSettings(baudrate=115200),
     options=IntelliVueOptions,
     max_devices_per_port=1,
-    period_s=IntelliVueOptions().poll_period_s,
+    period_s=1.0,  # extended poll results come every second while the poll is active
+    min_timeout=_min_timeout,
 )

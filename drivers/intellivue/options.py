@@ -15,8 +15,11 @@ class IntelliVueOptions(BaseModel):
     ``poll_period_s``: interval between Extended Poll requests for numerics; each request
     asks for results during ``poll_active_period_s`` (default: ``poll_period_s``), and the
     monitor answers it at once and then once a second while it is active.
-    ``association_timeout_s``: longest wait for the Association Result, and then again for
-    the MDS Create event, before the client aborts and asks again.
+    ``association_retry_s``: while no Association Result has come (the monitor is off, its
+    cable out), the request is repeated this often, after an Abort (OpenICE: every 2 s), so
+    a monitor that is back is associated within about this time.
+    ``association_timeout_s``: longest wait for the MDS Create event after the Association
+    Result, before the client aborts and asks again.
     ``poll_timeout_s``: longest time without a numerics poll result before re-associating.
     ``retry_backoff_s`` .. ``retry_backoff_max_s``: wait after a refuse, abort or release
     by the monitor, doubled for every failure in a row.
@@ -26,6 +29,7 @@ class IntelliVueOptions(BaseModel):
 
     poll_period_s: float = Field(1.0, gt=0, le=3600)
     poll_active_period_s: float | None = Field(None, gt=0, le=3600)
+    association_retry_s: float = Field(2.0, ge=0.5, le=600)
     association_timeout_s: float = Field(5.0, gt=0, le=600)
     poll_timeout_s: float = Field(5.0, gt=0, le=3600)
     retry_backoff_s: float = Field(2.0, gt=0, le=600)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from drivers.errors import LinkError
+from drivers.errors import LinkError, PortMissingError
 from drivers.link import SerialSettings, open_link
 from tests.ptys import PtyDevice
 
@@ -45,15 +45,16 @@ async def test_unplugged_device_raises_link_error(device: PtyDevice) -> None:
 async def test_a_busy_port_fails_at_once(device: PtyDevice) -> None:
     holder = serial.Serial(str(device.path), exclusive=True)
     try:
-        with pytest.raises(LinkError, match="busy"):
+        with pytest.raises(LinkError, match="busy") as raised:
             await open_link(str(device.path))
+        assert not isinstance(raised.value, PortMissingError)  # present: backed off
     finally:
         holder.close()
         device.close()
 
 
 async def test_a_missing_port_says_so(tmp_path: Path) -> None:
-    with pytest.raises(LinkError, match="no such port"):
+    with pytest.raises(PortMissingError, match="no such port"):
         await open_link(str(tmp_path / "ttyUSB9"))
 
 
@@ -80,8 +81,8 @@ async def test_socket_url() -> None:
         await server.wait_closed()
 
 
-async def test_socket_refused() -> None:
-    with socket_port() as port, pytest.raises(LinkError, match="cannot connect"):
+async def test_socket_refused_is_a_missing_port() -> None:
+    with socket_port() as port, pytest.raises(PortMissingError, match="nothing listening"):
         await open_link(f"socket://127.0.0.1:{port}")
 
 

@@ -297,3 +297,62 @@ def test_a_rack_of_pumps_shares_one_port(tmp_path: Path) -> None:
     ]
     config = load_config(write(tmp_path, minimal(devices=rack)))
     assert [d.address for d in config.devices] == ["11", "12", "13", "14"]
+
+
+def bcc_pump(**fields: Any) -> dict[str, Any]:
+    pump = {"id": "pump-1", "bed": "bed-1", "driver": "bbraun_bcc", "port": "/dev/ttyS20"}
+    return pump | {"address": "11"} | fields
+
+
+def test_a_timeout_shorter_than_the_poll_period_allows_is_refused_naming_both_keys(
+    tmp_path: Path,
+) -> None:
+    pumps = [bcc_pump(options={"poll_period_s": 8}, timeout_s=10)]
+    found = problems(tmp_path, minimal(devices=pumps))
+    assert set(found) == {"devices[0].timeout_s"}
+    text = found["devices[0].timeout_s"]
+    assert "below the 16 s this device needs with devices[0].options.poll_period_s" in text
+    assert "raise devices[0].timeout_s to at least 16" in text
+
+
+def test_a_stale_time_below_the_poll_period_is_refused(tmp_path: Path) -> None:
+    pumps = [bcc_pump(options={"poll_period_s": 4}, stale_after_s=3, timeout_s=20)]
+    found = problems(tmp_path, minimal(devices=pumps))
+    text = found["devices[0].stale_after_s"]
+    assert "below the device's reporting period (4 s, from devices[0].options.poll_period_s)" in (
+        text
+    )
+
+
+def test_the_intellivue_floor_leaves_time_for_one_reassociation(tmp_path: Path) -> None:
+    monitor = {"id": "monitor-1", "bed": "bed-1", "driver": "intellivue", "port": "/dev/ttyS9"}
+    found = problems(tmp_path, minimal(devices=[monitor | {"timeout_s": 6}]))
+    text = found["devices[0].timeout_s"]
+    assert "below the 7 s" in text
+    assert "devices[0].options.poll_timeout_s and devices[0].options.association_retry_s" in text
+    load_config(write(tmp_path, minimal(devices=[monitor | {"timeout_s": 7}])))
+
+
+def test_a_configured_period_sets_the_floor(tmp_path: Path) -> None:
+    devices = minimal()["devices"]
+    devices[0] |= {"period_s": 5, "timeout_s": 8}
+    found = problems(tmp_path, minimal(devices=devices))
+    assert (
+        "below the 10 s this device needs with devices[0].period_s"
+        in (found["devices[0].timeout_s"])
+    )
+
+
+def test_stale_timing_follows_the_configured_poll_period(tmp_path: Path) -> None:
+    pumps = [
+        bcc_pump(options={"poll_period_s": 5}),  # timeout 10: stale at 1.5 periods, not 5 s
+        bcc_pump(id="pump-2", address="12", options={"poll_period_s": 1}),
+        bcc_pump(id="pump-3", address="13", options={"poll_period_s": 6}, timeout_s=30),
+    ]
+    config = load_config(write(tmp_path, minimal(devices=pumps)))
+    driver = config.driver_for(config.devices[0])
+    periods = [device.expected_period(driver) for device in config.devices]
+    stale = [device.stale_after(driver) for device in config.devices]
+    assert periods == [5.0, 1.0, 6.0]
+    assert stale == [7.5, 3.0, 15.0]
+    assert all(s > p for s, p in zip(stale, periods, strict=True))

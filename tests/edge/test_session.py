@@ -190,3 +190,32 @@ async def test_ticks_when_the_conversation_asks_and_sleeps_otherwise(device: Pty
             assert conversations[-1].ticks == ticks
     finally:
         device.close()
+
+
+async def test_a_missing_port_is_retried_every_second_not_backed_off(device: PtyDevice) -> None:
+    config = DeviceConfig(
+        id="monitor-1", bed="bed-1", driver="textline", port=str(device.path), timeout_s=10.0
+    )
+    slowest = Backoff(
+        initial=0.5, cap=30.0, rand=lambda: 1.0
+    )  # a backoff would wait 0.5, 1, 2, 4..
+    bus: Bus[InputItem] = Bus()
+    items = bus.subscribe("test")
+    session = LinkSession(
+        config.port, [config], get_driver("textline"), bus, SystemClock(), slowest
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        async with running(session):
+            await write_until_read(items, device, LINE)
+            device.unplug()
+            device.path.unlink()  # the adapter's by-id name goes with it
+            await asyncio.sleep(5.0)
+            device.plug()
+            plugged = loop.time()
+            await write_until_read(items, device, LINE)
+            assert loop.time() - plugged < 1.6  # the next attempt within ~1 s, then a line
+            assert session.reconnects == 1
+            assert slowest.attempt <= 1  # only the link loss itself counted
+    finally:
+        device.close()

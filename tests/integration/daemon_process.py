@@ -19,7 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class DaemonProcess:
-    """The daemon in a subprocess; every JSON log line it prints is kept in ``lines``."""
+    """The daemon in a subprocess; every JSON log line it prints is kept in ``lines``, the
+    event loop's time at which each arrived in ``arrived``."""
 
     def __init__(
         self, *args: str, env: dict[str, str] | None = None, own_group: bool = False
@@ -28,6 +29,7 @@ class DaemonProcess:
         self.own_group = own_group
         self.env = {**os.environ, **(env or {})}
         self.lines: list[LogLine] = []
+        self.arrived: list[float] = []
         self.raw: list[str] = []
         self._process: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -60,6 +62,7 @@ class DaemonProcess:
                 continue
             if isinstance(line, dict):
                 self.lines.append(line)
+                self.arrived.append(asyncio.get_running_loop().time())
                 self._new_line.set()
 
     async def wait_for(
@@ -75,6 +78,10 @@ class DaemonProcess:
                     index += 1
                 self._new_line.clear()
                 await self._new_line.wait()
+
+    def index_after(self, moment: float) -> int:
+        """The index of the first line that arrived after loop time ``moment`` (or the next)."""
+        return next((i for i, at in enumerate(self.arrived) if at > moment), len(self.arrived))
 
     def signal(self, signum: int = signal.SIGTERM) -> None:
         """Send ``signum`` to the daemon."""

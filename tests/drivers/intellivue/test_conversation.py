@@ -68,7 +68,7 @@ def test_open_sends_the_s1_request() -> None:
     conversation = client()
     assert conversation.open(instant(0)) == vectors.S1_ASSOCIATION_REQUEST
     assert phase(conversation) is Phase.ASSOCIATING
-    assert conversation.next_tick_at() == pytest.approx(5.0)  # the association timeout
+    assert conversation.next_tick_at() == pytest.approx(2.0)  # the request is repeated
 
 
 def test_association_then_mds_create_then_first_poll() -> None:
@@ -151,9 +151,21 @@ def test_mds_create_without_association_result_still_starts_polling() -> None:
     assert phase(conversation) is Phase.POLLING
 
 
+def test_refuse_of_the_first_request_aborts_the_old_association_and_asks_at_once() -> None:
+    conversation = client()
+    conversation.open(instant(0))  # the monitor still holds the association of a closed link
+    exchange = conversation.receive(wire(Refuse()), instant(0.1))
+    assert messages(exchange.send) == [Abort(), AssociationRequest()]
+    assert phase(conversation) is Phase.ASSOCIATING
+    conversation.receive(vectors.S2_ASSOCIATION_RESULT, instant(0.2))
+    assert phase(conversation) is Phase.CONFIGURING
+
+
 def test_refuse_backs_off_doubling_then_aborts_and_asks_again() -> None:
     conversation = client(retry_backoff_s=2, retry_backoff_max_s=5)
-    conversation.open(instant(0))
+    conversation.open(instant(-0.2))
+    first = conversation.receive(wire(Refuse()), instant(-0.1)).send  # Abort + request at once
+    assert messages(first) == [Abort(), AssociationRequest()]
     conversation.receive(wire(Refuse()), instant(0.1))
     assert phase(conversation) is Phase.BACKOFF
     assert conversation.last_failure == "association refused by the monitor"
@@ -167,12 +179,14 @@ def test_refuse_backs_off_doubling_then_aborts_and_asks_again() -> None:
     assert messages(conversation.tick(instant(11.3))) == [Abort(), AssociationRequest()]
 
 
-def test_association_timeout_and_mds_create_timeout() -> None:
-    conversation = client(association_timeout_s=3)
+def test_association_request_repeated_until_answered_then_mds_create_timeout() -> None:
+    conversation = client(association_timeout_s=3)  # the request is repeated every 2 s
     conversation.open(instant(0))
-    assert conversation.tick(instant(2.9)) == b""
-    assert messages(conversation.tick(instant(3.0))) == [Abort(), AssociationRequest()]
-    assert conversation.last_failure == "no Association Result within 3 s"
+    assert conversation.tick(instant(1.9)) == b""
+    assert messages(conversation.tick(instant(2.0))) == [Abort(), AssociationRequest()]
+    assert conversation.last_failure == "no Association Result within 2 s"
+    assert conversation.tick(instant(3.9)) == b""
+    assert messages(conversation.tick(instant(4.0))) == [Abort(), AssociationRequest()]
     conversation.receive(vectors.S2_ASSOCIATION_RESULT, instant(4.0))
     assert conversation.tick(instant(6.9)) == b""
     assert messages(conversation.tick(instant(7.0))) == [Abort(), AssociationRequest()]

@@ -146,11 +146,13 @@ def test_silent_monitor_leads_to_reassociation(wire: Wire) -> None:
     wire.run(0.1)
     assert phase(wire.client) is Phase.ASSOCIATING
     assert wire.client.last_failure == "no poll result within 5 s"
-    wire.run(10.0)  # still silent: asked again each association timeout
+    wire.run(10.0)  # still silent: asked again every 2 s (association_retry_s)
     requests = [m for m in sent_messages(wire) if isinstance(m, AssociationRequest)]
-    assert len(requests) == 1 + 3
+    assert len(requests) == 1 + 1 + 5  # the first, the re-association, one every 2 s
     wire.monitor_mute = False
-    readings = wire.run(7.0)
+    readings = wire.run(2.5)  # associated at the next request, polled at once
+    assert readings
+    readings += wire.run(4.5)
     assert phase(wire.client) is Phase.POLLING
     assert len(readings) >= 3
     assert wire.errors == []
@@ -170,18 +172,16 @@ def test_restarted_monitor_leads_to_reassociation(wire: Wire) -> None:
     assert Abort() in sent_messages(wire)
 
 
-def test_stale_association_is_refused_then_aborted_and_renewed() -> None:
+def test_stale_association_is_refused_then_aborted_and_renewed_at_once() -> None:
     monitor = IntelliVueMonitor()
     previous = Wire(monitor)
     previous.open()
     previous.run(2.0)  # a client that vanished without releasing
     wire = Wire(monitor, now=previous.now)
     wire.open()
-    wire.run(0.5)
-    assert phase(wire.client) is Phase.BACKOFF
-    assert wire.client.last_failure == "association refused by the monitor"
-    readings = wire.run(4.0)
+    readings = wire.run(0.5)  # Refuse -> Abort + request, no backoff
     assert phase(wire.client) is Phase.POLLING
+    assert wire.client.last_failure is None
     assert monitor.associations == 2
     assert readings
 
