@@ -229,7 +229,8 @@ class RateEstimator:
             self._start, self._rate, self._last = at, programmed, (at, volume)
             return ()
         self._resumed = False
-        assert self._last is not None and self._start is not None
+        assert self._last is not None
+        assert self._start is not None
         last_at, last_volume = self._last
         gap = at - last_at
         self._last = (at, volume)
