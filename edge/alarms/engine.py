@@ -27,6 +27,7 @@ from edge.alarms.levels import LevelState, evaluate
 from edge.alarms.lifecycle import AlarmTrack
 from edge.alarms.limits import AlarmLimits
 from edge.alarms.models import PRIORITY_RANK, Alarm, AlarmEvent, SessionEvent, TreatmentSession
+from edge.alarms.rate import RateHistory
 from edge.alarms.rules import RULES, Rule, Source, rule_named
 from edge.alarms.sessions import TreatmentSessions
 from edge.alarms.vitals import RESP_RATE, SPO2, heart_rate
@@ -171,11 +172,21 @@ class AlarmEngine:
         track = self._tracks[key].track
         return self._index(track.acknowledge(user, at or self._clock.now(), via))
 
-    def restore(self, alarms: Iterable[Alarm], sessions: Iterable[TreatmentSession] = ()) -> None:
-        """Take up the alarms that had not ended (and the sessions) from before a restart,
-        emitting nothing: their conditions count as present until readings clear them, so
-        they are not raised a second time. Alarms of unknown rules are skipped."""
+    def restore(
+        self,
+        alarms: Iterable[Alarm],
+        sessions: Iterable[TreatmentSession] = (),
+        rate_histories: Mapping[str, RateHistory] | None = None,
+    ) -> None:
+        """Take up the alarms that had not ended (and the sessions, and the configured pumps'
+        rate estimators) from before a restart, emitting nothing: their conditions count as
+        present until readings clear them, so they are not raised a second time. Alarms of
+        unknown rules are skipped."""
         self.sessions.restore(sessions)
+        for device_id, history in (rate_histories or {}).items():
+            device = self._devices.get(device_id)
+            if device is not None:
+                device.rate.resume(history)
         for alarm in alarms:
             rule = rule_named(alarm.rule)
             if alarm.state == "ended" or rule is None or rule not in self._rules:
@@ -192,6 +203,15 @@ class AlarmEngine:
                 self._device(alarm.device_id, alarm.bed).forced_offline = True
 
     # -- outputs --------------------------------------------------------------------------
+
+    def rate_histories(self) -> dict[str, RateHistory | None]:
+        """The state of each rate estimator that changed since the last call, by device id
+        (``None``: nothing to keep), for the alarm log."""
+        return {
+            device_id: device.rate.snapshot()
+            for device_id, device in self._devices.items()
+            if device.rate.dirty
+        }
 
     def active(self) -> list[Alarm]:
         """Every alarm that has not ended (active, acknowledged or latched), highest priority

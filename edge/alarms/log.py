@@ -7,7 +7,10 @@ disk when it returns, so the log can be written before the events are published.
 - ``alarm_current``: the latest snapshot of each alarm that has not ended (what
   :meth:`AlarmLog.open_alarms` restores after a restart);
 - ``session_changes`` and ``session_current``: the same for treatment sessions (the latest
-  session of each bed).
+  session of each bed);
+- ``rate_history``: the latest state of each pump's rate estimator
+  (:class:`~edge.alarms.rate.RateHistory`, JSON), saved every few seconds in one transaction
+  for all pumps, so a restart resumes the delivered-rate windows.
 
 Blocking I/O: the daemon calls it from a worker thread or accepts a few ms per append.
 Errors are sqlite3's and the OS's; :mod:`edge.alarms.log_guard` is where the daemon meets them.
@@ -15,16 +18,23 @@ Errors are sqlite3's and the OS's; :mod:`edge.alarms.log_guard` is where the dae
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+from pydantic import ValidationError
+
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
+from edge.alarms.rate import RateHistory
 from edge.storage.sqlite import probe_write, quick_check
 
 __all__ = ["AlarmLog", "LoggedEvent"]
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -50,6 +60,11 @@ CREATE TABLE IF NOT EXISTS session_changes (
 CREATE TABLE IF NOT EXISTS session_current (
     bed TEXT PRIMARY KEY,
     session TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rate_history (
+    device_id TEXT PRIMARY KEY,
+    saved_at TEXT NOT NULL,
+    history TEXT NOT NULL
 );
 """
 
@@ -169,3 +184,37 @@ class AlarmLog:
         """The latest session of every bed that has had one (closed ones included)."""
         rows = self._db.execute("SELECT session FROM session_current ORDER BY bed")
         return [TreatmentSession.model_validate_json(raw) for (raw,) in rows]
+
+    def save_rate_histories(
+        self, histories: Mapping[str, RateHistory | None], at: datetime
+    ) -> None:
+        """Keep each device's rate history (``None``: forget it), in one transaction."""
+        if not histories:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for device_id, history in histories.items():
+                if history is None:
+                    self._db.execute("DELETE FROM rate_history WHERE device_id = ?", (device_id,))
+                    continue
+                self._db.execute(
+                    "INSERT OR REPLACE INTO rate_history (device_id, saved_at, history) "
+                    "VALUES (?, ?, ?)",
+                    (device_id, at.isoformat(), history.model_dump_json()),
+                )
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def rate_histories(self) -> dict[str, RateHistory]:
+        """The last rate history saved for each device (one that no longer parses is
+        skipped: the estimator then starts afresh)."""
+        histories = {}
+        for device_id, raw in self._db.execute("SELECT device_id, history FROM rate_history"):
+            try:
+                histories[device_id] = RateHistory.model_validate_json(raw)
+            except ValidationError:
+                log.warning("rate history skipped", extra={"device": device_id})
+        return histories
