@@ -25,12 +25,14 @@ from edge.alarms.judges import Facts, RateDeviation
 from edge.alarms.levels import LevelState
 from edge.alarms.limits import RateDeviationLimits
 from edge.alarms.rate import RateEstimator
+from edge.config import Config
 
-__all__ = ["TARGETS", "Target", "detection_latency", "slow_rate_rules"]
+__all__ = ["TARGETS", "Target", "config_warnings", "detection_latency", "slow_rate_rules"]
 
 _T0 = datetime(2025, 1, 1, tzinfo=UTC)
 _STEP_ML = 0.1
 _WATCH_S = 900.0  # how long after its start a deviation is watched for
+POLL_OPTIONS = {"bbraun_bcc": "poll_period_s"}  # polled pump drivers: their poll option
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,7 @@ def _floor_step(volume: float) -> float:
 
 
 def _one_phase(
-    rate: float, poll_s: float, factor: float, target: Target, phase: float
+    rate: float, poll_s: float, factor: float, target: Target, phase: float, watch_s: float
 ) -> float | None:
     limits = RateDeviationLimits()
     judge = RateDeviation(target.limit, target.clear)
@@ -80,7 +82,7 @@ def _one_phase(
     estimator = RateEstimator(max_gap_s=max(15.0, 3 * poll_s))
     start = estimator.startup_s + estimator.span_for(poll_s, rate) + poll_s + phase  # full
     level, t = LevelState(), phase
-    while t < start + _WATCH_S + delay:
+    while t < start + watch_s + delay:
         delivered = rate * (t if t < start else start + factor * (t - start)) / 3600.0
         status = estimator.update(_reading(t, _floor_step(delivered), rate))
         level.step(judge(limits, Facts(rate=status)), _T0 + timedelta(seconds=t), delay, 0.0, 1e9)
@@ -92,18 +94,39 @@ def _one_phase(
 
 @lru_cache(maxsize=256)
 def detection_latency(
-    rate_ml_h: float, poll_s: float, factor: float, level: str = "high", phases: int = 4
+    rate_ml_h: float,
+    poll_s: float,
+    factor: float,
+    level: str = "high",
+    phases: int = 4,
+    watch_s: float = _WATCH_S,
 ) -> float | None:
     """Seconds from the start of a deviation to its detection by ``level`` (``high`` or
-    ``medium``), the worst of ``phases`` poll phases; ``None``: not within 15 min."""
+    ``medium``), the worst of ``phases`` poll phases; ``None``: not within ``watch_s``."""
     target = next(t for t in TARGETS if t.name == level)
     worst = 0.0
     for index in range(phases):
-        latency = _one_phase(rate_ml_h, poll_s, factor, target, poll_s * index / phases)
+        phase = poll_s * index / phases
+        latency = _one_phase(rate_ml_h, poll_s, factor, target, phase, watch_s)
         if latency is None:
             return None
         worst = max(worst, latency)
     return worst
+
+
+def config_warnings(config: Config) -> list[str]:
+    """``config check``'s warnings about rate rules: one per level of each polled pump
+    whose poll period detects too late (see :func:`slow_rate_rules`)."""
+    warnings = []
+    for device in config.devices:
+        option = POLL_OPTIONS.get(device.driver)
+        if option is None:
+            continue
+        options = config.driver_for(device).options.model_validate(device.options)
+        order = config.beds[device.bed].order if device.bed in config.beds else None
+        rate = order.rate_ml_per_h() if order is not None else None
+        warnings += slow_rate_rules(device.id, float(getattr(options, option)), rate)
+    return warnings
 
 
 def slow_rate_rules(device_id: str, poll_s: float, order_rate_ml_h: float | None) -> list[str]:
@@ -115,10 +138,11 @@ def slow_rate_rules(device_id: str, poll_s: float, order_rate_ml_h: float | None
     warnings = []
     for target in TARGETS:
         for rate in rates:
-            latency = detection_latency(rate, poll_s, target.factor, target.name)
+            watch = 4 * target.within_s
+            latency = detection_latency(rate, poll_s, target.factor, target.name, watch_s=watch)
             if latency is not None and latency <= target.within_s:
                 continue
-            seen = "not within 15 min" if latency is None else f"after about {latency:.0f} s"
+            seen = f"not within {watch:g} s" if latency is None else f"after about {latency:.0f} s"
             warnings.append(
                 f"{device_id}: polled every {poll_s:g} s, a {target.factor - 1:+.0%} rate "
                 f"deviation at {rate:g} mL/h is detected {seen}, later than the "
