@@ -4,6 +4,7 @@ check``'s warning for a pump polled too slowly for its rate rules."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -53,7 +54,7 @@ def test_config_check_warns_and_still_passes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pump = {"id": "pump-1", "bed": "bed-1", "driver": "bbraun_bcc", "port": "/dev/ttyS10"}
-    config = {
+    config: dict[str, Any] = {
         "site": "clinic",
         "edge_id": "edge-1",
         "beds": {"bed-1": {}},
