@@ -7,7 +7,9 @@ before it goes on, and the engine is restored from that log at start, so a resta
 forgets an alarm nor raises it twice (each monitor's last NIBP cuff is kept there too, so the
 two-cuff confirmation goes on). At start (after the restore, before any input) and then
 every ``refresh_s`` the stage sends an :class:`AlarmRefresh` of the engine's open alarms, so
-their retained state is published again, restored alarms included.
+their retained state is published again, restored alarms included. Every ``RATE_SAVE_S`` (and
+when the inputs end) the pumps' rate estimators that changed are saved to the alarm log in
+one transaction, and restored with the alarms.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0  # s between engine ticks: device_offline and escalations are timed to this
 BATCH_MAX = 500
 REFRESH_S = 30.0  # s between refreshes of the open alarms
+RATE_SAVE_S = 15.0  # s between saves of the rate estimators' histories
 
 
 class AlarmStage:
@@ -53,11 +56,17 @@ class AlarmStage:
         self._clock = clock or SystemClock()
         self._refresh_s = refresh_s
         self._next_refresh = 0.0
+        self._next_rate_save = self._clock.monotonic() + RATE_SAVE_S
 
     def restore(self) -> int:
         """Take up the alarms and sessions open before a restart; how many alarms."""
         alarms = self._log.open_alarms()
-        self.engine.restore(alarms, self._log.sessions(), cuffs=self._log.cuffs())
+        self.engine.restore(
+            alarms,
+            self._log.sessions(),
+            self._log.rate_histories(),
+            cuffs=self._log.cuffs(),
+        )
         if alarms:
             log.info("alarms restored from the alarm log", extra={"count": len(alarms)})
         return len(alarms)
@@ -68,6 +77,7 @@ class AlarmStage:
         await run_until_first_exits(
             ("alarms.inputs", self._consume(inputs)), ("alarms.ticker", self._tick())
         )
+        self._save_rates()
 
     async def _consume(self, inputs: Subscription[InputItem]) -> None:
         while batch := await inputs.get_batch(BATCH_MAX):
@@ -93,6 +103,12 @@ class AlarmStage:
             await self._emit(self.engine.tick())
             if self._clock.monotonic() >= self._next_refresh:
                 await self._refresh()
+            if self._clock.monotonic() >= self._next_rate_save:
+                self._save_rates()
+
+    def _save_rates(self) -> None:
+        self._next_rate_save = self._clock.monotonic() + RATE_SAVE_S
+        self._log.save_rate_histories(self.engine.rate_histories(), self._clock.now())
 
     async def _refresh(self) -> None:
         self._next_refresh = self._clock.monotonic() + self._refresh_s

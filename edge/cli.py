@@ -184,7 +184,16 @@ def _check(files: list[Path]) -> int:
             failed = True
             continue
         print(f"{path}: ok ({len(config.beds)} beds, {len(config.devices)} devices)")
+        for warning in _warnings(config):
+            print(f"  warning: {warning}")
     return 1 if failed else 0
+
+
+def _warnings(config: Config) -> list[str]:
+    """What ``config check`` warns about in a valid config (printed; the exit code stays 0)."""
+    from edge.alarms.rate_latency import config_warnings  # runs the estimator: only here
+
+    return config_warnings(config)
 
 
 def _run_with_config(path: Path, job: Callable[[Config], Coroutine[Any, Any, None]]) -> int:

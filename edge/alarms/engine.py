@@ -30,6 +30,7 @@ from edge.alarms.levels import LevelState, evaluate
 from edge.alarms.lifecycle import AlarmTrack
 from edge.alarms.limits import AlarmLimits
 from edge.alarms.models import PRIORITY_RANK, Alarm, AlarmEvent, SessionEvent, TreatmentSession
+from edge.alarms.rate import RateHistory
 from edge.alarms.rules import RULES, Rule, Source, rule_named
 from edge.alarms.sessions import TreatmentSessions
 from edge.alarms.vitals import RESP_RATE, SPO2, LastCuff, heart_rate
@@ -180,14 +181,20 @@ class AlarmEngine:
         self,
         alarms: Iterable[Alarm],
         sessions: Iterable[TreatmentSession] = (),
+        rate_histories: Mapping[str, RateHistory] | None = None,
         *,
         cuffs: Iterable[LastCuff] = (),
     ) -> None:
-        """Take up the alarms that had not ended (and the sessions, and each monitor's last
-        NIBP cuff) from before a restart, emitting nothing: their conditions count as present
-        until readings clear them, so they are not raised a second time. Alarms of unknown
-        rules are skipped; a cuff waits for its device's first reading if it is not known yet."""
+        """Take up the alarms that had not ended (and the sessions, the configured pumps' rate
+        estimators and each monitor's last NIBP cuff) from before a restart, emitting nothing:
+        their conditions count as present until readings clear them, so they are not raised a
+        second time. Alarms of unknown rules are skipped; a cuff waits for its device's first
+        reading if it is not known yet."""
         self.sessions.restore(sessions)
+        for device_id, history in (rate_histories or {}).items():
+            device = self._devices.get(device_id)
+            if device is not None:
+                device.rate.resume(history)
         for cuff in cuffs:
             device = self._devices.get(cuff.device_id)
             if device is None:
@@ -210,6 +217,15 @@ class AlarmEngine:
                 self._device(alarm.device_id, alarm.bed).forced_offline = True
 
     # -- outputs --------------------------------------------------------------------------
+
+    def rate_histories(self) -> dict[str, RateHistory | None]:
+        """The state of each rate estimator that changed since the last call, by device id
+        (``None``: nothing to keep), for the alarm log."""
+        return {
+            device_id: device.rate.snapshot()
+            for device_id, device in self._devices.items()
+            if device.rate.dirty
+        }
 
     def active(self) -> list[Alarm]:
         """Every alarm that has not ended (active, acknowledged or latched), highest priority

@@ -224,8 +224,10 @@ class Offline:
 
 @dataclass(frozen=True, slots=True)
 class RateDeviation:
-    """Delivered rate off the programmed rate by more than ``limit`` % (either way); clear
-    below ``clear_below`` %. A pump that is not infusing has no deviation (clear)."""
+    """Delivered rate off the programmed rate by more than ``limit`` % (either way), in a
+    window precise enough for that limit (:meth:`RateStatus.beyond`); clear when the longest
+    window is below ``clear_below`` %. A pump that is not infusing has no deviation (clear);
+    no window precise enough yet: nothing known."""
 
     limit: str
     clear_below: str
@@ -236,18 +238,24 @@ class RateDeviation:
             return None
         if not rate.applicable:
             return CLEAR
-        deviation = rate.deviation_pct
-        if deviation is None or rate.delivered_ml_h is None or rate.programmed_ml_h is None:
-            return None
         limit = limit_of(limits, self.limit)
-        if abs(deviation) > limit:
+        programmed = rate.programmed_ml_h
+        if programmed is None or not rate.judged(limit):
+            return None
+        window = rate.beyond(limit)
+        if window is not None:
+            deviation = window.deviation_pct
+            delivered = programmed * (1.0 + deviation / 100.0)
             text = (
-                f"Delivered rate {rate.delivered_ml_h:.1f} mL/h against "
-                f"{rate.programmed_ml_h:.1f} mL/h programmed ({deviation:+.0f} %, "
-                f"limit ±{limit:g} %)"
+                f"Delivered rate {'at most ' if window.at_most else ''}{delivered:.1f} mL/h "
+                f"against {programmed:.1f} mL/h programmed ({deviation:+.0f} % over "
+                f"{window.span_s:.0f} s, limit ±{limit:g} %)"
             )
             return Verdict(Hit(deviation, limit, text))
-        return CLEAR if abs(deviation) < limit_of(limits, self.clear_below) else BAND
+        longest = rate.deviation_pct
+        if longest is not None and abs(longest) < limit_of(limits, self.clear_below):
+            return CLEAR
+        return BAND
 
 
 @dataclass(frozen=True, slots=True)

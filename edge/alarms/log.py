@@ -10,6 +10,9 @@ disk when it returns, so the log can be written before the events are published.
   session of each bed);
 - ``nibp_current``: the last NIBP cuff of each monitor (:class:`LastCuff`), so the two-cuff
   confirmation of the high hypertension level goes on after a restart.
+- ``rate_history``: the latest state of each pump's rate estimator
+  (:class:`~edge.alarms.rate.RateHistory`, JSON), saved every few seconds in one transaction
+  for all pumps, so a restart resumes the delivered-rate windows.
 
 Blocking I/O: the daemon calls it from a worker thread or accepts a few ms per append.
 Errors are sqlite3's and the OS's; :mod:`edge.alarms.log_guard` is where the daemon meets them.
@@ -17,17 +20,24 @@ Errors are sqlite3's and the OS's; :mod:`edge.alarms.log_guard` is where the dae
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+from pydantic import ValidationError
+
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
+from edge.alarms.rate import RateHistory
 from edge.alarms.vitals import LastCuff
 from edge.storage.sqlite import probe_write, quick_check
 
 __all__ = ["AlarmLog", "LoggedEvent"]
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -57,6 +67,11 @@ CREATE TABLE IF NOT EXISTS session_current (
 CREATE TABLE IF NOT EXISTS nibp_current (
     device_id TEXT PRIMARY KEY,
     cuff TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rate_history (
+    device_id TEXT PRIMARY KEY,
+    saved_at TEXT NOT NULL,
+    history TEXT NOT NULL
 );
 """
 
@@ -191,7 +206,41 @@ class AlarmLog:
                 self._db.execute("ROLLBACK")
             raise
 
+    def save_rate_histories(
+        self, histories: Mapping[str, RateHistory | None], at: datetime
+    ) -> None:
+        """Keep each device's rate history (``None``: forget it), in one transaction."""
+        if not histories:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for device_id, history in histories.items():
+                if history is None:
+                    self._db.execute("DELETE FROM rate_history WHERE device_id = ?", (device_id,))
+                    continue
+                self._db.execute(
+                    "INSERT OR REPLACE INTO rate_history (device_id, saved_at, history) "
+                    "VALUES (?, ?, ?)",
+                    (device_id, at.isoformat(), history.model_dump_json()),
+                )
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
     def cuffs(self) -> list[LastCuff]:
         """The last cuff of every monitor that has had one."""
         rows = self._db.execute("SELECT cuff FROM nibp_current ORDER BY device_id")
         return [LastCuff.model_validate_json(raw) for (raw,) in rows]
+
+    def rate_histories(self) -> dict[str, RateHistory]:
+        """The last rate history saved for each device (one that no longer parses is
+        skipped: the estimator then starts afresh)."""
+        histories = {}
+        for device_id, raw in self._db.execute("SELECT device_id, history FROM rate_history"):
+            try:
+                histories[device_id] = RateHistory.model_validate_json(raw)
+            except ValidationError:
+                log.warning("rate history skipped", extra={"device": device_id})
+        return histories

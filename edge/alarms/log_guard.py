@@ -16,13 +16,14 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.alarms.log import AlarmLog
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
+from edge.alarms.rate import RateHistory
 from edge.alarms.vitals import LastCuff
 from edge.storage.errors import StorageFaultError, storage_fault
 from edge.storage.files import set_aside
@@ -182,6 +183,28 @@ class GuardedAlarmLog:
         except (sqlite3.Error, OSError) as exc:
             self._failed(storage_fault(self.name, self.path, exc))
             return []
+
+    def save_rate_histories(
+        self, histories: Mapping[str, RateHistory | None], at: datetime
+    ) -> None:
+        """Keep the rate histories if the log takes writes now; while it is faulted they are
+        not kept (the next save, a few seconds later, carries the state of then)."""
+        if self._log is None or self.state.fault is not None:
+            return
+        try:
+            self._log.save_rate_histories(histories, at)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(storage_fault(self.name, self.path, exc))
+
+    def rate_histories(self) -> dict[str, RateHistory]:
+        """The rate histories saved before a restart ({} when the log cannot be read)."""
+        if self._log is None:
+            return {}
+        try:
+            return self._log.rate_histories()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(storage_fault(self.name, self.path, exc))
+            return {}
 
     def close(self) -> None:
         """Write what waits if the disk allows, then close; what cannot be written is lost
