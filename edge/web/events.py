@@ -5,9 +5,10 @@ A page first gets a ``snapshot`` event (the whole view), then one event per chan
 (``{epoch}-{number}``, see ``edge.web.journal``). When the page reconnects, the browser sends
 the last id it got (``Last-Event-ID``; a page may also pass ``?last_event_id=``) and gets
 exactly the events it missed; when they are no longer kept, or the id is from another server
-process, it gets a fresh snapshot. With no change for ``HEARTBEAT_S`` a ``heartbeat`` (no id)
-carries the server time and the broker connection, so a page can tell a quiet stream from a
-dead one.
+process, it gets a fresh snapshot. With no change for ``http.stream_heartbeat_s`` a
+``heartbeat`` (no id) carries the server time and the broker connection, so a page can tell a
+quiet stream from a dead one, and the server finds a client that is gone when the write fails.
+Streams are capped per client and in total (:mod:`edge.web.streams`).
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from edge.web.dashboard import Dashboard
 from edge.web.journal import JournalEvent
+from edge.web.streams import client_key
 from edge.web.views import JsonDict
 
-__all__ = ["HEARTBEAT_S", "event_routes"]
+__all__ = ["event_routes"]
 
-HEARTBEAT_S = 5.0
 RETRY_MS = 2000  # how soon the browser reconnects
 SEND_TIMEOUT_S = 15.0  # a page that takes no data for this long is dropped
 CLOSE_GRACE_S = 1.0
@@ -43,9 +45,19 @@ class _DashboardStream(EventSourceResponse):
     (a stuck client) is cancelled.
     """
 
-    def __init__(self, content: AsyncIterator[ServerSentEvent], dashboard: Dashboard) -> None:
+    def __init__(
+        self, content: AsyncIterator[ServerSentEvent], dashboard: Dashboard, client: str
+    ) -> None:
         super().__init__(content, ping=0, send_timeout=SEND_TIMEOUT_S)
         self._dashboard = dashboard
+        self._client = client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stream, then give the client's slot back however the stream ended."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._dashboard.streams.give_back(self._client)
 
     async def _listen_for_exit_signal_with_grace(self) -> None:
         await self._dashboard.closing.wait()
@@ -63,6 +75,7 @@ async def _events(
     cursor = journal.parse_id(last_event_id)
     backlog = None if cursor is None else journal.after(cursor)
     first = True
+    heartbeat_s = dashboard.config.http.stream_heartbeat_s
     while True:
         if backlog is None:
             cursor = journal.last
@@ -83,7 +96,7 @@ async def _events(
         first = False
         assert cursor is not None
         try:
-            async with asyncio.timeout(HEARTBEAT_S):
+            async with asyncio.timeout(heartbeat_s):
                 await journal.wait_after(cursor)
         except TimeoutError:
             heartbeat = {"server_time": dashboard.server_time(), "feed": dashboard.state.feed}
@@ -107,6 +120,11 @@ def event_routes(dashboard: Dashboard) -> list[Route]:
         last_event_id = request.headers.get("last-event-id") or request.query_params.get(
             "last_event_id"
         )
-        return _DashboardStream(_events(dashboard, last_event_id), dashboard)
+        user = dashboard.access.user(request)
+        client = client_key(request, user.name if user else None)
+        refusal = dashboard.streams.take(client)
+        if refusal is not None:
+            return refusal.response()
+        return _DashboardStream(_events(dashboard, last_event_id), dashboard, client)
 
     return [Route("/api/events", events, methods=["GET"])]
