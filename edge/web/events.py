@@ -8,7 +8,9 @@ exactly the events it missed; when they are no longer kept, or the id is from an
 process, it gets a fresh snapshot. With no change for ``http.stream_heartbeat_s`` a
 ``heartbeat`` (no id) carries the server time and the broker connection, so a page can tell a
 quiet stream from a dead one, and the server finds a client that is gone when the write fails.
-Streams are capped per client and in total (:mod:`edge.web.streams`).
+Changes go out in chunks at most every ``BATCH_S`` (0.1 s), each event encoded once for all
+streams, so many open pages cost little. Streams are capped per client and in total
+(:mod:`edge.web.streams`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ __all__ = ["event_routes"]
 RETRY_MS = 2000  # how soon the browser reconnects
 SEND_TIMEOUT_S = 15.0  # a page that takes no data for this long is dropped
 CLOSE_GRACE_S = 1.0
+BATCH_S = 0.1  # changes are sent at most this often, several in one chunk
+ENCODED_KEPT = 1024
 
 
 class _DashboardStream(EventSourceResponse):
@@ -46,7 +50,7 @@ class _DashboardStream(EventSourceResponse):
     """
 
     def __init__(
-        self, content: AsyncIterator[ServerSentEvent], dashboard: Dashboard, client: str
+        self, content: AsyncIterator[ServerSentEvent | bytes], dashboard: Dashboard, client: str
     ) -> None:
         super().__init__(content, ping=0, send_timeout=SEND_TIMEOUT_S)
         self._dashboard = dashboard
@@ -68,9 +72,32 @@ def _encode(data: JsonDict) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
+class _EncodedEvents:
+    """Each journal event encoded once for every stream: the last :data:`ENCODED_KEPT`."""
+
+    def __init__(self, dashboard: Dashboard) -> None:
+        self._journal = dashboard.journal
+        self._encoded: dict[int, bytes] = {}
+
+    def encode(self, events: list[JournalEvent]) -> bytes:
+        """``events`` as one chunk of the stream."""
+        return b"".join(self._one(event) for event in events)
+
+    def _one(self, event: JournalEvent) -> bytes:
+        encoded = self._encoded.get(event.number)
+        if encoded is None:
+            encoded = ServerSentEvent(
+                _encode(event.data), event=event.type, id=self._journal.event_id(event.number)
+            ).encode()
+            self._encoded[event.number] = encoded
+            if len(self._encoded) > ENCODED_KEPT:
+                del self._encoded[next(iter(self._encoded))]
+        return encoded
+
+
 async def _events(
-    dashboard: Dashboard, last_event_id: str | None
-) -> AsyncIterator[ServerSentEvent]:
+    dashboard: Dashboard, encoded: _EncodedEvents, last_event_id: str | None
+) -> AsyncIterator[ServerSentEvent | bytes]:
     journal = dashboard.journal
     cursor = journal.parse_id(last_event_id)
     backlog = None if cursor is None else journal.after(cursor)
@@ -90,14 +117,15 @@ async def _events(
         else:
             if first:
                 yield ServerSentEvent(comment="replay", retry=RETRY_MS)
-            for event in backlog:
-                yield _event(dashboard, event)
-            cursor = backlog[-1].number if backlog else cursor
+            if backlog:
+                yield encoded.encode(backlog)
+                cursor = backlog[-1].number
         first = False
         assert cursor is not None
         try:
             async with asyncio.timeout(heartbeat_s):
                 await journal.wait_after(cursor)
+            await asyncio.sleep(BATCH_S)  # what else changes meanwhile goes in the same chunk
         except TimeoutError:
             heartbeat = {"server_time": dashboard.server_time(), "feed": dashboard.state.feed}
             yield ServerSentEvent(_encode(heartbeat), event="heartbeat")
@@ -106,14 +134,9 @@ async def _events(
         backlog = journal.after(cursor)
 
 
-def _event(dashboard: Dashboard, event: JournalEvent) -> ServerSentEvent:
-    return ServerSentEvent(
-        _encode(event.data), event=event.type, id=dashboard.journal.event_id(event.number)
-    )
-
-
 def event_routes(dashboard: Dashboard) -> list[Route]:
     """``GET /api/events``."""
+    encoded = _EncodedEvents(dashboard)
 
     async def events(request: Request) -> Response:
         dashboard.access.require_viewer(request)
@@ -125,6 +148,6 @@ def event_routes(dashboard: Dashboard) -> list[Route]:
         refusal = dashboard.streams.take(client)
         if refusal is not None:
             return refusal.response()
-        return _DashboardStream(_events(dashboard, last_event_id), dashboard, client)
+        return _DashboardStream(_events(dashboard, encoded, last_event_id), dashboard, client)
 
     return [Route("/api/events", events, methods=["GET"])]
