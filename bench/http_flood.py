@@ -68,6 +68,7 @@ class FloodResult:
     acks_ms: dict[str, list[float]]
     alarm_ms: dict[str, list[float]]
     rss_mb: dict[str, float]  # "quiet", "flood": at each phase's end; "peak": VmHWM
+    cpu: dict[str, float]  # the daemon's CPU per phase, in cores
     streams: dict[int, int]  # HTTP status -> attempts
     idle_opened: int
     idle_closed: int
@@ -184,7 +185,6 @@ async def http_flood(
     base = f"http://127.0.0.1:{port}"
     events = Events("occlusion", OCCLUSION_AT_S, first_s, spread_s)
     answers: list[tuple[float, float, int]] = []
-    rss: dict[str, float] = {}
     async with (
         subscribed(broker.port) as subscriber,
         running_ward(devices, broker, directory, events=events, http=_http_config(port)) as ward,
@@ -196,13 +196,13 @@ async def http_flood(
         cookies = [v.cookies[COOKIE] for v in viewers]
         acker = asyncio.create_task(_nurse(nurse, subscriber, answers), name="bench.nurse")
         try:
+            samples = [(time.monotonic(), proc_sample(ward.daemon.pid))]
             await asyncio.sleep(max(0.0, started + first_s + spread_s / 2 - time.time()))
-            rss["quiet"] = proc_sample(ward.daemon.pid).rss / 2**20
+            samples.append((time.monotonic(), proc_sample(ward.daemon.pid)))
             async with flooding(port, idle, streams, cookies) as flood:
                 end = started + first_s + spread_s + settle_s
                 await asyncio.sleep(max(0.0, end - time.time()))
-                sample = proc_sample(ward.daemon.pid)
-                rss["flood"], rss["peak"] = sample.rss / 2**20, sample.peak_rss / 2**20
+                samples.append((time.monotonic(), proc_sample(ward.daemon.pid)))
         finally:
             acker.cancel()
             await asyncio.gather(acker, return_exceptions=True)
@@ -212,11 +212,15 @@ async def http_flood(
     if failed:
         raise RuntimeError(f"acknowledgements not accepted: {failed[:5]}")
     raised = [a for a in subscriber.alarms.values() if a.rule not in TIMER_RULES]
+    (t0, s0), (t1, s1), (t2, s2) = samples
+    rss = {"quiet": s1.rss / 2**20, "flood": s2.rss / 2**20, "peak": s2.peak_rss / 2**20}
+    cpu = {"quiet": (s1.cpu_s - s0.cpu_s) / (t1 - t0), "flood": (s2.cpu_s - s1.cpu_s) / (t2 - t1)}
     return FloodResult(
         devices,
         _phases([(t, s * 1000) for t, s, _ in answers], flood.started),
         _phases([(a.raised_at, (a.at - a.raised_at) * 1000) for a in raised], flood.started),
         rss,
+        cpu,
         dict(sorted(flood.streams.items())),
         flood.idle_opened,
         flood.idle_closed,
@@ -239,14 +243,15 @@ def table(result: FloodResult) -> list[str]:
 
     lines = [
         "| phase | acks answered | ack answer p50 ms | ack answer max ms "
-        "| alarms | alarm latency p50 ms | alarm latency max ms | daemon RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| alarms | alarm latency p50 ms | alarm latency max ms | daemon RSS MB | daemon CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for phase in ("quiet", "flood"):
         acks, alarms = r.acks_ms[phase], r.alarm_ms[phase]
         lines.append(
             f"| {phase} | {len(acks)} | {show(acks, 0.5)} | {show(acks, 1.0)} | {len(alarms)} "
-            f"| {show(alarms, 0.5)} | {show(alarms, 1.0)} | {r.rss_mb[phase]:.0f} |"
+            f"| {show(alarms, 0.5)} | {show(alarms, 1.0)} | {r.rss_mb[phase]:.0f} "
+            f"| {r.cpu[phase]:.2f} |"
         )
     streams = ", ".join(f"{status or 'failed'}: {n}" for status, n in r.streams.items())
     return [

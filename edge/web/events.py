@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import AsyncIterator
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -35,7 +36,7 @@ __all__ = ["event_routes"]
 RETRY_MS = 2000  # how soon the browser reconnects
 SEND_TIMEOUT_S = 15.0  # a page that takes no data for this long is dropped
 CLOSE_GRACE_S = 1.0
-BATCH_S = 0.1  # changes are sent at most this often, several in one chunk
+BATCH_S = 0.1  # s: a stream sends changes at most this often, several in one chunk
 ENCODED_KEPT = 1024
 
 
@@ -103,6 +104,8 @@ async def _events(
     backlog = None if cursor is None else journal.after(cursor)
     first = True
     heartbeat_s = dashboard.config.http.stream_heartbeat_s
+    loop = asyncio.get_running_loop()
+    phase = random.uniform(0, BATCH_S)  # noqa: S311 (spreading load, not a secret)
     while True:
         if backlog is None:
             cursor = journal.last
@@ -125,7 +128,9 @@ async def _events(
         try:
             async with asyncio.timeout(heartbeat_s):
                 await journal.wait_after(cursor)
-            await asyncio.sleep(BATCH_S)  # what else changes meanwhile goes in the same chunk
+            # What else changes until this stream's next tick goes in the same chunk; each
+            # stream ticks at its own phase, so that many streams never send all at once.
+            await asyncio.sleep(BATCH_S - (loop.time() - phase) % BATCH_S)
         except TimeoutError:
             heartbeat = {"server_time": dashboard.server_time(), "feed": dashboard.state.feed}
             yield ServerSentEvent(_encode(heartbeat), event="heartbeat")

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -196,3 +197,9 @@ async def test_an_open_stream_outlives_the_request_deadline(mosquitto: Mosquitto
                 if len(kinds) == 10:  # about 2 s, four request deadlines
                     break
     assert kinds == ["snapshot"] + ["heartbeat"] * 9
+
+
+def test_streams_must_leave_connections_to_short_requests() -> None:
+    with pytest.raises(ValidationError, match="at least 32 of max_connections"):
+        web_config("mqtt://127.0.0.1:1883", max_connections=100, max_streams=90)
+    assert web_config("mqtt://127.0.0.1:1883", max_connections=100, max_streams=68)
