@@ -207,8 +207,10 @@ async def running_ward(
     monitor_poll_s: float = 1.0,
     speed: float = 1.0,
     events: Events | None = None,
+    http: dict[str, Any] | None = None,
 ) -> AsyncIterator[Ward]:
-    """Simulators and the daemon for ``devices`` devices, stopped on exit."""
+    """Simulators and the daemon for ``devices`` devices, stopped on exit; ``http``: the
+    dashboard's config (default: no dashboard)."""
     directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (before any load)
     event_args = [] if events is None else ["--events", *map(str, astuple(events))]
     farm = await _python(
@@ -234,6 +236,8 @@ async def running_ward(
             pump_poll_s=pump_poll_s,
             monitor_poll_s=monitor_poll_s,
         )
+        if http is not None:
+            config["http"] = http
         config_path = directory / "edge.yaml"
         config_path.write_text(yaml.safe_dump(config))
         probe = directory / "probe.jsonl"

@@ -1,13 +1,14 @@
 """Run every benchmark and write ``bench/RESULTS.md``.
 
 Usage: ``python -m bench.run_all [--quick] [--runs 3] [--seconds 25] [--devices 10 50 200 500]
-[--max-rate 200] [--alarm-devices 200] [--outage-s 60] [--outage-runs 3] [--soak-s 1800]
-[--output bench/RESULTS.md]``.
+[--max-rate 200] [--alarm-devices 200] [--flood-devices 40] [--outage-s 60] [--outage-runs 3]
+[--soak-s 1800] [--output bench/RESULTS.md]``.
 
 One Mosquitto (started here on a free loopback port) serves every part, in this order: the
 stages alone, the baselines, the end-to-end points (``--runs`` runs each), the maximum-rate
-point, the alarm latency (``--runs`` runs), the broker outages and the soak. Every figure is
-the median of the runs with its range (min-max). ``--quick`` is a smoke run of about a minute
+point, the alarm latency (``--runs`` runs), the dashboard under a connection flood (one run),
+the broker outages and the soak. Every figure is the median of the runs with its range
+(min-max). ``--quick`` is a smoke run of about a minute
 (2 devices, 1 run, a short alarm latency run, no outage or soak).
 """
 
@@ -28,6 +29,8 @@ from pathlib import Path
 from bench import baselines, stages
 from bench.alarm_latency import AlarmLatency, alarm_latency
 from bench.common import Spread, spread
+from bench.http_flood import http_flood, raise_open_files
+from bench.http_flood import table as flood_table
 from bench.pipeline import Point, measure_point
 from bench.recovery import Outage, Soak, outage, soak
 from tests.mosquitto import Mosquitto, find_mosquitto
@@ -173,6 +176,24 @@ async def main(args: argparse.Namespace) -> str:
                     for r in range(args.runs)
                 ]
                 out += _alarm_text(alarms)
+            if args.flood_devices:
+                print("http flood...", flush=True)
+                raise_open_files(1536)
+                if args.quick:
+                    flood = await http_flood(
+                        args.flood_devices,
+                        broker,
+                        directory / "flood",
+                        idle=50,
+                        streams=50,
+                        sessions=3,
+                        first_s=12.0,
+                        spread_s=6.0,
+                        settle_s=4.0,
+                    )
+                else:
+                    flood = await http_flood(args.flood_devices, broker, directory / "flood")
+                out += ["## Dashboard under a connection flood", "", *flood_table(flood), ""]
             if args.outage_s:
                 print("outage...", flush=True)
                 outages = [
@@ -299,6 +320,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--alarm-devices", type=int, default=200, help="N of the alarm latency runs; 0: none"
     )
+    parser.add_argument(
+        "--flood-devices", type=int, default=40, help="N of the http flood run; 0: none"
+    )
     parser.add_argument("--outage-s", type=float, default=60)
     parser.add_argument("--outage-devices", type=int, default=200)
     parser.add_argument("--outage-runs", type=int, default=3)
@@ -310,7 +334,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args.argv = argv if argv is not None else __import__("sys").argv[1:]
     if args.quick:
         args.runs, args.seconds, args.devices, args.max_rate = 1, 3, [2], 0
-        args.alarm_devices = 2
+        args.alarm_devices = args.flood_devices = 2
         args.outage_s, args.soak_s = 0, 0
     return args
 

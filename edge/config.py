@@ -157,6 +157,21 @@ class HttpConfig(_Model):
     login_address_failures: int = Field(50, ge=1, le=10_000)
     login_lockout_s: float = Field(30.0, ge=0.1, le=3600.0)
     login_max_lockout_s: float = Field(900.0, ge=0.1, le=24 * 3600.0)
+    # Connection limits (README "Connection limits"; edge/web/connections.py, streams.py).
+    request_timeout_s: float = Field(5.0, gt=0, le=60, description="headers and body, s")
+    keep_alive_s: int = Field(5, ge=1, le=300, description="idle between requests, s")
+    max_connections: int = Field(512, ge=64, le=60_000)
+    max_streams: int = Field(100, ge=1, description="open event streams, in total")
+    max_streams_per_client: int = Field(8, ge=1, description="per login, or per address")
+    stream_heartbeat_s: float = Field(5.0, gt=0, le=10, description="the page waits 15 s")
+
+    @model_validator(mode="after")
+    def _connections_for_short_requests(self) -> HttpConfig:
+        if self.max_streams > self.max_connections - 32:
+            raise ValueError(
+                "max_streams must leave at least 32 of max_connections to short requests"
+            )
+        return self
 
     @field_validator("users")
     @classmethod

@@ -8,6 +8,7 @@ import pytest
 
 from bench import publish, stages
 from bench.alarm_latency import alarm_latency
+from bench.http_flood import http_flood
 from bench.pipeline import measure_point
 from tests.mosquitto import Mosquitto
 
@@ -48,3 +49,26 @@ async def test_alarm_latency_benchmark_sees_the_occlusion_alarm(tmp_path: Path) 
         broker.stop()
     assert result.occlusion_alarms == 1  # the one bed's pump
     assert 0 < result.p50_ms < 10_000
+
+
+async def test_http_flood_benchmark_answers_the_nurse(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    try:
+        result = await http_flood(
+            2,
+            broker,
+            tmp_path / "ward",
+            idle=20,
+            streams=20,
+            sessions=2,
+            first_s=10.0,
+            spread_s=1.0,
+            settle_s=4.0,
+        )
+    finally:
+        broker.stop()
+    assert len(result.acks_ms["quiet"]) == 1  # the one bed's occlusion, acknowledged
+    assert result.streams == {200: 16, 429: 4}  # 8 per login
+    assert result.idle_opened >= 20
+    assert result.rss_mb["flood"] > 0

@@ -1,6 +1,6 @@
 """One dashboard's parts, shared by its routes: the live state, the event journal, the broker
-feed, the users, the key that signs its acknowledgements, and the signal that ends the event
-streams at shutdown."""
+feed, the users, the key that signs its acknowledgements, the open event streams, and the
+signal that ends them at shutdown."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from edge.web.journal import EventJournal
 from edge.web.mqtt_view import MqttFeed
 from edge.web.passwords import PasswordBook
 from edge.web.state import LiveState
+from edge.web.streams import StreamSlots
 from edge.web.views import JsonDict
 
 __all__ = ["Dashboard"]
@@ -58,6 +59,7 @@ class Dashboard:
             PasswordBook(config.http.users), config.http, can_sign=self.ack_secret is not None
         )
         self.closing = asyncio.Event()
+        self.streams = StreamSlots(config.http.max_streams_per_client, config.http.max_streams)
         if config.http.view_requires_login and not config.http.users:
             log.warning("no dashboard users are configured: nobody can log in to see the beds")
         if self.ack_secret is None:

@@ -5,32 +5,39 @@ A page first gets a ``snapshot`` event (the whole view), then one event per chan
 (``{epoch}-{number}``, see ``edge.web.journal``). When the page reconnects, the browser sends
 the last id it got (``Last-Event-ID``; a page may also pass ``?last_event_id=``) and gets
 exactly the events it missed; when they are no longer kept, or the id is from another server
-process, it gets a fresh snapshot. With no change for ``HEARTBEAT_S`` a ``heartbeat`` (no id)
-carries the server time and the broker connection, so a page can tell a quiet stream from a
-dead one.
+process, it gets a fresh snapshot. With no change for ``http.stream_heartbeat_s`` a
+``heartbeat`` (no id) carries the server time and the broker connection, so a page can tell a
+quiet stream from a dead one, and the server finds a client that is gone when the write fails.
+Changes go out in chunks at most every ``BATCH_S`` (0.1 s), each event encoded once for all
+streams, so many open pages cost little. Streams are capped per client and in total
+(:mod:`edge.web.streams`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import AsyncIterator
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from edge.web.dashboard import Dashboard
 from edge.web.journal import JournalEvent
+from edge.web.streams import client_key
 from edge.web.views import JsonDict
 
-__all__ = ["HEARTBEAT_S", "event_routes"]
+__all__ = ["event_routes"]
 
-HEARTBEAT_S = 5.0
 RETRY_MS = 2000  # how soon the browser reconnects
 SEND_TIMEOUT_S = 15.0  # a page that takes no data for this long is dropped
 CLOSE_GRACE_S = 1.0
+BATCH_S = 0.1  # s: a stream sends changes at most this often, several in one chunk
+ENCODED_KEPT = 1024
 
 
 class _DashboardStream(EventSourceResponse):
@@ -43,9 +50,19 @@ class _DashboardStream(EventSourceResponse):
     (a stuck client) is cancelled.
     """
 
-    def __init__(self, content: AsyncIterator[ServerSentEvent], dashboard: Dashboard) -> None:
+    def __init__(
+        self, content: AsyncIterator[ServerSentEvent | bytes], dashboard: Dashboard, client: str
+    ) -> None:
         super().__init__(content, ping=0, send_timeout=SEND_TIMEOUT_S)
         self._dashboard = dashboard
+        self._client = client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stream, then give the client's slot back however the stream ended."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._dashboard.streams.give_back(self._client)
 
     async def _listen_for_exit_signal_with_grace(self) -> None:
         await self._dashboard.closing.wait()
@@ -56,13 +73,39 @@ def _encode(data: JsonDict) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
+class _EncodedEvents:
+    """Each journal event encoded once for every stream: the last :data:`ENCODED_KEPT`."""
+
+    def __init__(self, dashboard: Dashboard) -> None:
+        self._journal = dashboard.journal
+        self._encoded: dict[int, bytes] = {}
+
+    def encode(self, events: list[JournalEvent]) -> bytes:
+        """``events`` as one chunk of the stream."""
+        return b"".join(self._one(event) for event in events)
+
+    def _one(self, event: JournalEvent) -> bytes:
+        encoded = self._encoded.get(event.number)
+        if encoded is None:
+            encoded = ServerSentEvent(
+                _encode(event.data), event=event.type, id=self._journal.event_id(event.number)
+            ).encode()
+            self._encoded[event.number] = encoded
+            if len(self._encoded) > ENCODED_KEPT:
+                del self._encoded[next(iter(self._encoded))]
+        return encoded
+
+
 async def _events(
-    dashboard: Dashboard, last_event_id: str | None
-) -> AsyncIterator[ServerSentEvent]:
+    dashboard: Dashboard, encoded: _EncodedEvents, last_event_id: str | None
+) -> AsyncIterator[ServerSentEvent | bytes]:
     journal = dashboard.journal
     cursor = journal.parse_id(last_event_id)
     backlog = None if cursor is None else journal.after(cursor)
     first = True
+    heartbeat_s = dashboard.config.http.stream_heartbeat_s
+    loop = asyncio.get_running_loop()
+    phase = random.uniform(0, BATCH_S)  # noqa: S311 (spreading load, not a secret)
     while True:
         if backlog is None:
             cursor = journal.last
@@ -77,14 +120,17 @@ async def _events(
         else:
             if first:
                 yield ServerSentEvent(comment="replay", retry=RETRY_MS)
-            for event in backlog:
-                yield _event(dashboard, event)
-            cursor = backlog[-1].number if backlog else cursor
+            if backlog:
+                yield encoded.encode(backlog)
+                cursor = backlog[-1].number
         first = False
         assert cursor is not None
         try:
-            async with asyncio.timeout(HEARTBEAT_S):
+            async with asyncio.timeout(heartbeat_s):
                 await journal.wait_after(cursor)
+            # What else changes until this stream's next tick goes in the same chunk; each
+            # stream ticks at its own phase, so that many streams never send all at once.
+            await asyncio.sleep(BATCH_S - (loop.time() - phase) % BATCH_S)
         except TimeoutError:
             heartbeat = {"server_time": dashboard.server_time(), "feed": dashboard.state.feed}
             yield ServerSentEvent(_encode(heartbeat), event="heartbeat")
@@ -93,20 +139,20 @@ async def _events(
         backlog = journal.after(cursor)
 
 
-def _event(dashboard: Dashboard, event: JournalEvent) -> ServerSentEvent:
-    return ServerSentEvent(
-        _encode(event.data), event=event.type, id=dashboard.journal.event_id(event.number)
-    )
-
-
 def event_routes(dashboard: Dashboard) -> list[Route]:
     """``GET /api/events``."""
+    encoded = _EncodedEvents(dashboard)
 
     async def events(request: Request) -> Response:
         dashboard.access.require_viewer(request)
         last_event_id = request.headers.get("last-event-id") or request.query_params.get(
             "last_event_id"
         )
-        return _DashboardStream(_events(dashboard, last_event_id), dashboard)
+        user = dashboard.access.user(request)
+        client = client_key(request, user.name if user else None)
+        refusal = dashboard.streams.take(client)
+        if refusal is not None:
+            return refusal.response()
+        return _DashboardStream(_events(dashboard, encoded, last_event_id), dashboard, client)
 
     return [Route("/api/events", events, methods=["GET"])]

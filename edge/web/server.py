@@ -5,7 +5,8 @@ lets uvicorn close its connections and run the app's shutdown (the broker feed),
 by re-raising the cancellation. uvicorn's own signal handlers are off: the daemon (or
 :func:`run_dashboard`) owns SIGTERM and SIGINT. The listening socket is bound before uvicorn
 starts, so a port in use is an ``OSError`` from :func:`listen`, not an exit from inside
-uvicorn.
+uvicorn. Connections are guarded (:mod:`edge.web.connections`): a request deadline, a
+keep-alive limit and a connection cap that closes idle sockets first.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.applications import Starlette
 from edge.config import Config
 from edge.tasks import run_until_first_exits
 from edge.web.app import create_app, dashboard_of
+from edge.web.connections import ConnectionGuard, GuardedConfig, raise_descriptor_limit
 
 __all__ = ["listen", "run_dashboard", "serve"]
 
@@ -31,7 +33,6 @@ log = logging.getLogger(__name__)
 BACKLOG = 128
 GRACEFUL_S = 2  # uvicorn's wait for open connections at shutdown
 STOP_TIMEOUT_S = 5.0  # the whole stop
-MAX_CONNECTIONS = 200
 
 
 class _Server(uvicorn.Server):
@@ -62,17 +63,20 @@ def listen(bind: str, port: int) -> socket.socket:
 async def serve(config: Config, app: Starlette, *, sock: socket.socket | None = None) -> None:
     """Serve ``app`` on ``sock`` (default: ``http.bind``:``http.port``) until cancelled."""
     listener = sock if sock is not None else listen(config.http.bind, config.http.port)
+    http = config.http
+    raise_descriptor_limit(http.max_connections)
+    guard = ConnectionGuard(http.max_connections, http.request_timeout_s)
     server = _Server(
-        uvicorn.Config(
+        GuardedConfig(
             app,
+            guard,
             log_config=None,
             access_log=False,
             lifespan="on",
-            http="h11",
             ws="none",
             proxy_headers=False,
             server_header=False,
-            limit_concurrency=MAX_CONNECTIONS,
+            timeout_keep_alive=http.keep_alive_s,
             timeout_graceful_shutdown=GRACEFUL_S,
         )
     )

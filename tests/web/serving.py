@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+
+from starlette.routing import BaseRoute
 
 from edge.config import Config
 from edge.web.app import create_app, dashboard_of
@@ -24,11 +26,14 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def served(config: Config, port: int = 0) -> AsyncIterator[Served]:
-    """The dashboard of ``config`` on 127.0.0.1:``port`` (0: a free one), subscribed."""
+async def served(
+    config: Config, port: int = 0, extra_routes: Sequence[BaseRoute] = ()
+) -> AsyncIterator[Served]:
+    """The dashboard of ``config`` on 127.0.0.1:``port`` (0: a free one), subscribed, with
+    ``extra_routes`` beside its own."""
     sock = listen("127.0.0.1", port)
     port = sock.getsockname()[1]
-    app = create_app(config)
+    app = create_app(config, extra_routes=extra_routes)
     dashboard = dashboard_of(app)
     assert dashboard is not None
     task = asyncio.create_task(serve(config, app, sock=sock), name="test-dashboard")

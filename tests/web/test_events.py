@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from edge.web import events
 from tests.mosquitto import Mosquitto
 from tests.web.edges import fake_edge, hypertension
 from tests.web.helpers import PASSWORDS, SseEvent, eventually, sse_events, web_config
@@ -98,11 +97,9 @@ async def test_an_id_that_cannot_be_replayed_gets_a_snapshot(mosquitto: Mosquitt
             assert event.id == journal.event_id(journal.last)
 
 
-async def test_a_quiet_stream_sends_heartbeats(
-    mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(events, "HEARTBEAT_S", 0.2)
-    async with served(web_config(mosquitto.url)) as server, logged_in(server) as client:
+async def test_a_quiet_stream_sends_heartbeats(mosquitto: Mosquitto) -> None:
+    config = web_config(mosquitto.url, stream_heartbeat_s=0.2)
+    async with served(config) as server, logged_in(server) as client:
         snapshot, heartbeat = await read(client, 2)
     assert (snapshot.event, heartbeat.event) == ("snapshot", "heartbeat")
     assert heartbeat.id is None
