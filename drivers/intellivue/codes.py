@@ -29,6 +29,7 @@ P_CONTEXT_ID: Final = 0x0002
 ROIV: Final = 1
 RORS: Final = 2
 ROER: Final = 3
+RORJ: Final = 4  # reject (ROSE); not on the fact sheet: invoke_id | problem | length
 ROLRS: Final = 5
 CMD_EVENT_REPORT: Final = 0
 CMD_CONFIRMED_EVENT_REPORT: Final = 1

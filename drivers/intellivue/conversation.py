@@ -20,10 +20,14 @@ min_poll_period, fact sheet §11) it sends the recommended keep-alive, a single 
 Alert Monitor's static context. ``close`` releases a running association (Release Request)
 or aborts one being set up.
 
-Linked poll results (ROLRS ... RORS with one invoke id) are merged before decoding; one
-reading per complete numerics result. ``Exchange.frames_ok`` counts good frames;
-``Exchange.errors`` gets one reason per bad frame, undecodable message, monitor error result
-and per value the codec invalidated (unit mismatch).
+Polls go out only once associated: after the Association Result, then the MDS Create
+(answered even before the Association Result, without polling). Poll results are taken
+only for the client's own outstanding invoke ids, in sequence, and linked series only whole
+(:mod:`.results`); one reading per complete numerics result. ``Exchange.frames_ok`` counts
+good frames; ``Exchange.errors`` gets one reason per bad frame, undecodable message, monitor
+error or reject (with its value), foreign or out-of-sequence result, gap of lost results,
+dropped linked series, and per value the codec invalidated (unit mismatch). ``counts`` keeps
+the protocol-fault totals (:class:`~.results.ResultCounts`).
 """
 
 from __future__ import annotations
@@ -49,17 +53,16 @@ from drivers.intellivue.dataexport import (
     EventReportResult,
     MdsCreateEvent,
     PollRequest,
+    RejectResult,
 )
 from drivers.intellivue.framer import IntelliVueFramer
 from drivers.intellivue.messages import Message, decode_message, wire
 from drivers.intellivue.options import IntelliVueOptions
-from drivers.intellivue.poll import ObservationPoll, PollResult
+from drivers.intellivue.poll import PollResult
+from drivers.intellivue.results import ResultCounts, ResultTracker
 from drivers.intellivue.timebase import FirstSeen, MonitorClock, RelativeAnchor
 
 __all__ = ["IntelliVueConversation", "Phase"]
-
-_MAX_CHAIN_OBJECTS = 1024  # objects kept from one linked result chain
-_MAX_CHAINS = 4  # linked chains assembled at once
 
 
 class Phase(enum.Enum):
@@ -92,11 +95,16 @@ class IntelliVueConversation:
         self._clock: MonitorClock | None = None
         self._first_seen = FirstSeen()
         self._anchor = RelativeAnchor()  # one stable stamp per cuff across polls
-        self._chains: dict[int, list[ObservationPoll]] = {}
+        self._results = ResultTracker()
 
     @property
     def phase(self) -> Phase:
         return self._phase
+
+    @property
+    def counts(self) -> ResultCounts:
+        """Protocol faults counted on this link (lost, foreign, incomplete results ...)."""
+        return self._results.counts
 
     def open(self, at: Instant) -> bytes:
         """The Association Request; call once after the link opened."""
@@ -156,8 +164,9 @@ class IntelliVueConversation:
         if now_s >= self._next_poll:
             return self._poll(at)
         if now_s - self._last_sent >= self._supervision_s / 2:
-            self._last_sent = now_s
-            return wire(PollRequest.keep_alive(self._next_invoke(), self._next_poll_number()))
+            return self._send(
+                PollRequest.keep_alive(self._next_invoke(), self._next_poll_number()), at
+            )
         return b""
 
     def close(self, at: Instant) -> bytes:
@@ -189,8 +198,16 @@ class IntelliVueConversation:
             case PollResult():
                 return self._on_poll_result(message, at, exchange)
             case ErrorResult():
-                exchange.errors.append(
-                    f"monitor error {message.name} for invoke {message.invoke_id}"
+                self._results.counts.remote_errors += 1
+                self._remote_failure(
+                    message.invoke_id,
+                    f"monitor error {message.name} ({message.error_value})",
+                    exchange,
+                )
+            case RejectResult():
+                self._results.counts.rejects += 1
+                self._remote_failure(
+                    message.invoke_id, f"monitor reject (problem {message.problem})", exchange
                 )
             case ReleaseRequest() if associated:
                 self._fail("association released by the monitor", at)
@@ -217,7 +234,7 @@ class IntelliVueConversation:
         reply = wire(EventReportResult.answering(event))
         self._clock = MonitorClock.from_event(event)  # a restarted monitor has a new clock
         self._anchor.reset()
-        if self._phase in (Phase.ASSOCIATING, Phase.CONFIGURING):
+        if self._phase is Phase.CONFIGURING:  # never before the Association Result
             self._phase = Phase.POLLING
             self._failures = 0
             self._last_data = at.monotonic
@@ -225,12 +242,11 @@ class IntelliVueConversation:
         return reply
 
     def _on_poll_result(self, result: PollResult, at: Instant, exchange: Exchange) -> bytes:
-        if self._phase is not Phase.POLLING or result.obj_class != codes.NOM_MOC_VMO_METRIC_NU:
-            return b""  # keep-alive answers, results of an earlier association
-        if result.linked is not None:
-            self._extend_chain(result, exchange)
-            return b""
-        objects = [*self._chains.pop(result.invoke_id, ()), *result.objects]
+        if self._phase is not Phase.POLLING:
+            return b""  # results of an earlier association
+        objects = self._results.accept(result, exchange.errors)
+        if objects is None or result.obj_class != codes.NOM_MOC_VMO_METRIC_NU:
+            return b""  # incomplete, dropped, or a keep-alive answer
         self._last_data = at.monotonic
         decoded = decode_numerics(
             objects, result.rel_time, self._target, at, self._clock, self._first_seen, self._anchor
@@ -240,14 +256,9 @@ class IntelliVueConversation:
             exchange.readings.append(decoded.reading)
         return b""
 
-    def _extend_chain(self, result: PollResult, exchange: Exchange) -> None:
-        if result.invoke_id not in self._chains and len(self._chains) >= _MAX_CHAINS:
-            self._chains.pop(next(iter(self._chains)))
-        chain = self._chains.setdefault(result.invoke_id, [])
-        chain.extend(result.objects)
-        if len(chain) > _MAX_CHAIN_OBJECTS:
-            del self._chains[result.invoke_id]
-            exchange.errors.append(f"linked poll result over {_MAX_CHAIN_OBJECTS} objects")
+    def _remote_failure(self, invoke_id: int, what: str, exchange: Exchange) -> None:
+        own = self._results.ended(invoke_id)
+        exchange.errors.append(f"{what} for {'' if own else 'foreign '}invoke {invoke_id}")
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -256,7 +267,7 @@ class IntelliVueConversation:
         self._deadline = at.monotonic + self._options.association_retry_s
         self._aborted_first = abort_first
         self._last_sent = at.monotonic
-        self._chains.clear()
+        self._results.reset()
         request = wire(AssociationRequest())
         return wire(Abort()) + request if abort_first else request
 
@@ -268,13 +279,19 @@ class IntelliVueConversation:
         delay = min(options.retry_backoff_s * doubling, options.retry_backoff_max_s)
         self._retry_at = at.monotonic + delay
         self._phase = Phase.BACKOFF
-        self._chains.clear()
+        self._results.reset()
 
     def _poll(self, at: Instant) -> bytes:
         ticks = round(self._options.active_period_s * codes.TICKS_PER_SECOND)
         self._next_poll = at.monotonic + self._options.poll_period_s
+        return self._send(
+            PollRequest.numerics(self._next_invoke(), self._next_poll_number(), ticks), at
+        )
+
+    def _send(self, request: PollRequest, at: Instant) -> bytes:
         self._last_sent = at.monotonic
-        return wire(PollRequest.numerics(self._next_invoke(), self._next_poll_number(), ticks))
+        self._results.sent(request)
+        return wire(request)
 
     def _next_invoke(self) -> int:
         self._invoke = self._invoke % 0xFFFF + 1

@@ -12,6 +12,7 @@ Bodies after the 14-byte SPpdu/ROapdus/remote-operation header (:mod:`.remote`):
         | poll_number u16 | partition u16 | obj_class u16 | attr_group u16
         | [extended, action 0xF13B: AttributeList, e.g. 0xF13E active period u32 1/8 ms]
     Error (ROER): parameter bytes (invoke_id and error_value are in the header)
+    Reject (RORJ): parameter bytes (invoke_id and problem are in the header)
 
 All times are RelativeTime ticks (1/8 ms).
 """
@@ -41,6 +42,7 @@ __all__ = [
     "EventReportResult",
     "MdsCreateEvent",
     "PollRequest",
+    "RejectResult",
     "decode_event_report",
 ]
 
@@ -240,4 +242,22 @@ class ErrorResult:
     @classmethod
     def from_op(cls, op: RemoteOp) -> Self:
         _expect(op, codes.ROER, "error result")
+        return cls(op.invoke_id, op.command, op.body)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectResult:
+    """Monitor -> client (RORJ, ro_type 4): the invoke ``invoke_id`` was rejected with
+    ``problem`` (not on the fact sheet; same header layout as a ROER)."""
+
+    invoke_id: int
+    problem: int
+    parameter: bytes = b""
+
+    def to_bytes(self) -> bytes:
+        return encode_op(RemoteOp(codes.RORJ, self.invoke_id, self.problem, self.parameter))
+
+    @classmethod
+    def from_op(cls, op: RemoteOp) -> Self:
+        _expect(op, codes.RORJ, "reject")
         return cls(op.invoke_id, op.command, op.body)

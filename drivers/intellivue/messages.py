@@ -19,6 +19,7 @@ E1 00      RORS event report result        :class:`EventReportResult`
 E1 00      ROIV action: poll (ext)         :class:`PollRequest`
 E1 00      RORS/ROLRS action: poll (ext)   :class:`PollResult`
 E1 00      ROER                            :class:`ErrorResult`
+E1 00      RORJ                            :class:`RejectResult`
 =========  ==============================  ==================================
 """
 
@@ -42,6 +43,7 @@ from drivers.intellivue.dataexport import (
     EventReportResult,
     MdsCreateEvent,
     PollRequest,
+    RejectResult,
     decode_event_report,
 )
 from drivers.intellivue.frames import Frame
@@ -63,6 +65,7 @@ Message = (
     | PollRequest
     | PollResult
     | ErrorResult
+    | RejectResult
 )
 
 _BY_FIRST_BYTE: dict[int, Callable[[bytes], Message]] = {
@@ -90,6 +93,8 @@ def decode_message(data: bytes) -> Message:
         op = parse_op(data)
         if op.ro_type == codes.ROER:
             return ErrorResult.from_op(op)
+        if op.ro_type == codes.RORJ:
+            return RejectResult.from_op(op)
         decode = _BY_OPERATION.get((op.ro_type, op.command))
         if decode is None:
             raise DecodeError(

@@ -7,9 +7,11 @@ Wire layout (all u16 big-endian)::
     ROapdus    ro_type | length                          (bytes after this field)
     ROIV/RORS  invoke_id | command_type | length         (bytes after this field)
     ROER       invoke_id | error_value  | length
+    RORJ       invoke_id | problem      | length
     ROLRS      state u8 | count u8 | invoke_id | command_type | length
 
-ro_type: 1 ROIV (invoke), 2 RORS (result), 3 ROER (error), 5 ROLRS (linked result).
+ro_type: 1 ROIV (invoke), 2 RORS (result), 3 ROER (error), 4 RORJ (reject), 5 ROLRS
+(linked result).
 Both length fields are checked against the bytes actually present.
 """
 
@@ -24,15 +26,16 @@ from drivers.intellivue.datatypes import Reader, u16
 __all__ = ["DATA_EXPORT_PREFIX", "RemoteOp", "encode_op", "parse_op"]
 
 DATA_EXPORT_PREFIX = u16(codes.SESSION_ID)
-_RO_TYPES = frozenset((codes.ROIV, codes.RORS, codes.ROER, codes.ROLRS))
+_RO_TYPES = frozenset((codes.ROIV, codes.RORS, codes.ROER, codes.RORJ, codes.ROLRS))
 
 
 @dataclass(frozen=True, slots=True)
 class RemoteOp:
     """One data-export message split at its headers.
 
-    ``command`` is the command_type, or the error_value of a ROER; ``linked`` is the
-    ROLRS (state, count); ``body`` is everything after the remote-operation header.
+    ``command`` is the command_type, the error_value of a ROER or the problem of a RORJ;
+    ``linked`` is the ROLRS (state, count); ``body`` is everything after the remote-operation
+    header.
     """
 
     ro_type: int

@@ -64,6 +64,12 @@ def polling(conversation: IntelliVueConversation, t: float = 0.0) -> Exchange:
     return exchange
 
 
+def polling_s6(conversation: IntelliVueConversation, t: float = 0.0) -> None:
+    """Polling (default options), S6's invoke id 2 the running extended poll since ``t``."""
+    polling(conversation, t - 1.0)
+    assert messages(conversation.tick(instant(t))) == [PollRequest.numerics(2, 2, 8000)]
+
+
 def test_open_sends_the_s1_request() -> None:
     conversation = client()
     assert conversation.open(instant(0)) == vectors.S1_ASSOCIATION_REQUEST
@@ -91,7 +97,8 @@ def test_polls_every_period_and_decodes_results() -> None:
     assert messages(conversation.tick(instant(2.0))) == [PollRequest.numerics(2, 2, 16_000)]
     exchange = conversation.receive(vectors.S6_EXTENDED_POLL_RESULT, instant(2.1))
     assert exchange.frames_ok == 1
-    assert exchange.errors == []
+    assert exchange.errors == ["4 lost poll result(s) before sequence 5 of invoke 2"]
+    assert conversation.counts.lost_results == 4  # S6 is sequence 5, the first one seen
     (reading,) = exchange.readings
     assert reading.value("MDC_ECG_HEART_RATE") == 72.0
 
@@ -143,12 +150,26 @@ def test_other_event_reports() -> None:
     assert conversation.receive(wire(unconfirmed), instant(0.5)).send == b""
 
 
-def test_mds_create_without_association_result_still_starts_polling() -> None:
+def test_no_poll_before_the_association_result() -> None:
+    """An MDS Create without the Association Result (lost on the line) is answered, but no
+    poll goes out: the request is repeated (after an Abort) when its retry time is due."""
     conversation = client()
     conversation.open(instant(0))
     sent = conversation.receive(vectors.S3_MDS_CREATE_EVENT, instant(0.1)).send
-    assert [type(m) for m in messages(sent)] == [EventReportResult, PollRequest]
-    assert phase(conversation) is Phase.POLLING
+    assert messages(sent) == [EventReportResult(1, 0x0012D687)]
+    assert phase(conversation) is Phase.ASSOCIATING
+    for t in (0.5, 1.0, 1.5, 1.9):
+        assert conversation.tick(instant(t)) == b""
+    assert messages(conversation.tick(instant(2.0))) == [Abort(), AssociationRequest()]
+
+
+def test_no_poll_before_the_mds_create() -> None:
+    conversation = client()
+    conversation.open(instant(0))
+    assert conversation.receive(vectors.S2_ASSOCIATION_RESULT, instant(0.1)).send == b""
+    for t in (0.5, 1.0, 2.0, 4.0, 5.0):
+        assert conversation.tick(instant(t)) == b""
+    assert messages(conversation.tick(instant(5.1))) == [Abort(), AssociationRequest()]
 
 
 def test_refuse_of_the_first_request_aborts_the_old_association_and_asks_at_once() -> None:
@@ -195,7 +216,7 @@ def test_association_request_repeated_until_answered_then_mds_create_timeout() -
 
 def test_poll_timeout_reassociates() -> None:
     conversation = client()
-    polling(conversation)
+    polling_s6(conversation)
     conversation.receive(vectors.S6_EXTENDED_POLL_RESULT, instant(1.0))
     assert AssociationRequest() not in messages(conversation.tick(instant(5.9)))
     assert messages(conversation.tick(instant(6.0))) == [Abort(), AssociationRequest()]
@@ -247,24 +268,26 @@ def test_linked_results_are_merged_into_one_reading() -> None:
     conversation = client()
     polling(conversation)
     hr, nibp = S6.objects
-    first = PollResult(2, 1, S6.rel_time, (ContextPoll(0, (hr,)),), linked=(codes.RORLS_FIRST, 1))
-    last = PollResult(2, 1, S6.rel_time, (ContextPoll(0, (nibp,)),), linked=(codes.RORLS_LAST, 2))
-    end = PollResult(2, 1, S6.rel_time, ())
+    first = PollResult(1, 1, S6.rel_time, (ContextPoll(0, (hr,)),), linked=(codes.RORLS_FIRST, 1))
+    last = PollResult(1, 1, S6.rel_time, (ContextPoll(0, (nibp,)),), linked=(codes.RORLS_LAST, 2))
+    end = PollResult(1, 1, S6.rel_time, ())
     assert conversation.receive(wire(first) + wire(last), instant(1)).readings == []
-    (reading,) = conversation.receive(wire(end), instant(1.1)).readings
+    exchange = conversation.receive(wire(end), instant(1.1))
+    (reading,) = exchange.readings
     assert len(reading.observations) == 4
+    assert exchange.errors == []
 
 
 def test_overlong_chain_is_dropped() -> None:
     conversation = client()
     polling(conversation)
     part = (ContextPoll(0, (S6.objects[0],) * 150),)
-    chain = [
-        PollResult(2, 1, 0, part, linked=(codes.RORLS_NOT_FIRST_NOT_LAST, n)) for n in range(7)
-    ]
-    exchange = conversation.receive(b"".join(wire(m) for m in chain), instant(1))
-    assert exchange.errors == ["linked poll result over 1024 objects"]
-    assert conversation.receive(wire(PollResult(2, 1, 0, ())), instant(1)).readings == []
+    states = [codes.RORLS_FIRST, *[codes.RORLS_NOT_FIRST_NOT_LAST] * 5, codes.RORLS_LAST]
+    chain = [PollResult(1, 1, 0, part, linked=(s, n)) for n, s in enumerate(states, 1)]
+    assert conversation.receive(b"".join(wire(m) for m in chain), instant(1)).errors == []
+    exchange = conversation.receive(wire(PollResult(1, 1, 0, ())), instant(1))
+    assert exchange.readings == []
+    assert exchange.errors == ["incomplete linked poll result dropped: over 1024 objects"]
 
 
 def test_non_numeric_results_and_results_while_not_polling_are_ignored() -> None:
@@ -279,7 +302,7 @@ def test_non_numeric_results_and_results_while_not_polling_are_ignored() -> None
 
 def test_errors_are_counted_one_per_bad_frame() -> None:
     conversation = client()
-    polling(conversation)
+    polling_s6(conversation)
     damaged = bytearray(vectors.S6_EXTENDED_POLL_RESULT)
     damaged[70] ^= 0x10
     data = (
@@ -292,7 +315,8 @@ def test_errors_are_counted_one_per_bad_frame() -> None:
     assert exchange.errors == [
         "FCS mismatch",
         "unknown message type 0x42",
-        "monitor error NO_SUCH_ACTION for invoke 1",
+        "monitor error NO_SUCH_ACTION (9) for invoke 1",
+        "4 lost poll result(s) before sequence 5 of invoke 2",
     ]
     assert exchange.frames_ok == 2
     assert len(exchange.readings) == 1
@@ -339,7 +363,7 @@ def test_receive_never_raises(phase_setup: str, chunks: list[bytes]) -> None:
 def test_no_single_bit_flip_yields_a_reading() -> None:
     """Every one of the 1184 single-bit errors of S6 on the wire, exhaustively."""
     conversation = client()
-    polling(conversation)
+    polling_s6(conversation)
     for bit in range(len(vectors.S6_EXTENDED_POLL_RESULT) * 8):
         damaged = bytearray(vectors.S6_EXTENDED_POLL_RESULT)
         damaged[bit // 8] ^= 1 << (bit % 8)
