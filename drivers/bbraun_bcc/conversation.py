@@ -41,8 +41,8 @@ from drivers.base import BadFrame, DeviceTarget, Exchange, Instant
 from drivers.bbraun_bcc.codec import Block, decode_answer
 from drivers.bbraun_bcc.faults import SlotFaults, foreign_rack
 from drivers.bbraun_bcc.framer import BccFramer
-from drivers.bbraun_bcc.identity import BedIdMemory
 from drivers.bbraun_bcc.frames import BccFrame, Control
+from drivers.bbraun_bcc.identity import BedIdMemory
 from drivers.bbraun_bcc.records import (
     GENERAL_ADDRESS,
     INITIAL_BED_ID,

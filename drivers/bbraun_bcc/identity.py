@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from drivers.base import DeviceTarget
 
-__all__ = ["BedIdMemory", "LEARNED"]
+__all__ = ["LEARNED", "BedIdMemory"]
 
 RackKey = tuple[tuple[str, str | None], ...]
 
