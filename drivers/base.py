@@ -28,6 +28,7 @@ from drivers.readings import PumpReading, VitalsReading
 __all__ = [
     "BadFrame",
     "Conversation",
+    "DeviceError",
     "DeviceTarget",
     "Driver",
     "Exchange",
@@ -80,17 +81,34 @@ class Framer(Protocol[FrameT_co]):
     def feed(self, data: bytes) -> Sequence[FrameT_co | BadFrame]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceError:
+    """What the device side said about one configured device instead of data: ``reason`` is
+    short, readable and free of patient data ("slot empty: pump removed (GNERR 39)").
+    ``counted``: an error the device reported at its address, or an answer refused for it,
+    which counts in the device's error counter; ``False`` for a state inferred without one
+    (its slot absent from a complete answer)."""
+
+    device_id: str
+    reason: str
+    counted: bool = True
+
+
 @dataclass(slots=True)
 class Exchange:
     """What a conversation made of received bytes: readings, bytes to send, frame counts.
 
     ``errors`` holds one short reason per bad frame or undecodable message (for logs).
+    ``device_errors`` holds what the device side reported for a configured device instead of
+    its data (the session shows the latest as that device's ``last_error`` until its next
+    reading, and counts the ``counted`` ones).
     """
 
     readings: list[PumpReading | VitalsReading] = field(default_factory=list)
     send: bytes = b""
     frames_ok: int = 0
     errors: list[str] = field(default_factory=list)
+    device_errors: list[DeviceError] = field(default_factory=list)
 
 
 class Conversation(Protocol):

@@ -15,9 +15,12 @@ class DeviceState(BaseModel):
     """A device's connection and link counters at ``since`` (UTC).
 
     ``frames_ok``/``frames_bad`` count frames on the device's link since the daemon started;
-    ``reconnects`` counts link re-opens; ``last_error`` is the latest link error, if any.
+    ``reconnects`` counts link re-opens; ``last_error`` is what the device side reported for
+    this device instead of its data (``slot empty: ...``, a pump communication error, an answer
+    from another rack refused) until its next reading, else the latest link error, if any.
     ``implausible`` counts the device's observation values made ``invalid`` by the plausibility
-    check since the daemon started; it travels to the metrics, not into the MQTT payload.
+    check since the daemon started; ``device_errors`` the errors reported for it (see
+    :class:`~drivers.base.DeviceError`); both travel to the metrics, not into the MQTT payload.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -33,6 +36,7 @@ class DeviceState(BaseModel):
     reconnects: int
     last_error: str | None = None
     implausible: int = Field(0, exclude=True)
+    device_errors: int = Field(0, exclude=True)
 
 
 def connection_after(silence_s: float | None, stale_after_s: float, timeout_s: float) -> Connection:

@@ -64,6 +64,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "Observation values outside their code's plausible range, made invalid.",
         ("device", "bed"),
     ),
+    MetricSpec(
+        "device_errors",
+        "counter",
+        "Errors the device side reported for the device instead of its data (a pump's GNERR), "
+        "or answers refused for it (another rack's bedId).",
+        ("device", "bed"),
+    ),
     MetricSpec("link_frames", "counter", "Frames on a serial link by result.", ("link", "result")),
     MetricSpec("link_reconnects", "counter", "Times a link was opened again.", ("link",)),
     MetricSpec(
@@ -122,6 +129,7 @@ class _Device:
     connected: bool = False
     last_reading: float = 0.0
     implausible: int = 0
+    errors: int = 0
 
 
 @dataclass(slots=True)
@@ -172,6 +180,7 @@ class EdgeMetrics:
             return
         device.connected = state.connection == "online"
         device.implausible = state.implausible
+        device.errors = state.device_errors
         link = self._links[device.link]
         link.frames_ok, link.frames_bad = state.frames_ok, state.frames_bad
         link.reconnects = state.reconnects
@@ -197,6 +206,7 @@ class EdgeMetrics:
             families["device_connected"].add(labels, 1 if device.connected else 0)
             families["device_last_reading_timestamp_seconds"].add(labels, device.last_reading)
             families["observations_implausible"].add(labels, device.implausible)
+            families["device_errors"].add(labels, device.errors)
         for name, link in self._links.items():
             families["link_frames"].add((name, "ok"), link.frames_ok)
             families["link_frames"].add((name, "bad"), link.frames_bad)

@@ -5,7 +5,9 @@ reading's impossible values ``invalid`` (:func:`~drivers.plausibility.check_plau
 per device) -> put readings on the bus -> on a link error or silence, close, back off (capped,
 jittered) and reopen. Beside it, a watchdog turns silence into ``stale`` then ``offline`` per
 device and publishes every change as a :class:`DeviceState`. Bad bytes are counted, never
-fatal; only this module decides to reconnect.
+fatal; only this module decides to reconnect. What the device side reports for a device
+instead of its data (:class:`~drivers.base.DeviceError`, e.g. an empty pump slot) becomes that
+device's ``last_error`` until its next reading or a link error, and is counted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from drivers.base import Conversation, DeviceTarget, Driver, Instant
+from drivers.base import Conversation, DeviceError, DeviceTarget, Driver, Instant
 from drivers.errors import LinkError, PortMissingError
 from drivers.link import Link, open_link
 from drivers.plausibility import PLAUSIBLE_RANGES, PlausibleRange, check_plausible
@@ -79,6 +81,10 @@ class _Device:
     last_reading: PumpReading | VitalsReading | None = None
     connection: Connection | None = None
     published_at: float = float("-inf")  # monotonic s of the last DeviceState sent
+    error: str | None = None  # what the device side reported instead of data, until a reading
+    error_sent: str | None = None  # the error in the last DeviceState sent
+    errors: int = 0  # counted device errors since the daemon started
+    errors_sent: int = 0  # the count in the last DeviceState sent
 
 
 def _device(config: DeviceConfig, driver: Driver) -> _Device:
@@ -177,7 +183,7 @@ class LinkSession:
             message = str(exc)
             level = logging.DEBUG if message == self._last_error else logging.WARNING
             log.log(level, "cannot open link", extra={**self._context(), "error": message})
-            self._last_error = message
+            self._set_link_error(message)
             return Outcome.MISSING if isinstance(exc, PortMissingError) else Outcome.FAILED
         log.info("link open", extra=self._context())
         return link
@@ -192,7 +198,7 @@ class LinkSession:
                 (f"{self.name}.ticker", self._tick(link, conversation)),
             )
         except LinkError as exc:
-            self._last_error = str(exc)
+            self._set_link_error(str(exc))
             log.warning("link lost", extra={**self._context(), "error": self._last_error})
             return Outcome.LOST
         except _SilentLinkError:
@@ -225,6 +231,7 @@ class LinkSession:
             self.frames_ok += exchange.frames_ok
             if exchange.errors:
                 self._count_bad(exchange.errors, at.monotonic)
+            self._note_device_errors(exchange.device_errors)
             for reading in exchange.readings:
                 device = self._devices.get(reading.device_id)
                 if device is None:
@@ -234,9 +241,10 @@ class LinkSession:
                     device.implausible.add(implausible, at.monotonic, self._context())
                 device.last_seen = at.monotonic
                 device.last_reading = reading
+                device.error = None
                 self._link_readings += 1
                 await self._bus.publish(reading)
-            if exchange.readings:
+            if exchange.readings or exchange.device_errors:
                 await self._publish_changes()
 
     async def _tick(self, link: Link, conversation: Conversation) -> None:
@@ -280,6 +288,25 @@ class LinkSession:
             for d in self._devices.values()
         )
 
+    def _set_link_error(self, message: str) -> None:
+        """A link error supersedes what the devices reported over the link before it."""
+        self._last_error = message
+        for device in self._devices.values():
+            device.error = None
+
+    def _note_device_errors(self, errors: list[DeviceError]) -> None:
+        for error in errors:
+            device = self._devices.get(error.device_id)
+            if device is None:
+                continue
+            if error.reason != device.error:
+                log.warning(
+                    "device error",
+                    extra={"device": device.config.id, "reason": error.reason, **self._context()},
+                )
+            device.error = error.reason
+            device.errors += int(error.counted)
+
     def _count_bad(self, errors: list[str], now: float) -> None:
         self.frames_bad += len(errors)
         self._bad_unlogged += len(errors)
@@ -312,9 +339,13 @@ class LinkSession:
             connection = connection_after(silence, device.stale_after, device.timeout)
             changed = connection != device.connection
             since_sent = now - device.published_at
-            recount = device.implausible.total != device.implausible_sent
+            recount = (
+                device.implausible.total != device.implausible_sent
+                or device.errors != device.errors_sent
+            )
             if (
                 changed
+                or device.error != device.error_sent
                 or since_sent >= STATE_REFRESH_S
                 or (recount and since_sent >= IMPLAUSIBLE_STATE_GAP_S)
             ):
@@ -336,6 +367,7 @@ class LinkSession:
     def _state_of(self, device: _Device) -> DeviceState:
         assert device.connection is not None
         device.implausible_sent = device.implausible.total
+        device.error_sent, device.errors_sent = device.error, device.errors
         reading = device.last_reading
         return DeviceState(
             device_id=device.config.id,
@@ -347,6 +379,7 @@ class LinkSession:
             frames_ok=self.frames_ok,
             frames_bad=self.frames_bad,
             reconnects=self.reconnects,
-            last_error=self._last_error,
+            last_error=device.error or self._last_error,
             implausible=device.implausible_sent,
+            device_errors=device.errors,
         )

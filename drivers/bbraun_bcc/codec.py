@@ -20,9 +20,10 @@ protocol leaves room (fact sheet §6-7):
   INMxx flags, or RUNSTATE, ALARM1/2, STATUS1, PREALARM bits, which replace them when enabled).
   Bit fields are read as hex when written ``0x...`` or ``...h``, else decimal; bit ``n`` is
   condition ``n`` of §7.4 (bit 0, "no alarm", is ignored).
-- ``GNERR`` at a pump's address (39 removed or unreachable, 4x communication error): no
-  reading for that pump. ``GNERR`` at ``50100`` (11 no pumps, 68 bad request) is reported in
-  :attr:`Answer.general_error` for the conversation.
+- ``GNERR`` at a pump's address (39 removed or unreachable, 811 no such pump, 4x
+  communication error): no reading for that pump, its code in :attr:`Answer.pump_errors`.
+  ``GNERR`` at ``50100`` (11 no pumps, 68 bad request) is reported in
+  :attr:`Answer.general_error`. Both are turned into device errors by :mod:`.faults`.
 """
 
 from __future__ import annotations
@@ -151,12 +152,14 @@ _FLAG_NAMES = tuple(PumpFlags.model_fields)
 @dataclass(slots=True)
 class Answer:
     """A decoded MEM:GET answer: readings, per-pump decode errors (one line each), the
-    ComDevice's own GNERR code if any, and GNERR codes by pump slot."""
+    ComDevice's own GNERR code if any, GNERR codes by pump slot, and the slots with data
+    (``-1`` stands for a code that is not a number)."""
 
     readings: list[PumpReading] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     general_error: int | None = None
     pump_errors: dict[str, int] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)
 
 
 def decode_answer(blocks: Sequence[Block], targets: Sequence[DeviceTarget]) -> Answer:
@@ -171,6 +174,7 @@ def decode_answer(blocks: Sequence[Block], targets: Sequence[DeviceTarget]) -> A
             elif record.address != GENERAL_ADDRESS:
                 by_slot.setdefault(record.slot, []).append(record)
                 arrived.setdefault(record.slot, block.at)
+    answer.present = set(by_slot) - answer.pump_errors.keys()
     for target in targets:
         slot = target.address
         if slot is None or slot in answer.pump_errors or slot not in by_slot:

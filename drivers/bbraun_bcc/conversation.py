@@ -20,6 +20,12 @@ Error handling:
 - No expected block within ``response_timeout_s`` of the request or of our last ACK/NAK:
   re-run ADMIN:ALIVE with bedId ``1``. So does a GNERR 68 answer (bad request); an ALIVE
   answer without GNACK is retried one poll period later.
+- What the rack says about a pump instead of its data (GNERR 39, 811, 4x at its address; its
+  slot absent; GNERR 11) goes to ``Exchange.device_errors`` (:mod:`.faults`).
+- bedId: the first GNACK's bedId is learned (kept in ``bed_ids`` across conversations), unless
+  ``expected_bed_id`` is given; an answer or a later ALIVE answer framed with another one
+  (another rack on the line, a swapped cable) is ACKed but refused: no readings, a counted
+  device error per pump, ALIVE again one poll period later.
 
 Readings carry the arrival time of the block that held their pump. Timing is driven by
 ``tick`` (due at :meth:`BccConversation.next_tick_at`); ``receive`` never sends.
@@ -33,8 +39,10 @@ from typing import Literal
 
 from drivers.base import BadFrame, DeviceTarget, Exchange, Instant
 from drivers.bbraun_bcc.codec import Block, decode_answer
+from drivers.bbraun_bcc.faults import SlotFaults, foreign_rack
 from drivers.bbraun_bcc.framer import BccFramer
 from drivers.bbraun_bcc.frames import BccFrame, Control
+from drivers.bbraun_bcc.identity import BedIdMemory
 from drivers.bbraun_bcc.records import (
     GENERAL_ADDRESS,
     INITIAL_BED_ID,
@@ -102,7 +110,9 @@ class BccConversation:
     """The host side of BCC request mode for the pumps ``targets`` of one ComDevice.
 
     Times in seconds. ``poll_period_s`` >= 0.5 is the MEM:GET interval; ``stuffing`` must
-    match the ComDevice. :attr:`bed_id` is the ComDevice's name once ALIVE succeeded.
+    match the ComDevice. :attr:`bed_id` is the ComDevice's name once ALIVE succeeded;
+    ``expected_bed_id``, if given, is the only one accepted; else the one in ``bed_ids`` for
+    these targets, else the first one answered (then remembered in ``bed_ids``).
     """
 
     def __init__(
@@ -114,6 +124,8 @@ class BccConversation:
         stuffing: bool = True,
         ack_delay_s: float = ACK_DELAY_S,
         max_naks: int = MAX_NAKS,
+        expected_bed_id: str | None = None,
+        bed_ids: BedIdMemory | None = None,
     ) -> None:
         check_targets(targets)
         if poll_period_s < MIN_POLL_GAP_S:
@@ -136,6 +148,11 @@ class BccConversation:
         self._blocks: list[Block] = []
         self._naks = 0
         self._last_poll = 0.0
+        self._bed_ids = bed_ids
+        learned = bed_ids.get(self._targets) if bed_ids is not None else None
+        self._learned = expected_bed_id or learned  # given, remembered, or the first GNACK's
+        self._foreign: str | None = None  # another bedId seen in the current answer
+        self._faults = SlotFaults(self._targets)
 
     def open(self, at: Instant) -> bytes:
         """Start the link: ADMIN:ALIVE with bedId ``1``."""
@@ -202,25 +219,42 @@ class BccConversation:
         self._naks = 0
         self._reply = _Reply(Control.ACK, at.monotonic + self._ack_delay, frame.last)
         if self._waiting == "alive":
-            self._on_alive_answer(frame, records, at)
+            self._on_alive_answer(frame, records, at, exchange)
         else:
+            if frame.bed_id != self.bed_id:
+                self._foreign = frame.bed_id
             self._blocks.append(Block(records, at))
             if frame.last:
-                self._on_answer_complete(exchange)
+                self._on_answer_complete(exchange, at)
 
-    def _on_alive_answer(self, frame: BccFrame, records: tuple[Record, ...], at: Instant) -> None:
+    def _on_alive_answer(
+        self, frame: BccFrame, records: tuple[Record, ...], at: Instant, exchange: Exchange
+    ) -> None:
         if any(r.address == GENERAL_ADDRESS and r.parameter == "GNACK" for r in records):
-            self._alive_ok = True
-            self.bed_id = frame.bed_id
+            if self._learned is not None and frame.bed_id != self._learned:
+                reason = foreign_rack(frame.bed_id, self._learned)
+                exchange.device_errors.extend(self._faults.refused(reason))
+            else:
+                self._alive_ok = True
+                self.bed_id = self._learned = frame.bed_id
+                if self._bed_ids is not None:
+                    self._bed_ids.learn(self._targets, frame.bed_id)
         if frame.last:
             self._next_alive = not self._alive_ok
             self._earliest_next = 0.0 if self._alive_ok else at.monotonic + self._poll_period
 
-    def _on_answer_complete(self, exchange: Exchange) -> None:
-        answer = decode_answer(self._blocks, self._targets)
-        self._blocks = []
+    def _on_answer_complete(self, exchange: Exchange, at: Instant) -> None:
+        blocks, self._blocks = self._blocks, []
+        if self._foreign is not None:
+            reason = foreign_rack(self._foreign, self.bed_id)
+            exchange.device_errors.extend(self._faults.refused(reason))
+            self._foreign, self._next_alive = None, True
+            self._earliest_next = at.monotonic + self._poll_period
+            return
+        answer = decode_answer(blocks, self._targets)
         exchange.readings.extend(answer.readings)
         exchange.errors.extend(answer.errors)
+        exchange.device_errors.extend(self._faults.after_answer(answer))
         self._next_alive = answer.general_error == GNERR_BAD_REQUEST
         self._earliest_next = 0.0 if self._next_alive else self._last_poll + self._poll_period
 
@@ -243,10 +277,11 @@ class BccConversation:
         self._framer.reset()
         self.bed_id = INITIAL_BED_ID
         self._blocks, self._naks, self._alive_ok, self._reply = [], 0, False, None
+        self._foreign = None
         self._waiting, self._deadline = "alive", at.monotonic + self._timeout
         return alive_request().to_bytes(self._stuffing)
 
     def _send_poll(self, now: float) -> bytes:
-        self._blocks, self._naks = [], 0
+        self._blocks, self._naks, self._foreign = [], 0, None
         self._waiting, self._deadline, self._last_poll = "answer", now + self._timeout, now
         return mem_get_request(self.bed_id).to_bytes(self._stuffing)

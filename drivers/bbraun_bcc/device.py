@@ -18,6 +18,12 @@ restarts with the first block. A pump set with :meth:`ComDevice.set_pumps` that 
 before is announced by GNNEW instead of GNMODEL in the next answer; a pump that went away is
 reported once by ``t,501xy,GNERR,39`` (in the first block). ``t`` is ``now_s``, the seconds
 since the ComDevice was switched on, as given by the caller.
+
+For tests of the host's error handling: :meth:`ComDevice.set_slot_error` makes a slot answer
+``t,501xy,GNERR,code`` in every MEM:GET (a pump's block then holds only that record; a slot
+without a pump gets it in the first block), and :attr:`ComDevice.answer_bed_id` frames the
+answers with another rack's bedId (a second rack on the line, a swapped cable) while requests
+are still checked against the ComDevice's own.
 """
 
 from __future__ import annotations
@@ -50,7 +56,8 @@ class ComDevice:
 
     Fault injection: :meth:`corrupt_next_block` spoils the checksum of the next block sent
     (a NAK then gets an intact copy); :attr:`muted` makes it ignore everything, like a
-    ComDevice that was switched off.
+    ComDevice that was switched off; :meth:`set_slot_error` and :attr:`answer_bed_id` (see
+    the module's docstring).
     """
 
     def __init__(
@@ -64,6 +71,8 @@ class ComDevice:
         self._bed_id = bed_id
         self._stuffing = stuffing
         self.muted = False
+        self.answer_bed_id: str | None = None
+        self._slot_errors: dict[str, int] = {}
         self._framer = BccFramer(stuffing=stuffing)
         self._pumps: dict[str, Pump] = {}
         self._new: set[str] = set()
@@ -112,6 +121,15 @@ class ComDevice:
         self._new -= self._pumps.keys() - pumps.keys()
         self._pumps = dict(pumps)
 
+    def set_slot_error(self, slot: str, code: int | None) -> None:
+        """Answer ``GNERR,code`` for ``slot`` in every MEM:GET from now on; ``None`` stops it."""
+        if not is_slot(slot):
+            raise ValueError(f"not a pump slot: {slot!r} (pillar 1-3, slot 1-9 or A-O)")
+        if code is None:
+            self._slot_errors.pop(slot, None)
+        else:
+            self._slot_errors[slot] = code
+
     def corrupt_next_block(self) -> None:
         """Send the next block (first copy only) with a wrong checksum."""
         self._corrupt = True
@@ -141,8 +159,9 @@ class ComDevice:
 
     def _on_request(self, item: BccFrame | BadFrame, time: int) -> bytes:
         blocks = self._answer(item, time)
+        bed_id = self.answer_bed_id or self.bed_id
         self._blocks = [
-            BccFrame(self.bed_id, join_records(block), last=index == len(blocks) - 1)
+            BccFrame(bed_id, join_records(block), last=index == len(blocks) - 1)
             for index, block in enumerate(blocks)
         ]
         self._index = 0
@@ -169,6 +188,11 @@ class ComDevice:
 
     def _mem_get(self, time: int) -> list[list[Record]]:
         removed = [Record(time, f"501{slot}", "GNERR", "39") for slot in sorted(self._removed)]
+        removed += [
+            Record(time, f"501{slot}", "GNERR", str(code))
+            for slot, code in sorted(self._slot_errors.items())
+            if slot not in self._pumps
+        ]
         self._removed.clear()
         if not self._pumps:
             return [[Record(time, GENERAL_ADDRESS, "GNERR", "11"), *removed]]
@@ -186,6 +210,9 @@ class ComDevice:
         return [Record(time, address, "GNERR", code)]
 
     def _pump_block(self, slot: str, time: int) -> list[Record]:
+        code = self._slot_errors.get(slot)
+        if code is not None:
+            return [Record(time, f"501{slot}", "GNERR", str(code))]
         new = slot in self._new
         self._new.discard(slot)
         return pump_records(self._pumps[slot], f"501{slot}", time, new=new)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.base import Conversation, DeviceTarget, Driver
 from drivers.bbraun_bcc.conversation import MAX_PUMPS, MIN_POLL_GAP_S, BccConversation
+from drivers.bbraun_bcc.identity import LEARNED
 from drivers.link import SerialSettings
 
 __all__ = ["DEFAULT_POLL_PERIOD_S", "DRIVER", "BccOptions", "build_conversation"]
@@ -36,6 +37,14 @@ class BccOptions(BaseModel):
         default=True,
         description="Character stuffing (D/E/d/e escapes); off with the DoseTrac profile.",
     )
+    bed_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=15,
+        pattern=r"^[/-9A-z]+$",
+        description="The ComDevice's bedId; answers from a rack with another one are refused. "
+        "Unset: the bedId first answered since the daemon started is the one accepted.",
+    )
 
 
 def build_conversation(targets: Sequence[DeviceTarget], options: Any = None) -> Conversation:
@@ -43,6 +52,7 @@ def build_conversation(targets: Sequence[DeviceTarget], options: Any = None) -> 
 
     ``options`` is a :class:`BccOptions`, a mapping of its fields, or ``None`` for defaults.
     Raises :class:`ValueError` for a pump without a valid slot address (``[1-3][1-9A-O]``).
+    The bedId first learned for these pumps is kept for the process (:data:`.identity.LEARNED`).
     """
     if options is None:
         options = BccOptions()
@@ -55,6 +65,8 @@ def build_conversation(targets: Sequence[DeviceTarget], options: Any = None) -> 
         poll_period_s=options.poll_period_s,
         response_timeout_s=options.response_timeout_s,
         stuffing=options.stuffing,
+        expected_bed_id=options.bed_id,
+        bed_ids=LEARNED,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from drivers.base import Instant
+from drivers.base import DeviceError, Instant
 from drivers.bbraun_bcc.conversation import BccConversation
 from drivers.bbraun_bcc.device import ComDevice
 from drivers.bbraun_bcc.framer import BccFramer
@@ -34,6 +34,7 @@ class Wire:
         self.steps = 0
         self.readings: list[PumpReading | VitalsReading] = []
         self.errors: list[str] = []
+        self.device_errors: list[DeviceError] = []
         self.frames_ok = 0
         self.log: list[tuple[float, str, bytes]] = []
 
@@ -72,6 +73,7 @@ class Wire:
         assert exchange.send == b""
         self.readings += exchange.readings
         self.errors += exchange.errors
+        self.device_errors += exchange.device_errors
         self.frames_ok += exchange.frames_ok
 
     def host_said(self) -> list[tuple[float, str]]:

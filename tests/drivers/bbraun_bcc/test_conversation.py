@@ -192,15 +192,17 @@ def test_pump_removed_gives_no_reading_for_it() -> None:
     assert get_times == [0.6, 5.6, 10.6]
 
 
-def test_gnerr_68_runs_alive_again_and_takes_the_new_bed_id() -> None:
+def test_gnerr_68_runs_alive_again_and_refuses_a_new_bed_id() -> None:
     w = wire()
     w.open()
     w.run(1.0)
-    w.device.bed_id = "Bed7Rack"
-    w.run_until(8)
+    w.device.bed_id = "Bed7Rack"  # its GNERR 68 comes framed as Bed7Rack: refused too
+    w.run(12.0)
     assert [text for _, text in w.host_said()[7:11]] == [GET, "ACK", ALIVE_1, "ACK"]
-    assert w.host.bed_id == "Bed7Rack"
-    assert w.host_said()[11][1] == "Bed7Rack:MEM:GET"
+    assert w.host_said()[9][0] - w.host_said()[7][0] >= 5.0 - 1e-6  # a poll period later
+    assert w.host.bed_id == "1"  # another bedId than the one learned: refused (test_faults.py)
+    assert len(w.readings) == 4
+    assert "Bed7Rack:MEM:GET" not in [text for _, text in w.host_said()]
 
 
 def test_endless_bad_blocks_start_over_with_alive() -> None:
