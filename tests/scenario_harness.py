@@ -53,11 +53,11 @@ import yaml
 
 from drivers.base import Conversation, DeviceTarget, Driver, Instant
 from drivers.readings import PumpReading, VitalsReading
+from drivers.sim.bedside import Ack
 from drivers.sim.devices import SimTime, SimulatedDevice, build_device
 from drivers.sim.scenario import Scenario, load_scenario, parse_scenario
 from drivers.sim.timeline import Timeline
 from drivers.sim.wire import WirePlan, WireState
-from drivers.sim.bedside import Ack
 from edge.alarms.engine import AlarmEngine, EngineEvent
 from edge.alarms.log import AlarmLog
 from edge.alarms.models import AlarmEvent, SessionEvent
@@ -684,6 +684,10 @@ class BedSimulation:
             self.alarm_log.append(events)
 
     # -- what a nurse sees ----------------------------------------------------------------
+
+    def scenario_minute(self, at: datetime) -> float:
+        """The scenario minute of wall time ``at``."""
+        return (at - self.clock.wall0).total_seconds() / 60.0
 
     def alarm_events(self, rule: str | None = None) -> list[tuple[Seen, AlarmEvent]]:
         """Every alarm transition (of ``rule``), in order."""

@@ -43,8 +43,6 @@ def prime_alarm_log(
     ``wall0``, writing the config's alarm log; the finished simulation, to assert on."""
     config = load_config(config_path)
     with AlarmLog(config.storage.alarm_log_path) as alarm_log:
-        simulation = BedSimulation(
-            scenario, config, clock=VirtualClock(wall0), alarm_log=alarm_log
-        )
+        simulation = BedSimulation(scenario, config, clock=VirtualClock(wall0), alarm_log=alarm_log)
         simulation.run_until(until_min)
     return simulation

@@ -31,8 +31,8 @@ from datetime import datetime
 from typing import Protocol
 
 from drivers.bbraun_bcc.device import ComDevice
-from drivers.intellivue import codes
 from drivers.bbraun_bcc.rack import Pump
+from drivers.intellivue import codes
 from drivers.intellivue.framer import IntelliVueFramer
 from drivers.intellivue.frames import BOF, EOF, Frame, escape
 from drivers.intellivue.monitor import IntelliVueMonitor, MonitorConfig

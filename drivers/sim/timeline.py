@@ -215,7 +215,9 @@ class Timeline:
             mean = round((systolic + 2 * diastolic) / 3)
         else:
             mean = self._value("map", vitals.map, at, index)
-        state = next((a.state for a in vitals.artefacts if a.covers("nibp", at)), "valid")
+        state: ValueState = next(
+            (a.state for a in vitals.artefacts if a.covers("nibp", at)), "valid"
+        )
         return Nibp(systolic, diastolic, mean, at, state)
 
     def pump(self, slot: str, t_s: float) -> PumpSnapshot:

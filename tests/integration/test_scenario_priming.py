@@ -82,8 +82,10 @@ async def test_a_primed_baseline_raises_the_rise_over_baseline_in_real_time(
             load_scenario(SCENARIO), config, START_MIN, wall_of_minute_zero(started, START_MIN)
         )
         session = primed.engine.sessions.get("bed-1")
-        assert session is not None and session.phase == "infusion"
-        assert session.baseline_systolic is not None and session.baseline_systolic < 111
+        assert session is not None
+        assert session.phase == "infusion"
+        assert session.baseline_systolic is not None
+        assert session.baseline_systolic < 111
         assert primed.alarm_events() == []  # nothing before the rise
         async with (
             subscribed(mosquitto.port, ROOT) as subscriber,
