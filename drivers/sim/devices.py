@@ -163,6 +163,11 @@ def spoil_intellivue(data: bytes) -> bytes:
     return spoiled + bytes((EOF,)) + b"".join(frame.to_bytes() for frame in frames[1:])
 
 
+_MONITOR_ON_FOR_S = 3600.0
+"""How long the simulated monitor has been on when the simulator starts (its RelativeTime), so
+a cuff measured before ``--start-min`` still has a measurement time."""
+
+
 class IntelliVueBedMonitor:
     """A Philips IntelliVue data-export port showing the scenario's vitals. NIBP is handed to
     the monitor as a new cuff measurement at its (device-clock) measurement time."""
@@ -174,9 +179,9 @@ class IntelliVueBedMonitor:
             raise ValueError("the scenario has no vitals for a monitor")
         self._timeline = timeline
         start = datetime.now().replace(microsecond=0)  # the monitor's local clock
-        self.monitor = IntelliVueMonitor(
-            MonitorValues(), config or MonitorConfig(bed_label="SIM", wall_at_start=start), 0.0
-        )
+        on_for = round(_MONITOR_ON_FOR_S * codes.TICKS_PER_SECOND)  # earlier cuffs have a time
+        default = MonitorConfig(bed_label="SIM", wall_at_start=start, rel_at_start=on_for)
+        self.monitor = IntelliVueMonitor(MonitorValues(), config or default, 0.0)
         self._nibp_at: float | None = None
         self._spoil = False
         self.description = "Philips IntelliVue monitor, MIB/RS232 data export"
