@@ -20,6 +20,13 @@ publishes every change (and every ``STATE_REFRESH_S`` the others) as a
 :class:`~edge.device_state.DeviceState`. The engine is ticked about once a second, as the
 alarm stage does.
 
+A scenario's ``acks`` are carried out as a dashboard sends them: at the entry's minute the
+bed's open, unacknowledged alarms (of its rule) are each acknowledged by a command signed
+with :data:`SCENARIO_DASHBOARD`'s key, checked by the edge's real
+:class:`~edge.publish.ack_verifier.AckVerifier` and handed to the engine as the daemon does.
+Given an ``alarm_log``, every engine event and each monitor's last cuff are written to it as
+the daemon's alarm stage writes them (how ``tests.scenario_priming`` primes a daemon).
+
 Everything runs on one :class:`VirtualClock`: monotonic seconds and a UTC wall clock that
 advance together, in whole microseconds, at speed 1 (device clock = scenario clock), so rates,
 volumes, protocol timers and alarm delays all agree. Time jumps from one thing due to the
@@ -46,15 +53,20 @@ import yaml
 
 from drivers.base import Conversation, DeviceTarget, Driver, Instant
 from drivers.readings import PumpReading, VitalsReading
+from drivers.sim.bedside import Ack
 from drivers.sim.devices import SimTime, SimulatedDevice, build_device
 from drivers.sim.scenario import Scenario, load_scenario, parse_scenario
 from drivers.sim.timeline import Timeline
 from drivers.sim.wire import WirePlan, WireState
 from edge.alarms.engine import AlarmEngine, EngineEvent
+from edge.alarms.log import AlarmLog
 from edge.alarms.models import AlarmEvent, SessionEvent
 from edge.backoff import Backoff
 from edge.config import BedConfig, Config, DeviceConfig, InfusionOrder, port_key
 from edge.device_state import Connection, DeviceState, connection_after
+from edge.publish.ack_signing import Verdict, sign
+from edge.publish.ack_verifier import AckVerifier
+from edge.publish.topics import AckTopic
 from edge.reconnect import Outcome, ReconnectPolicy, reopen_after
 from edge.session import MIN_TICK_GAP_S, STATE_REFRESH_S, watch_interval
 
@@ -63,6 +75,7 @@ __all__ = [
     "KETAMINE_ORDER",
     "MONITOR",
     "SCENARIOS",
+    "SCENARIO_DASHBOARD",
     "WALL0",
     "BedSimulation",
     "PortSimulation",
@@ -91,6 +104,10 @@ KETAMINE_ORDER = InfusionOrder(
 """The order of every shipped ketamine scenario: 0.5 mg/kg x 70 kg = 35 mg at 1 mg/mL = 35 mL
 over 40 min = 52.5 mL/h."""
 
+SCENARIO_DASHBOARD = "scenario-station"
+"""The dashboard a scenario's ``acks`` come from; its key is :data:`_DASHBOARD_SECRET`."""
+_DASHBOARD_SECRET = "the scenario station's key"
+
 _US = 1_000_000
 
 
@@ -112,10 +129,12 @@ def pump_id(slot: str) -> str:
 
 class VirtualClock:
     """An :class:`edge.clock.Clock` the simulation moves: whole microseconds since scenario
-    minute 0, as monotonic seconds from :data:`MONOTONIC0` and UTC from :data:`WALL0`."""
+    minute 0, as monotonic seconds from :data:`MONOTONIC0` and UTC from ``wall0`` (the wall
+    time of minute 0, default :data:`WALL0`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wall0: datetime = WALL0) -> None:
         self.us = 0
+        self.wall0 = wall0
 
     @property
     def t(self) -> float:
@@ -126,7 +145,7 @@ class VirtualClock:
         return MONOTONIC0 + self.us / _US
 
     def now(self) -> datetime:
-        return WALL0 + timedelta(microseconds=self.us)
+        return self.wall0 + timedelta(microseconds=self.us)
 
     def instant(self) -> Instant:
         """Now, as a link session sees it."""
@@ -139,12 +158,13 @@ class Seen:
 
     t: float
     event: EngineEvent
+    wall0: datetime = WALL0
 
     @property
     def minute(self) -> float:
         """The event's own time (a reading's measurement time, or a tick's), in scenario
         minutes."""
-        return (self.event.at - WALL0).total_seconds() / 60.0
+        return (self.event.at - self.wall0).total_seconds() / 60.0
 
 
 def bed_config(
@@ -514,7 +534,7 @@ class BedSimulation:
     ``receive``), ``read_s`` how often trickling bytes are read, ``engine_tick_s`` how often
     the engine is ticked. ``events`` collects every engine event
     with the virtual time it was emitted at; ``readings`` and ``states`` what the sessions put
-    on the bus.
+    on the bus; ``acks`` every acknowledgement command sent (virtual time, alarm id, verdict).
     """
 
     scenario: Scenario
@@ -527,6 +547,8 @@ class BedSimulation:
     events: list[Seen] = field(default_factory=list)
     readings: list[PumpReading | VitalsReading] = field(default_factory=list)
     states: list[DeviceState] = field(default_factory=list)
+    alarm_log: AlarmLog | None = None
+    acks: list[tuple[float, str, Verdict]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.config is None:
@@ -559,6 +581,10 @@ class BedSimulation:
         self._next_engine_tick_us = self._engine_tick_us
         self._port_list = list(self.ports.values())
         self.wakeups = 0
+        self._pending_acks = sorted(self.scenario.acks, key=lambda ack: ack.at_min)
+        self._verifier = AckVerifier(
+            self.config.site, {SCENARIO_DASHBOARD: _DASHBOARD_SECRET}, clock=self.clock
+        )
 
     @classmethod
     def of(
@@ -588,7 +614,7 @@ class BedSimulation:
         ports = self._port_list
         dues = [port.next_due_us() for port in ports]  # changes only when the port steps
         while True:
-            due = min(self._next_engine_tick_us, *dues)
+            due = min(self._next_engine_tick_us, self._next_ack_us(), *dues)
             if due > end_us:
                 break
             now = self.clock.us = max(due, self.clock.us)
@@ -600,11 +626,45 @@ class BedSimulation:
             if now >= self._next_engine_tick_us:
                 self._next_engine_tick_us += self._engine_tick_us
                 self._record(self.engine.tick())
+            while self._pending_acks and self._next_ack_us() <= now:
+                self._acknowledge(self._pending_acks.pop(0))
         self.clock.us = max(end_us, self.clock.us)
 
     def run(self) -> None:
         """Run the whole scenario (``duration_min``)."""
         self.run_until(self.scenario.duration_min)
+
+    def _next_ack_us(self) -> int:
+        if not self._pending_acks:
+            return 2**62
+        return round(self._pending_acks[0].at_min * 60 * _US)
+
+    def _acknowledge(self, ack: Ack) -> None:
+        """Acknowledge the bed's open, unacknowledged alarms (of ``ack.rule``) as a dashboard
+        does: a signed command, verified, then handed to the engine."""
+        assert self.config is not None
+        for alarm in self.engine.active():
+            if alarm.state == "acknowledged" or ack.rule not in (None, alarm.rule):
+                continue
+            command = sign(
+                _DASHBOARD_SECRET,
+                site=self.config.site,
+                bed=alarm.bed,
+                alarm_id=alarm.alarm_id,
+                by=ack.by,
+                dashboard=SCENARIO_DASHBOARD,
+                at=self.clock.now(),
+            )
+            payload = command.model_dump_json().encode()
+            checked = self._verifier.check(AckTopic(alarm.bed, alarm.alarm_id), payload)
+            self.acks.append((self.clock.t, alarm.alarm_id, checked.verdict))
+            if checked.command is not None:
+                accepted = checked.command
+                self._record(
+                    self.engine.acknowledge(
+                        alarm.alarm_id, accepted.by, accepted.at, via=accepted.dashboard
+                    )
+                )
 
     def _on_input(self, item: PumpReading | VitalsReading | DeviceState) -> None:
         if isinstance(item, DeviceState):
@@ -613,12 +673,21 @@ class BedSimulation:
         else:
             self.readings.append(item)
             self._record(self.engine.on_reading(item))
+            cuffs = self.engine.take_cuffs()
+            if cuffs and self.alarm_log is not None:
+                self.alarm_log.save_cuffs(cuffs)
 
     def _record(self, events: Sequence[EngineEvent]) -> None:
         t = self.clock.t
-        self.events += (Seen(t, event) for event in events)
+        self.events += (Seen(t, event, self.clock.wall0) for event in events)
+        if events and self.alarm_log is not None:
+            self.alarm_log.append(events)
 
     # -- what a nurse sees ----------------------------------------------------------------
+
+    def scenario_minute(self, at: datetime) -> float:
+        """The scenario minute of wall time ``at``."""
+        return (at - self.clock.wall0).total_seconds() / 60.0
 
     def alarm_events(self, rule: str | None = None) -> list[tuple[Seen, AlarmEvent]]:
         """Every alarm transition (of ``rule``), in order."""

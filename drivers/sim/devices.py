@@ -13,6 +13,11 @@ intellivue     :class:`~drivers.intellivue.monitor.IntelliVueMonitor`  HR, PR, S
 textline       :class:`~drivers.textline.frames.LineFrame`     a VIT line, or a PMP line (slot)
 =============  =========================================  ====================================
 
+Artefacts (:mod:`.bedside`) reach the wire in each protocol's own way: the IntelliVue
+monitor sets the MeasurementState bits QUESTIONABLE (0x4000) or INVALID (0x8000) of the
+value; a textline line has no quality flag, so an invalid value is sent as ``-`` (no value)
+and a questionable one as it is; pump values carry no artefact flag in any protocol.
+
 Times come as a :class:`SimTime`: protocol timers (ACK delays, poll periods, supervision)
 run on the device clock, real seconds, so ``--speed`` compresses the patient, not the
 protocol; values come from the timeline at scenario time.
@@ -27,13 +32,14 @@ from typing import Protocol
 
 from drivers.bbraun_bcc.device import ComDevice
 from drivers.bbraun_bcc.rack import Pump
+from drivers.intellivue import codes
 from drivers.intellivue.framer import IntelliVueFramer
 from drivers.intellivue.frames import BOF, EOF, Frame, escape
 from drivers.intellivue.monitor import IntelliVueMonitor, MonitorConfig
 from drivers.intellivue.monitor_values import MonitorValues, Numeric
 from drivers.readings import PumpState
 from drivers.sim.faults import DeviceRole
-from drivers.sim.timeline import PumpSnapshot, Timeline
+from drivers.sim.timeline import PumpSnapshot, Timeline, ValueState
 from drivers.textline.codec import encode_pump, encode_vitals
 from drivers.textline.frames import LineFrame
 
@@ -139,6 +145,14 @@ class BccRack:
         self.device.corrupt_next_block()
 
 
+MEASUREMENT_STATE: Mapping[ValueState, int] = {
+    "valid": 0,
+    "questionable": codes.MS_QUESTIONABLE,
+    "invalid": codes.MS_INVALID,
+}
+"""A value's flag as IntelliVue MeasurementState bits."""
+
+
 def spoil_intellivue(data: bytes) -> bytes:
     """``data`` (whole IntelliVue frames) with the first frame's FCS inverted."""
     frames = [item for item in IntelliVueFramer().feed(data) if isinstance(item, Frame)]
@@ -147,6 +161,11 @@ def spoil_intellivue(data: bytes) -> bytes:
     content = frames[0].content()
     spoiled = bytes((BOF,)) + escape(content[:-2] + bytes((content[-2] ^ 0xFF, content[-1])))
     return spoiled + bytes((EOF,)) + b"".join(frame.to_bytes() for frame in frames[1:])
+
+
+_MONITOR_ON_FOR_S = 3600.0
+"""How long the simulated monitor has been on when the simulator starts (its RelativeTime), so
+a cuff measured before ``--start-min`` still has a measurement time."""
 
 
 class IntelliVueBedMonitor:
@@ -160,9 +179,9 @@ class IntelliVueBedMonitor:
             raise ValueError("the scenario has no vitals for a monitor")
         self._timeline = timeline
         start = datetime.now().replace(microsecond=0)  # the monitor's local clock
-        self.monitor = IntelliVueMonitor(
-            MonitorValues(), config or MonitorConfig(bed_label="SIM", wall_at_start=start), 0.0
-        )
+        on_for = round(_MONITOR_ON_FOR_S * codes.TICKS_PER_SECOND)  # earlier cuffs have a time
+        default = MonitorConfig(bed_label="SIM", wall_at_start=start, rel_at_start=on_for)
+        self.monitor = IntelliVueMonitor(MonitorValues(), config or default, 0.0)
         self._nibp_at: float | None = None
         self._spoil = False
         self.description = "Philips IntelliVue monitor, MIB/RS232 data export"
@@ -171,12 +190,19 @@ class IntelliVueBedMonitor:
         vitals = self._timeline.vitals(at.scenario_s)
         assert vitals is not None
         values = self.monitor.values
-        values.hr, values.pr = Numeric(vitals.hr), Numeric(vitals.pr)
-        values.spo2, values.rr = Numeric(vitals.spo2), Numeric(vitals.rr)
+        bits = {name: MEASUREMENT_STATE[vitals.state(name)] for name in ("hr", "pr", "spo2", "rr")}
+        values.hr, values.pr = Numeric(vitals.hr, bits["hr"]), Numeric(vitals.pr, bits["pr"])
+        values.spo2 = Numeric(vitals.spo2, bits["spo2"])
+        values.rr = Numeric(vitals.rr, bits["rr"])
         nibp = vitals.nibp
         if nibp is not None and nibp.measured_at_s != self._nibp_at:
             when = at.device_time_of(nibp.measured_at_s)
             values.measure_nibp(nibp.systolic, nibp.diastolic, nibp.mean, when)
+            state = MEASUREMENT_STATE[nibp.state]
+            if state:
+                values.nibp_sys = Numeric(nibp.systolic, state)
+                values.nibp_dia = Numeric(nibp.diastolic, state)
+                values.nibp_mean = Numeric(nibp.mean, state)
             self._nibp_at = nibp.measured_at_s
 
     def _out(self, data: bytes) -> bytes:
@@ -239,9 +265,15 @@ class TextLineDevice:
         vitals = self._timeline.vitals(scenario_s)
         assert vitals is not None
         nibp = vitals.nibp
-        pressures = (nibp.systolic, nibp.diastolic, nibp.mean) if nibp else (None, None, None)
+        pressures: tuple[int | None, ...] = (None, None, None)
+        if nibp is not None and nibp.state != "invalid":
+            pressures = (nibp.systolic, nibp.diastolic, nibp.mean)
         values = dict(zip(("SBP", "DBP", "MAP"), pressures, strict=True))
-        values |= {"HR": vitals.hr, "PR": vitals.pr, "SPO2": vitals.spo2, "RR": vitals.rr}
+        numerics = {"HR": vitals.hr, "PR": vitals.pr, "SPO2": vitals.spo2, "RR": vitals.rr}
+        values |= {
+            key: None if vitals.state(key.lower()) == "invalid" else value
+            for key, value in numerics.items()
+        }
         return encode_vitals(values)
 
     def receive(self, data: bytes, at: SimTime) -> bytes:

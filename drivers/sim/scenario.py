@@ -19,6 +19,7 @@ from typing import Any, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from drivers.sim.bedside import Ack, Artefact, ExtraCuff
 from drivers.sim.faults import FAULT_KINDS, Fault, PumpFault
 from drivers.sim.programs import ACTIONS, PumpSpec
 
@@ -111,7 +112,8 @@ class Track(_Frozen):
 class Vitals(_Frozen):
     """The monitor's numerics. ``pr`` follows ``hr`` and ``map`` is (sbp + 2 dbp) / 3 when
     omitted. NIBP is intermittent: a cuff measurement every ``nibp_interval_s`` seconds from
-    ``nibp_first_s``; the monitor shows the last one."""
+    ``nibp_first_s``, and at each of ``extra_cuffs``; the monitor shows the last one.
+    ``artefacts`` flag values questionable or invalid (see :mod:`.bedside`)."""
 
     hr: Track
     pr: Track | None = None
@@ -122,10 +124,18 @@ class Vitals(_Frozen):
     map: Track | None = None
     nibp_interval_s: float = Field(default=300.0, ge=30, le=3600)
     nibp_first_s: float = Field(default=0.0, ge=0)
+    extra_cuffs: tuple[ExtraCuff, ...] = ()
+    artefacts: tuple[Artefact, ...] = ()
 
     @model_validator(mode="after")
     def _plausible(self) -> Self:
         problems = []
+        if self.pr is None:
+            problems += [
+                f"artefacts[{i}].quantity: pr follows hr here; flag hr"
+                for i, artefact in enumerate(self.artefacts)
+                if artefact.quantity == "pr"
+            ]
         for quantity in QUANTITIES:
             track = getattr(self, quantity.name)
             if track is None:
@@ -150,7 +160,8 @@ _LOCATED = re.compile(r"^[a-z_][a-z0-9_]*(?:\[\d+\])*(?:\.[a-z_][a-z0-9_]*(?:\[\
 
 class Scenario(_Frozen):
     """A bed over ``duration_min`` minutes: vitals for its monitor, programs for its pumps,
-    faults. ``seed`` makes the noise and the random faults repeatable."""
+    faults, and the nurses' ``acks``. ``seed`` makes the noise and the random faults
+    repeatable."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     description: str = Field(min_length=1, max_length=2000)
@@ -159,10 +170,15 @@ class Scenario(_Frozen):
     vitals: Vitals | None = None
     pumps: tuple[PumpSpec, ...] = ()
     faults: tuple[Fault, ...] = ()
+    acks: tuple[Ack, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        problems: list[str] = []
+        problems: list[str] = [
+            f"acks[{index}].at_min: {ack.at_min:g} is after the end"
+            for index, ack in enumerate(self.acks)
+            if ack.at_min > self.duration_min
+        ]
         slots = [pump.slot for pump in self.pumps]
         for index, slot in enumerate(slots):
             if slot in slots[:index]:

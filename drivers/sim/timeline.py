@@ -4,8 +4,9 @@
 ``t_s`` >= 0 and with no I/O or clock of its own:
 
 - :meth:`Timeline.vitals`: HR, PR, SpO2, RR (continuous, noise redrawn every scenario
-  second) and the last NIBP cuff measurement with its time; whole numbers, clamped to
-  :data:`~.scenario.QUANTITIES`;
+  second) and the last NIBP cuff measurement with its time (periodic or extra); whole
+  numbers, clamped to :data:`~.scenario.QUANTITIES`; the artefact flags open then (a cuff
+  keeps the flag of the moment it was measured);
 - :meth:`Timeline.pump` / :meth:`Timeline.pumps`: each pump's programmed and delivered rate,
   volume infused (the integral of the delivered rate, see :mod:`.infusion`) and flags;
 - :meth:`Timeline.faults` and :meth:`Timeline.wire_faults`: the fault windows open at ``t_s``.
@@ -20,14 +21,27 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
 
+from drivers.sim.bedside import ArtefactState
 from drivers.sim.faults import DeviceRole, Fault, PumpFault, WireFault
 from drivers.sim.infusion import Mode, Piece, compile_pump
 from drivers.sim.programs import PumpSpec
 from drivers.sim.scenario import QUANTITIES, Scenario, Track
 
-__all__ = ["Nibp", "PumpSnapshot", "Timeline", "VitalSigns", "noise", "track_level"]
+__all__ = [
+    "Nibp",
+    "PumpSnapshot",
+    "Timeline",
+    "ValueState",
+    "VitalSigns",
+    "noise",
+    "track_level",
+]
+
+ValueState = Literal["valid"] | ArtefactState
 
 _LIMITS = {quantity.name: (quantity.low, quantity.high) for quantity in QUANTITIES}
 _PRESSURE_PCT = {"occlusion": 100, "running": 12, "idle": 0}  # line pressure, % of limit
@@ -35,23 +49,31 @@ _PRESSURE_PCT = {"occlusion": 100, "running": 12, "idle": 0}  # line pressure, %
 
 @dataclass(frozen=True, slots=True)
 class Nibp:
-    """One cuff measurement in mmHg, taken at scenario time ``measured_at_s`` (s)."""
+    """One cuff measurement in mmHg, taken at scenario time ``measured_at_s`` (s), flagged
+    ``state`` by the monitor."""
 
     systolic: int
     diastolic: int
     mean: int
     measured_at_s: float
+    state: ValueState = "valid"
 
 
 @dataclass(frozen=True, slots=True)
 class VitalSigns:
-    """What the monitor shows: HR and PR (/min), SpO2 (%), RR (/min), last NIBP or none."""
+    """What the monitor shows: HR and PR (/min), SpO2 (%), RR (/min), last NIBP or none;
+    ``flags``: the continuous quantities flagged now, by name (``hr``, ``spo2``...)."""
 
     hr: int
     pr: int
     spo2: int
     rr: int
     nibp: Nibp | None
+    flags: Mapping[str, ArtefactState] = field(default_factory=dict)
+
+    def state(self, name: str) -> ValueState:
+        """How the monitor flags continuous quantity ``name`` now."""
+        return self.flags.get(name, "valid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,22 +164,61 @@ class Timeline:
             spo2=self._value("spo2", vitals.spo2, t_s, second),
             rr=self._value("rr", vitals.rr, t_s, second),
             nibp=self.nibp(t_s),
+            flags=self._flags(t_s),
         )
 
-    def nibp(self, t_s: float) -> Nibp | None:
-        """The last cuff measurement at or before ``t_s``, if any."""
+    def _flags(self, t_s: float) -> dict[str, ArtefactState]:
         vitals = self.scenario.vitals
-        if vitals is None or t_s < vitals.nibp_first_s:
+        assert vitals is not None
+        flags: dict[str, ArtefactState] = {}
+        for artefact in vitals.artefacts:
+            if artefact.quantity != "nibp" and artefact.covers(artefact.quantity, t_s):
+                flags.setdefault(artefact.quantity, artefact.state)
+        if vitals.pr is None and "hr" in flags:
+            flags.setdefault("pr", flags["hr"])  # one source: PR follows HR
+        return flags
+
+    def nibp(self, t_s: float) -> Nibp | None:
+        """The last cuff measurement at or before ``t_s`` (periodic or extra), if any."""
+        vitals = self.scenario.vitals
+        if vitals is None:
             return None
-        cycle = math.floor((t_s - vitals.nibp_first_s) / vitals.nibp_interval_s)
-        at = vitals.nibp_first_s + cycle * vitals.nibp_interval_s
-        systolic = self._value("sbp", vitals.sbp, at, cycle)
-        diastolic = min(self._value("dbp", vitals.dbp, at, cycle), systolic - 1)
-        if vitals.map is None:
+        cuffs: list[tuple[float, int]] = []  # (measured at s, noise index)
+        if t_s >= vitals.nibp_first_s:
+            cycle = math.floor((t_s - vitals.nibp_first_s) / vitals.nibp_interval_s)
+            cuffs.append((vitals.nibp_first_s + cycle * vitals.nibp_interval_s, cycle))
+        cuffs += [
+            (extra.at_min * 60.0, -1 - index)
+            for index, extra in enumerate(vitals.extra_cuffs)
+            if extra.at_min * 60.0 <= t_s
+        ]
+        if not cuffs:
+            return None
+        at, index = max(cuffs, key=lambda cuff: (cuff[0], -cuff[1]))  # an extra cuff wins a tie
+        return self._cuff(at, index)
+
+    def _cuff(self, at: float, index: int) -> Nibp:
+        """The cuff measured at scenario second ``at``: periodic ``index`` >= 0, else extra
+        cuff ``-1 - index`` (explicit values win over the tracks)."""
+        vitals = self.scenario.vitals
+        assert vitals is not None
+        extra = vitals.extra_cuffs[-1 - index] if index < 0 else None
+        systolic = self._value("sbp", vitals.sbp, at, index)
+        diastolic = self._value("dbp", vitals.dbp, at, index)
+        if extra is not None:
+            systolic = systolic if extra.sbp is None else round(extra.sbp)
+            diastolic = diastolic if extra.dbp is None else round(extra.dbp)
+        diastolic = min(diastolic, systolic - 1)
+        if extra is not None and extra.map is not None:
+            mean = round(extra.map)
+        elif vitals.map is None:
             mean = round((systolic + 2 * diastolic) / 3)
         else:
-            mean = self._value("map", vitals.map, at, cycle)
-        return Nibp(systolic, diastolic, mean, at)
+            mean = self._value("map", vitals.map, at, index)
+        state: ValueState = next(
+            (a.state for a in vitals.artefacts if a.covers("nibp", at)), "valid"
+        )
+        return Nibp(systolic, diastolic, mean, at, state)
 
     def pump(self, slot: str, t_s: float) -> PumpSnapshot:
         """The pump in ``slot`` at ``t_s``; raises :class:`KeyError` for an unknown slot."""
