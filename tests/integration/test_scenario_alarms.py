@@ -394,3 +394,29 @@ def test_a_pump_left_in_kvo_after_its_vtbi_raises_only_end_of_volume() -> None:
     stopped = [minute for minute, change in changes if change == "infusion_stopped"]
     assert stopped
     assert 45 <= stopped[0] <= 45 + POLL_S / 60 + 0.01  # observation from KVO on
+
+
+def test_a_moderate_under_delivery_raises_rate_deviation_medium_after_its_five_minutes() -> None:
+    """The medium level's delay (5 min) in virtual time: the same pump delivering 15 % less
+    (beyond 10 %, within 25 %) raises ``rate_deviation`` medium once the deviation has been
+    detected (within 2 min at a 5 s poll, README's latency table) and has lasted 300 s more,
+    and never high."""
+
+    def fifteen_percent_less(scenario: dict[str, Any]) -> None:
+        scenario["faults"][0]["factor"] = 0.85
+
+    simulation = run("pump-under-delivering", fifteen_percent_less)
+    limits, estimator = LIMITS.rate_deviation, RateEstimator()
+    segment = first_pump_reading_at(simulation, 0, "infusing")
+    earliest = segment + estimator.startup_s + limits.medium_delay_s
+    latest = earliest + 120 + POLL_S
+
+    deviations = events(simulation, "rate_deviation")
+    raised = deviations[0]
+    assert raised.transition == "raised"
+    assert raised.alarm.priority == "medium"
+    assert earliest <= seconds(raised.at) <= latest
+    assert raised.alarm.value is not None
+    assert -18 <= raised.alarm.value <= -12  # 44.6 against 52.5 mL/h, counted in 0.1 mL
+    assert raised.alarm.limit == limits.medium_pct
+    assert all(event.alarm.priority == "medium" for event in deviations)
