@@ -11,6 +11,7 @@ driver         device side                                fed with
 bbraun_bcc     :class:`~drivers.bbraun_bcc.device.ComDevice`  one ``Pump`` per slot (a rack)
 intellivue     :class:`~drivers.intellivue.monitor.IntelliVueMonitor`  HR, PR, SpO2, RR, NIBP
 textline       :class:`~drivers.textline.frames.LineFrame`     a VIT line, or a PMP line (slot)
+line           the textline monitor (``line``'s default options)  a VIT line
 =============  =========================================  ====================================
 
 Artefacts (:mod:`.bedside`) reach the wire in each protocol's own way: the IntelliVue
@@ -311,10 +312,18 @@ def _textline(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
     return TextLineDevice(timeline, slots[0] if slots else None)
 
 
+def _line(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
+    """The ``line`` driver's default options are the textline profile: a textline monitor."""
+    if slots:
+        raise ValueError("the line simulator is a textline monitor (VIT lines): no pump slots")
+    return TextLineDevice(timeline)
+
+
 SIMULATORS: Mapping[str, Callable[[Timeline, Sequence[str]], SimulatedDevice]] = {
     "bbraun_bcc": _bcc,
     "intellivue": _intellivue,
     "textline": _textline,
+    "line": _line,
 }
 """Driver name -> how to build its simulator from a timeline and the pump slots asked for."""
 
