@@ -73,6 +73,7 @@ PLAUSIBLE_RANGES: Mapping[str, PlausibleRange] = MappingProxyType(
         "MDC_PULS_OXIM_PULS_RATE": PlausibleRange(15, 350),  # /min
         "MDC_PULS_OXIM_SAT_O2": PlausibleRange(0, 100),  # %
         "MDC_RESP_RATE": PlausibleRange(0, 150),  # /min
+        "MDC_PULS_OXIM_PERF_REL": PlausibleRange(0, 100),  # %, perfusion index
         "MDC_AWAY_RESP_RATE": PlausibleRange(0, 150),  # /min
         "MDC_FLOW_FLUID_PUMP": PlausibleRange(0, 1200),  # mL/h
         "MDC_VOL_FLUID_DELIV": PlausibleRange(0, 10_000),  # mL
