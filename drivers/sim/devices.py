@@ -40,6 +40,7 @@ from drivers.intellivue.monitor import IntelliVueMonitor, MonitorConfig
 from drivers.intellivue.monitor_values import MonitorValues, Numeric
 from drivers.readings import PumpState
 from drivers.sim.faults import DeviceRole
+from drivers.sim.ge_monitor import GeBedMonitor
 from drivers.sim.timeline import PumpSnapshot, Timeline, ValueState
 from drivers.textline.codec import encode_pump, encode_vitals
 from drivers.textline.frames import LineFrame
@@ -309,8 +310,6 @@ def _intellivue(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
 def _ge_dri(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
     if slots:
         raise ValueError("a GE monitor has no pump slots")
-    from drivers.sim.ge_monitor import GeBedMonitor  # noqa: PLC0415  # it imports SimTime
-
     return GeBedMonitor(timeline)
 
 
