@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivers.base import DeviceTarget, Exchange, Instant
 from drivers.ge_dri.conversation import GeDriConversation
 from drivers.ge_dri.monitor import GeMonitor, MonitorValues
 from drivers.ge_dri.options import GeDriOptions
 from drivers.registry import get_driver
+from tests.drivers.ge_dri.vectors import E4_BASIC_RECORD
 
 TARGET = DeviceTarget("monitor-1", "bed-1")
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
@@ -103,3 +107,15 @@ def test_the_driver_entry() -> None:
     assert driver.min_timeout_for(options).seconds == 40
     settings = driver.serial_defaults
     assert (settings.baudrate, settings.parity, settings.rtscts) == (19200, "E", True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 320), st.integers(1, 255))
+def test_no_bytes_make_the_conversation_raise_or_read_a_corrupted_record(
+    noise: bytes, index: int, flip: int
+) -> None:
+    host = GeDriConversation(TARGET)
+    wire = bytearray(E4_BASIC_RECORD)
+    wire[index] ^= flip
+    exchange = host.receive(noise + bytes(wire), at(0))
+    assert exchange.readings == [] or bytes(wire) == E4_BASIC_RECORD
