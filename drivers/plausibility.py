@@ -75,6 +75,7 @@ PLAUSIBLE_RANGES: Mapping[str, PlausibleRange] = MappingProxyType(
         "MDC_RESP_RATE": PlausibleRange(0, 150),  # /min
         "MDC_PULS_OXIM_PERF_REL": PlausibleRange(0, 100),  # %, perfusion index
         "MDC_AWAY_RESP_RATE": PlausibleRange(0, 150),  # /min
+        "MDC_TEMP_BODY": PlausibleRange(15, 45),  # Cel
         "MDC_FLOW_FLUID_PUMP": PlausibleRange(0, 1200),  # mL/h
         "MDC_VOL_FLUID_DELIV": PlausibleRange(0, 10_000),  # mL
         "MDC_VOL_FLUID_TBI_REMAIN": PlausibleRange(0, 10_000),  # mL

@@ -58,6 +58,7 @@ OBSERVATION_KINDS: tuple[ObservationKind, ...] = (
     ObservationKind("MDC_RESP_RATE", "/min", "respiration rate", "vitals"),
     ObservationKind("MDC_PULS_OXIM_PERF_REL", "%", "perfusion index", "vitals"),
     ObservationKind("MDC_AWAY_RESP_RATE", "/min", "airway respiration rate (CO2)", "vitals"),
+    ObservationKind("MDC_TEMP_BODY", "Cel", "body temperature", "vitals"),
     ObservationKind("MDC_FLOW_FLUID_PUMP", "mL/h", "programmed rate", "pump"),
     ObservationKind("MDC_VOL_FLUID_DELIV", "mL", "volume infused", "pump"),
     ObservationKind("MDC_VOL_FLUID_TBI_REMAIN", "mL", "volume to be infused, remaining", "pump"),

@@ -10,6 +10,7 @@ driver         device side                                fed with
 =============  =========================================  ====================================
 bbraun_bcc     :class:`~drivers.bbraun_bcc.device.ComDevice`  one ``Pump`` per slot (a rack)
 intellivue     :class:`~drivers.intellivue.monitor.IntelliVueMonitor`  HR, PR, SpO2, RR, NIBP
+ge_dri         :class:`~drivers.ge_dri.monitor.GeMonitor`    HR, PR, SpO2, RR, NIBP, temperature
 textline       :class:`~drivers.textline.frames.LineFrame`     a VIT line, or a PMP line (slot)
 line           the textline monitor (``line``'s default options)  a VIT line
 =============  =========================================  ====================================
@@ -40,6 +41,7 @@ from drivers.intellivue.monitor import IntelliVueMonitor, MonitorConfig
 from drivers.intellivue.monitor_values import MonitorValues, Numeric
 from drivers.readings import PumpState
 from drivers.sim.faults import DeviceRole
+from drivers.sim.ge_monitor import GeBedMonitor
 from drivers.sim.timeline import PumpSnapshot, Timeline, ValueState
 from drivers.textline.codec import encode_pump, encode_vitals
 from drivers.textline.frames import LineFrame
@@ -306,6 +308,12 @@ def _intellivue(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
     return IntelliVueBedMonitor(timeline)
 
 
+def _ge_dri(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
+    if slots:
+        raise ValueError("a GE monitor has no pump slots")
+    return GeBedMonitor(timeline)
+
+
 def _textline(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
     if len(slots) > 1:
         raise ValueError("a textline port carries one device: give at most one slot")
@@ -321,6 +329,7 @@ def _line(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
 
 SIMULATORS: Mapping[str, Callable[[Timeline, Sequence[str]], SimulatedDevice]] = {
     "bbraun_bcc": _bcc,
+    "ge_dri": _ge_dri,
     "intellivue": _intellivue,
     "textline": _textline,
     "line": _line,
