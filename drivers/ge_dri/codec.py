@@ -19,7 +19,8 @@ the first present temperature group T1..T4 -> ``MDC_TEMP_BODY`` (Cel), SpO2 ->
 The record carries no NIBP measurement time (only the send time and a "data older than 60 s"
 bit), so :class:`NibpCuffs` tells cuffs apart: a new cuff is a changed (sys, dia, mean) triple,
 or any triple after the group reported "measuring"; its observations carry ``ts`` = the
-receive time of the first record that showed it, kept while it is repeated. The reading's own
+receive time of the first record that showed it, kept while it is repeated (none for the
+first cuff of a link not seen measured: it may be older than the link). The reading's own
 ``ts`` is the receive time (the monitor's clock is not trusted).
 """
 
@@ -43,7 +44,12 @@ Cuff = tuple[int, int, int]
 
 
 class NibpCuffs:
-    """Tells one cuff measurement from the next by its values and the measuring status."""
+    """Tells one cuff measurement from the next by its values and the measuring status.
+
+    The first cuff a link shows without having seen it measured may have been measured before
+    the link opened (a reopen, a restart): its time is unknown, so it carries no stamp, and the
+    alarm engine then counts it as a new cuff only if its values differ from the last one it
+    knows. Every later cuff is stamped with the time the link first saw it."""
 
     def __init__(self) -> None:
         self._cuff: Cuff | None = None
@@ -52,17 +58,23 @@ class NibpCuffs:
         self.count = 0
         """Cuffs seen so far."""
 
-    def stamp(self, cuff: Cuff | None, measuring: bool, now: datetime) -> datetime | None:
-        """The time stamp of the cuff ``cuff`` shown at ``now`` (``None``: no cuff shown)."""
+    def stamp(
+        self, cuff: Cuff | None, measuring: bool, now: datetime
+    ) -> tuple[bool, datetime | None]:
+        """Whether the cuff ``cuff`` shown at ``now`` is a usable cuff, and its time stamp
+        (``None`` for a cuff the link did not see measured first)."""
         if measuring:
             self._measuring = True
-            return self._stamp if cuff is not None and cuff == self._cuff else None
+            shown = cuff is not None and cuff == self._cuff
+            return shown, self._stamp if shown else None
         if cuff is None:
-            return None
-        if cuff != self._cuff or self._measuring or self._stamp is None:
-            self._cuff, self._stamp, self._measuring = cuff, now, False
+            return False, None
+        if cuff != self._cuff or self._measuring:
+            seen_before = self._cuff is not None or self._measuring
+            self._cuff, self._measuring = cuff, False
+            self._stamp = now if seen_before else None
             self.count += 1
-        return self._stamp
+        return True, self._stamp
 
 
 def _obs(
@@ -93,8 +105,8 @@ def _nibp(group: Group, cuffs: NibpCuffs, now: datetime) -> list[Observation]:
             for code, value in zip(NIBP_CODES, raw, strict=True)
         ]
     shown = None if all(basic.is_marker(v) for v in raw) else (raw[0], raw[1], raw[2])
-    stamp = cuffs.stamp(shown, bool(group.label & basic.NIBP_MEASURING), now)
-    state: ObservationState = "valid" if stamp is not None else "unavailable"
+    usable, stamp = cuffs.stamp(shown, bool(group.label & basic.NIBP_MEASURING), now)
+    state: ObservationState = "valid" if usable else "unavailable"
     return [
         _obs(code, value, "mm[Hg]", 0.01, state, stamp)
         for code, value in zip(NIBP_CODES, raw, strict=True)

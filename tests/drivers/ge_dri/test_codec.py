@@ -99,7 +99,9 @@ def test_status_bits_decide_presence_and_state() -> None:
 
 def test_one_cuff_keeps_one_stamp_and_a_changed_value_is_a_new_cuff() -> None:
     cuffs = NibpCuffs()
-    values = MonitorValues(nibp=(150, 95, 113))
+    values = MonitorValues(nibp=(140, 90, 107))
+    decode(values, cuffs, -300)  # shown when the link opened: measured when, nobody knows
+    values.nibp = (150, 95, 113)
     stamps = {decode(values, cuffs, t)["MDC_PRESS_BLD_NONINV_SYS"].ts for t in range(0, 300, 5)}
     assert stamps == {T0}
     values.nibp = (165, 100, 122)
@@ -107,16 +109,26 @@ def test_one_cuff_keeps_one_stamp_and_a_changed_value_is_a_new_cuff() -> None:
     assert later.ts == T0 + timedelta(seconds=300)
     assert later.value == 100
     assert decode(values, cuffs, 305)["MDC_PRESS_BLD_NONINV_MEAN"].ts == later.ts
-    assert cuffs.count == 2
+    assert cuffs.count == 3
+
+
+def test_the_first_cuff_of_a_link_has_no_stamp_so_a_reopen_cannot_double_it() -> None:
+    """A reopened link (a new conversation) shows the cuff the monitor still displays: it
+    carries no stamp, so the alarm engine takes it as new only if its values changed."""
+    values = MonitorValues(nibp=(183, 113, 136))
+    for cuffs in (NibpCuffs(), NibpCuffs()):  # before and after a reopen
+        shown = decode(values, cuffs, 0)["MDC_PRESS_BLD_NONINV_SYS"]
+        assert (shown.value, shown.state, shown.ts) == (183, "valid", None)
+        assert decode(values, cuffs, 5)["MDC_PRESS_BLD_NONINV_SYS"].ts is None
 
 
 def test_the_same_values_after_measuring_are_a_new_cuff() -> None:
     cuffs = NibpCuffs()
     values = MonitorValues(nibp=(150, 95, 113))
-    assert decode(values, cuffs, 0)["MDC_PRESS_BLD_NONINV_SYS"].ts == T0
+    assert decode(values, cuffs, 0)["MDC_PRESS_BLD_NONINV_SYS"].ts is None  # the link's first
     values.nibp_measuring = True
     during = decode(values, cuffs, 5)["MDC_PRESS_BLD_NONINV_SYS"]
-    assert during.ts == T0
+    assert during.ts is None
     assert during.value == 150
     values.nibp_measuring = False
     after = decode(values, cuffs, 40)["MDC_PRESS_BLD_NONINV_SYS"]
