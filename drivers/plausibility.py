@@ -80,6 +80,10 @@ PLAUSIBLE_RANGES: Mapping[str, PlausibleRange] = MappingProxyType(
         "MDC_RATE_DOSE": PlausibleRange(0, INF),  # the pump's unit, which varies: sign only
         "MDC_TIME_PD_REMAIN": PlausibleRange(0, INF),  # s
         "X_BBRAUN_PRESS_REL_ALARM": PlausibleRange(0, 100),  # % of the alarm limit (BCC INP2)
+        "MDC_PULS_OXIM_PERF_REL": PlausibleRange(0, 30),  # %: Masimo shows 0.02-20
+        "X_MASIMO_SPCO": PlausibleRange(0, 100),  # %
+        "X_MASIMO_SPMET": PlausibleRange(0, 100),  # %
+        "X_MASIMO_PVI": PlausibleRange(0, 100),  # %
     }
 )
 """Code -> its plausible range (defaults; the edge's config may override rows)."""

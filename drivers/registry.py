@@ -16,6 +16,7 @@ __all__ = ["driver_names", "get_driver"]
 _DRIVERS: dict[str, str] = {
     "bbraun_bcc": "drivers.bbraun_bcc.driver:DRIVER",
     "intellivue": "drivers.intellivue.driver:DRIVER",
+    "masimo_ascii": "drivers.masimo_ascii.driver:DRIVER",
     "textline": "drivers.textline.driver:DRIVER",
 }
 

@@ -2,7 +2,7 @@
 
 ::
 
-    infusion-edge simulate --driver {bbraun_bcc,intellivue,textline} --scenario FILE
+    infusion-edge simulate --driver {bbraun_bcc,intellivue,masimo_ascii,textline} --scenario FILE
                            [--pty [--link PATH] | --tcp PORT [--host ADDR]]
                            [--speed X] [--start-min M] [--seed N] [--slot 11 ...]
 
