@@ -44,6 +44,10 @@ EXPECTED = {
     "MDC_RATE_DOSE": (0, math.inf),
     "MDC_TIME_PD_REMAIN": (0, math.inf),
     "X_BBRAUN_PRESS_REL_ALARM": (0, 100),
+    "MDC_PULS_OXIM_PERF_REL": (0, 30),
+    "X_MASIMO_SPCO": (0, 100),
+    "X_MASIMO_SPMET": (0, 100),
+    "X_MASIMO_PVI": (0, 100),
 }
 
 
