@@ -84,7 +84,7 @@ def test_device_conditions_are_a_fixed_set_each_once_and_survive_json() -> None:
     assert VitalsReading(device_id="m", bed="b", ts=NOW).conditions == ()
     assert "low_signal_quality" in DEVICE_CONDITIONS
     with pytest.raises(ValidationError):
-        VitalsReading(device_id="m", bed="b", ts=NOW, conditions=("on_fire",))  # type: ignore[arg-type]
+        VitalsReading(device_id="m", bed="b", ts=NOW, conditions=("on_fire",))
     with pytest.raises(ValidationError):
         VitalsReading(device_id="m", bed="b", ts=NOW, conditions=("sensor_off", "sensor_off"))
 
