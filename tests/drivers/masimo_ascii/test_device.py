@@ -40,6 +40,7 @@ def read_at(minute: float) -> VitalsReading:
     exchange = conversation.receive(device.tick(SimTime(0.0, minute * 60)), AT)
     assert exchange.errors == []
     (reading,) = exchange.readings
+    assert isinstance(reading, VitalsReading)
     return reading
 
 
