@@ -13,6 +13,7 @@ from drivers.sim.timeline import Timeline
 from edge.bus import Bus
 from edge.config import DeviceConfig
 from edge.items import InputItem
+from tests.integration.test_commissioning import run_probe
 from tests.integration.test_sessions_with_simulators import collect, session, simulator
 
 pytestmark = pytest.mark.integration
@@ -60,3 +61,13 @@ async def test_a_probe_off_the_finger_is_a_condition_not_a_value(tmp_path: Path)
         readings = await collect(items, VitalsReading, lambda found: len(found) >= 2, 20)
     assert all(r.conditions == ("sensor_off",) for r in readings)
     assert all(r.value("MDC_PULS_OXIM_SAT_O2") is None for r in readings)
+
+
+async def test_probe_recognises_the_oximeter_and_prints_its_conditions(tmp_path: Path) -> None:
+    timeline = Timeline(parse_scenario(OFF_THE_FINGER, "masimo.yaml"))
+    link = tmp_path / "ttyMASIMO"
+    async with simulator("masimo_ascii", timeline, link):
+        code, out = await run_probe(str(link), "--driver", "masimo_ascii", "--seconds", "4")
+    assert code == 0, out
+    assert "MDC_PULS_OXIM_SAT_O2=unavailable" in out
+    assert "conditions=sensor_off" in out
