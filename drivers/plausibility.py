@@ -73,7 +73,6 @@ PLAUSIBLE_RANGES: Mapping[str, PlausibleRange] = MappingProxyType(
         "MDC_PULS_OXIM_PULS_RATE": PlausibleRange(15, 350),  # /min
         "MDC_PULS_OXIM_SAT_O2": PlausibleRange(0, 100),  # %
         "MDC_RESP_RATE": PlausibleRange(0, 150),  # /min
-        "MDC_PULS_OXIM_PERF_REL": PlausibleRange(0, 100),  # %, perfusion index
         "MDC_AWAY_RESP_RATE": PlausibleRange(0, 150),  # /min
         "MDC_TEMP_BODY": PlausibleRange(15, 45),  # Cel
         "MDC_FLOW_FLUID_PUMP": PlausibleRange(0, 1200),  # mL/h
@@ -82,6 +81,10 @@ PLAUSIBLE_RANGES: Mapping[str, PlausibleRange] = MappingProxyType(
         "MDC_RATE_DOSE": PlausibleRange(0, INF),  # the pump's unit, which varies: sign only
         "MDC_TIME_PD_REMAIN": PlausibleRange(0, INF),  # s
         "X_BBRAUN_PRESS_REL_ALARM": PlausibleRange(0, 100),  # % of the alarm limit (BCC INP2)
+        "MDC_PULS_OXIM_PERF_REL": PlausibleRange(0, 30),  # %: Masimo shows 0.02-20
+        "X_MASIMO_SPCO": PlausibleRange(0, 100),  # %
+        "X_MASIMO_SPMET": PlausibleRange(0, 100),  # %
+        "X_MASIMO_PVI": PlausibleRange(0, 100),  # %
     }
 )
 """Code -> its plausible range (defaults; the edge's config may override rows)."""

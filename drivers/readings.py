@@ -9,12 +9,22 @@ running state and its own alarm flags. Readings are frozen pydantic models, a un
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
+    "DEVICE_CONDITIONS",
     "OBSERVATION_KINDS",
+    "DeviceCondition",
     "Observation",
     "ObservationKind",
     "ObservationState",
@@ -33,6 +43,28 @@ ObservationState = Literal["valid", "questionable", "invalid", "unavailable"]
 the device reported the quantity but has no usable value (``value`` is then ``None``)."""
 
 PumpState = Literal["infusing", "stopped", "kvo", "alarm"]
+
+DeviceCondition = Literal[
+    "no_sensor",
+    "sensor_off",
+    "sensor_fault",
+    "cable_fault",
+    "low_signal_quality",
+    "low_perfusion",
+    "pulse_search",
+    "interference",
+    "device_alarm",
+    "alarm_silenced",
+    "low_battery",
+]
+"""A device's own status beside its values, as it reports it: ``no_sensor`` (none
+connected), ``sensor_off`` (off the patient), ``sensor_fault`` (defective, unrecognised,
+incompatible or expired sensor), ``cable_fault`` (no, defective or unrecognised cable),
+``low_signal_quality``, ``low_perfusion``, ``pulse_search`` (acquiring), ``interference``
+(also ambient light), ``device_alarm`` (the device is sounding an alarm of its own),
+``alarm_silenced``, ``low_battery``."""
+
+DEVICE_CONDITIONS: tuple[DeviceCondition, ...] = get_args(DeviceCondition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +88,6 @@ OBSERVATION_KINDS: tuple[ObservationKind, ...] = (
     ObservationKind("MDC_PULS_OXIM_PULS_RATE", "/min", "pulse rate", "vitals"),
     ObservationKind("MDC_PULS_OXIM_SAT_O2", "%", "SpO2", "vitals"),
     ObservationKind("MDC_RESP_RATE", "/min", "respiration rate", "vitals"),
-    ObservationKind("MDC_PULS_OXIM_PERF_REL", "%", "perfusion index", "vitals"),
     ObservationKind("MDC_AWAY_RESP_RATE", "/min", "airway respiration rate (CO2)", "vitals"),
     ObservationKind("MDC_TEMP_BODY", "Cel", "body temperature", "vitals"),
     ObservationKind("MDC_FLOW_FLUID_PUMP", "mL/h", "programmed rate", "pump"),
@@ -67,6 +98,12 @@ OBSERVATION_KINDS: tuple[ObservationKind, ...] = (
     # Vendor code: IEEE 11073-10101 has no term for a line pressure given in % of the pump's
     # occlusion alarm limit (B. Braun BCC INP2).
     ObservationKind("X_BBRAUN_PRESS_REL_ALARM", "%", "line pressure, % of alarm limit", "pump"),
+    ObservationKind("MDC_PULS_OXIM_PERF_REL", "%", "perfusion index (PI)", "vitals"),
+    # Vendor codes: no IEEE 11073-10101 term for these Masimo quantities could be confirmed
+    # (RTMMS not checked); rename when one is.
+    ObservationKind("X_MASIMO_SPCO", "%", "carboxyhaemoglobin (SpCO)", "vitals"),
+    ObservationKind("X_MASIMO_SPMET", "%", "methaemoglobin (SpMet)", "vitals"),
+    ObservationKind("X_MASIMO_PVI", "%", "pleth variability index (PVI)", "vitals"),
 )
 
 _BY_CODE = {kind.code: kind for kind in OBSERVATION_KINDS}
@@ -125,6 +162,16 @@ class _ReadingBase(_Frozen):
     bed: str = Field(min_length=1)
     ts: AwareDatetime
     observations: tuple[Observation, ...] = ()
+    conditions: tuple[DeviceCondition, ...] = ()
+    """The device's own status at ``ts`` (sensor off, low signal quality, its own alarm),
+    each at most once; empty when the device reports none or has no such report."""
+
+    @field_validator("conditions")
+    @classmethod
+    def _once_each(cls, conditions: tuple[DeviceCondition, ...]) -> tuple[DeviceCondition, ...]:
+        if len(set(conditions)) != len(conditions):
+            raise ValueError("a device condition is listed twice")
+        return conditions
 
     def value(self, code: str) -> float | None:
         """The value of the first usable observation with ``code``, else ``None``."""

@@ -18,6 +18,7 @@ _DRIVERS: dict[str, str] = {
     "ge_dri": "drivers.ge_dri.driver:DRIVER",
     "intellivue": "drivers.intellivue.driver:DRIVER",
     "line": "drivers.line.driver:DRIVER",
+    "masimo_ascii": "drivers.masimo_ascii.driver:DRIVER",
     "textline": "drivers.textline.driver:DRIVER",
 }
 

@@ -101,6 +101,8 @@ def _describe(reading: PumpReading | VitalsReading) -> str:
         parts.insert(
             0, f"state={reading.pump.state}" + (f" flags={','.join(flags)}" if flags else "")
         )
+    if reading.conditions:
+        parts.append(f"conditions={','.join(reading.conditions)}")
     return f"{reading.ts:%H:%M:%S} {reading.kind}: " + "  ".join(parts)
 
 

@@ -2,7 +2,8 @@
 
 ::
 
-    infusion-edge simulate --driver {bbraun_bcc,ge_dri,intellivue,textline} --scenario FILE
+    infusion-edge simulate --driver {bbraun_bcc,ge_dri,intellivue,line,masimo_ascii,textline}
+                           --scenario FILE
                            [--pty [--link PATH] | --tcp PORT [--host ADDR]]
                            [--speed X] [--start-min M] [--seed N] [--slot 11 ...]
 

@@ -11,14 +11,17 @@ driver         device side                                fed with
 bbraun_bcc     :class:`~drivers.bbraun_bcc.device.ComDevice`  one ``Pump`` per slot (a rack)
 intellivue     :class:`~drivers.intellivue.monitor.IntelliVueMonitor`  HR, PR, SpO2, RR, NIBP
 ge_dri         :class:`~drivers.ge_dri.monitor.GeMonitor`    HR, PR, SpO2, RR, NIBP, temperature
+masimo_ascii   :class:`~drivers.masimo_ascii.device.Oximeter`  SpO2, PR (PI constant)
 textline       :class:`~drivers.textline.frames.LineFrame`     a VIT line, or a PMP line (slot)
 line           the textline monitor (``line``'s default options)  a VIT line
 =============  =========================================  ====================================
 
 Artefacts (:mod:`.bedside`) reach the wire in each protocol's own way: the IntelliVue
 monitor sets the MeasurementState bits QUESTIONABLE (0x4000) or INVALID (0x8000) of the
-value; a textline line has no quality flag, so an invalid value is sent as ``-`` (no value)
-and a questionable one as it is; pump values carry no artefact flag in any protocol.
+value; a Masimo oximeter sends an invalid SpO2 as "sensor off" (dashes, EXC 0x20) and a
+questionable one with "low signal IQ" (EXC 0x400); a textline line has no quality flag, so
+an invalid value is sent as ``-`` (no value) and a questionable one as it is; pump values
+carry no artefact flag in any protocol.
 
 Times come as a :class:`SimTime`: protocol timers (ACK delays, poll periods, supervision)
 run on the device clock, real seconds, so ``--speed`` compresses the patient, not the
@@ -39,6 +42,7 @@ from drivers.intellivue.framer import IntelliVueFramer
 from drivers.intellivue.frames import BOF, EOF, Frame, escape
 from drivers.intellivue.monitor import IntelliVueMonitor, MonitorConfig
 from drivers.intellivue.monitor_values import MonitorValues, Numeric
+from drivers.masimo_ascii.device import Oximeter
 from drivers.readings import PumpState
 from drivers.sim.faults import DeviceRole
 from drivers.sim.ge_monitor import GeBedMonitor
@@ -50,6 +54,7 @@ __all__ = [
     "SIMULATORS",
     "BccRack",
     "IntelliVueBedMonitor",
+    "MasimoOximeter",
     "SimTime",
     "SimulatedDevice",
     "TextLineDevice",
@@ -298,6 +303,36 @@ class TextLineDevice:
         self._spoil = True
 
 
+class MasimoOximeter:
+    """A Masimo oximeter ("ASCII 1") streaming the scenario's SpO2 and pulse rate once a
+    second; PI is a constant 2.35 %."""
+
+    role: DeviceRole = "monitor"
+
+    def __init__(self, timeline: Timeline, period_s: float = 1.0) -> None:
+        if timeline.scenario.vitals is None:
+            raise ValueError("the scenario has no vitals for an oximeter")
+        self._timeline = timeline
+        self.oximeter = Oximeter(period_s, datetime.now().replace(microsecond=0))
+        self.description = "Masimo pulse oximeter, ASCII 1 serial output"
+
+    def receive(self, data: bytes, at: SimTime) -> bytes:
+        """The oximeter streams; it ignores what it is sent."""
+        return b""
+
+    def tick(self, at: SimTime) -> bytes:
+        vitals = self._timeline.vitals(at.scenario_s)
+        assert vitals is not None
+        values = self.oximeter.values
+        values.spo2, values.pulse_rate = vitals.spo2, vitals.pr
+        values.sensor_off = vitals.state("spo2") == "invalid"
+        values.low_quality = vitals.state("spo2") == "questionable"
+        return self.oximeter.tick(at.device_s)
+
+    def spoil_next_frame(self) -> None:
+        self.oximeter.spoil_next_line()
+
+
 def _bcc(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
     return BccRack(timeline, slots)
 
@@ -312,6 +347,12 @@ def _ge_dri(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
     if slots:
         raise ValueError("a GE monitor has no pump slots")
     return GeBedMonitor(timeline)
+
+
+def _masimo(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
+    if slots:
+        raise ValueError("a Masimo oximeter has no pump slots")
+    return MasimoOximeter(timeline)
 
 
 def _textline(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
@@ -331,6 +372,7 @@ SIMULATORS: Mapping[str, Callable[[Timeline, Sequence[str]], SimulatedDevice]] =
     "bbraun_bcc": _bcc,
     "ge_dri": _ge_dri,
     "intellivue": _intellivue,
+    "masimo_ascii": _masimo,
     "textline": _textline,
     "line": _line,
 }

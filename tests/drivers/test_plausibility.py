@@ -37,7 +37,6 @@ EXPECTED = {
     "MDC_PULS_OXIM_PULS_RATE": (15, 350),
     "MDC_PULS_OXIM_SAT_O2": (0, 100),
     "MDC_RESP_RATE": (0, 150),
-    "MDC_PULS_OXIM_PERF_REL": (0, 100),
     "MDC_AWAY_RESP_RATE": (0, 150),
     "MDC_TEMP_BODY": (15, 45),
     "MDC_FLOW_FLUID_PUMP": (0, 1200),
@@ -46,6 +45,10 @@ EXPECTED = {
     "MDC_RATE_DOSE": (0, math.inf),
     "MDC_TIME_PD_REMAIN": (0, math.inf),
     "X_BBRAUN_PRESS_REL_ALARM": (0, 100),
+    "MDC_PULS_OXIM_PERF_REL": (0, 30),
+    "X_MASIMO_SPCO": (0, 100),
+    "X_MASIMO_SPMET": (0, 100),
+    "X_MASIMO_PVI": (0, 100),
 }
 
 

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from drivers.readings import (
+    DEVICE_CONDITIONS,
     OBSERVATION_KINDS,
     Observation,
     PumpReading,
@@ -73,3 +74,22 @@ def test_readings_are_frozen() -> None:
     reading = VitalsReading(device_id="m", bed="b", ts=NOW)
     with pytest.raises(ValidationError):
         reading.bed = "other"  # type: ignore[misc]
+
+
+def test_device_conditions_are_a_fixed_set_each_once_and_survive_json() -> None:
+    reading = VitalsReading(
+        device_id="ox-1", bed="bed-1", ts=NOW, conditions=("sensor_off", "device_alarm")
+    )
+    assert parse_reading(reading.model_dump_json()).conditions == ("sensor_off", "device_alarm")
+    assert VitalsReading(device_id="m", bed="b", ts=NOW).conditions == ()
+    assert "low_signal_quality" in DEVICE_CONDITIONS
+    with pytest.raises(ValidationError):
+        VitalsReading(device_id="m", bed="b", ts=NOW, conditions=("on_fire",))
+    with pytest.raises(ValidationError):
+        VitalsReading(device_id="m", bed="b", ts=NOW, conditions=("sensor_off", "sensor_off"))
+
+
+def test_the_pulse_oximetry_codes_are_percentages() -> None:
+    codes = {kind.code: kind.unit for kind in OBSERVATION_KINDS}
+    for code in ("MDC_PULS_OXIM_PERF_REL", "X_MASIMO_SPCO", "X_MASIMO_SPMET", "X_MASIMO_PVI"):
+        assert codes[code] == "%"

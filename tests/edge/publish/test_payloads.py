@@ -7,9 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from drivers.readings import Observation, PumpReading, PumpStatus
+from drivers.readings import Observation, PumpReading, PumpStatus, VitalsReading
 from edge.cli import main
-from edge.publish.payloads import EnvelopeFactory, PumpTelemetry, StatusPayload
+from edge.publish.payloads import (
+    EnvelopeFactory,
+    PumpTelemetry,
+    StatusPayload,
+    VitalsTelemetry,
+)
 from edge.publish.topics import AckTopic, Topics
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -45,6 +50,24 @@ def test_telemetry_json_carries_the_reading_and_the_envelope() -> None:
         "ts": None,
     }
     assert body["pump"]["state"] == "infusing"
+    assert body["conditions"] == []
+
+
+def test_vitals_telemetry_publishes_the_device_conditions() -> None:
+    reading = VitalsReading(
+        device_id="ox-1",
+        bed="bed-1",
+        ts=NOW,
+        observations=(
+            Observation(code="MDC_PULS_OXIM_SAT_O2", value=None, unit="%", state="unavailable"),
+        ),
+        conditions=("sensor_off",),
+    )
+    fields = EnvelopeFactory("edge-1").fields(VitalsTelemetry, reading.ts)
+    body = json.loads(VitalsTelemetry.model_validate({**fields, **dict(reading)}).to_json())
+    assert body["conditions"] == ["sensor_off"]
+    schema = VitalsTelemetry.model_json_schema()
+    assert "sensor_off" in json.dumps(schema["properties"]["conditions"])
 
 
 def test_topics_follow_the_contract() -> None:
