@@ -10,8 +10,8 @@ driver         device side                                fed with
 =============  =========================================  ====================================
 bbraun_bcc     :class:`~drivers.bbraun_bcc.device.ComDevice`  one ``Pump`` per slot (a rack)
 intellivue     :class:`~drivers.intellivue.monitor.IntelliVueMonitor`  HR, PR, SpO2, RR, NIBP
-ge_dri         :class:`~drivers.ge_dri.monitor.GeMonitor`    HR, PR, SpO2, RR, NIBP, temperature
-masimo_ascii   :class:`~drivers.masimo_ascii.device.Oximeter`  SpO2, PR (PI constant)
+ge_dri         :class:`~drivers.ge_dri.monitor.GeMonitor`    HR, PR, SpO2, RR, NIBP, ``temp``
+masimo_ascii   :class:`~drivers.masimo_ascii.device.Oximeter`  SpO2, PR, ``pi``, ``spco``, ...
 textline       :class:`~drivers.textline.frames.LineFrame`     a VIT line, or a PMP line (slot)
 line           the textline monitor (``line``'s default options)  a VIT line
 =============  =========================================  ====================================
@@ -51,6 +51,7 @@ from drivers.textline.codec import encode_pump, encode_vitals
 from drivers.textline.frames import LineFrame
 
 __all__ = [
+    "PI_PCT",
     "SIMULATORS",
     "BccRack",
     "IntelliVueBedMonitor",
@@ -303,9 +304,14 @@ class TextLineDevice:
         self._spoil = True
 
 
+PI_PCT = 2.35
+"""The perfusion index (%) the Masimo simulator shows when the scenario has no ``pi`` track."""
+
+
 class MasimoOximeter:
-    """A Masimo oximeter ("ASCII 1") streaming the scenario's SpO2 and pulse rate once a
-    second; PI is a constant 2.35 %."""
+    """A Masimo oximeter ("ASCII 1") streaming the scenario's SpO2, pulse rate and, from
+    their optional tracks, PI (else a constant :data:`PI_PCT`), SpCO, SpMet and PVI (else
+    dashes) once a second."""
 
     role: DeviceRole = "monitor"
 
@@ -325,6 +331,8 @@ class MasimoOximeter:
         assert vitals is not None
         values = self.oximeter.values
         values.spo2, values.pulse_rate = vitals.spo2, vitals.pr
+        values.pi = PI_PCT if vitals.pi is None else vitals.pi
+        values.spco, values.spmet, values.pvi = vitals.spco, vitals.spmet, vitals.pvi
         values.sensor_off = vitals.state("spo2") == "invalid"
         values.low_quality = vitals.state("spo2") == "questionable"
         return self.oximeter.tick(at.device_s)

@@ -1,6 +1,6 @@
 """A simulated GE monitor (S/5 Computer Interface, driver ``ge_dri``) showing a scenario's
-vitals: HR (from ECG), PR and SpO2, impedance RR, the last NIBP and a constant axillary
-temperature of :data:`TEMPERATURE_C` (scenarios have no temperature track).
+vitals: HR (from ECG), PR and SpO2, impedance RR, the last NIBP and the axillary temperature
+of the scenario's ``temp`` track (a constant :data:`TEMPERATURE_C` when it has none).
 
 Artefacts reach the wire as DRI can carry them: an ``invalid`` value is sent as the
 DATA_INVALID marker; DRI has no "questionable" flag, so a questionable value is sent as it
@@ -51,6 +51,7 @@ class GeBedMonitor:
             shown["spo2"],
             shown["rr"],
         )
+        values.temp_c = TEMPERATURE_C if vitals.temp is None else vitals.temp
         nibp = vitals.nibp
         if nibp is None or nibp.state == "invalid":
             values.nibp = None

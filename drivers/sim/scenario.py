@@ -43,12 +43,14 @@ class _Frozen(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Quantity:
-    """A vital sign a scenario can describe: plausible range (also the clamp) and unit."""
+    """A vital sign a scenario can describe: plausible range (also the clamp), unit, and the
+    decimals its values carry on the wire (0: whole numbers)."""
 
     name: str
     unit: str
     low: float
     high: float
+    decimals: int = 0
 
 
 QUANTITIES: tuple[Quantity, ...] = (
@@ -59,8 +61,13 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("sbp", "mmHg", 40, 300),
     Quantity("dbp", "mmHg", 20, 200),
     Quantity("map", "mmHg", 30, 250),
+    Quantity("temp", "Cel", 25, 45, decimals=1),
+    Quantity("pi", "%", 0.02, 20, decimals=2),
+    Quantity("spco", "%", 0, 99, decimals=1),
+    Quantity("spmet", "%", 0, 99.9, decimals=1),
+    Quantity("pvi", "%", 0, 100),
 )
-"""Every vital sign of :class:`Vitals`, by field name; values are whole numbers on the wire."""
+"""Every vital sign of :class:`Vitals`, by field name, with its range and wire decimals."""
 
 
 class Change(_Frozen):
@@ -111,7 +118,9 @@ class Track(_Frozen):
 
 class Vitals(_Frozen):
     """The monitor's numerics. ``pr`` follows ``hr`` and ``map`` is (sbp + 2 dbp) / 3 when
-    omitted. NIBP is intermittent: a cuff measurement every ``nibp_interval_s`` seconds from
+    omitted. ``temp`` (body temperature), ``pi`` (perfusion index), ``spco``, ``spmet`` and
+    ``pvi`` are optional: a simulator that shows them sends its own default (or no value)
+    without them. NIBP is intermittent: a cuff measurement every ``nibp_interval_s`` seconds from
     ``nibp_first_s``, and at each of ``extra_cuffs``; the monitor shows the last one.
     ``artefacts`` flag values questionable or invalid (see :mod:`.bedside`)."""
 
@@ -122,6 +131,11 @@ class Vitals(_Frozen):
     sbp: Track
     dbp: Track
     map: Track | None = None
+    temp: Track | None = None
+    pi: Track | None = None
+    spco: Track | None = None
+    spmet: Track | None = None
+    pvi: Track | None = None
     nibp_interval_s: float = Field(default=300.0, ge=30, le=3600)
     nibp_first_s: float = Field(default=0.0, ge=0)
     extra_cuffs: tuple[ExtraCuff, ...] = ()

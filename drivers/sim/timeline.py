@@ -3,9 +3,10 @@
 :class:`Timeline` compiles a :class:`~.scenario.Scenario` once and then answers, for any
 ``t_s`` >= 0 and with no I/O or clock of its own:
 
-- :meth:`Timeline.vitals`: HR, PR, SpO2, RR (continuous, noise redrawn every scenario
-  second) and the last NIBP cuff measurement with its time (periodic or extra); whole
-  numbers, clamped to :data:`~.scenario.QUANTITIES`; the artefact flags open then (a cuff
+- :meth:`Timeline.vitals`: HR, PR, SpO2, RR and the optional temperature, PI, SpCO, SpMet
+  and PVI (continuous, noise redrawn every scenario second) and the last NIBP cuff
+  measurement with its time (periodic or extra); rounded to each quantity's decimals and
+  clamped to :data:`~.scenario.QUANTITIES`; the artefact flags open then (a cuff
   keeps the flag of the moment it was measured);
 - :meth:`Timeline.pump` / :meth:`Timeline.pumps`: each pump's programmed and delivered rate,
   volume infused (the integral of the delivered rate, see :mod:`.infusion`) and flags;
@@ -44,6 +45,7 @@ __all__ = [
 ValueState = Literal["valid"] | ArtefactState
 
 _LIMITS = {quantity.name: (quantity.low, quantity.high) for quantity in QUANTITIES}
+_DECIMALS = {quantity.name: quantity.decimals for quantity in QUANTITIES}
 _PRESSURE_PCT = {"occlusion": 100, "running": 12, "idle": 0}  # line pressure, % of limit
 
 
@@ -62,7 +64,10 @@ class Nibp:
 @dataclass(frozen=True, slots=True)
 class VitalSigns:
     """What the monitor shows: HR and PR (/min), SpO2 (%), RR (/min), last NIBP or none;
-    ``flags``: the continuous quantities flagged now, by name (``hr``, ``spo2``...)."""
+    ``flags``: the continuous quantities flagged now, by name (``hr``, ``spo2``...). The
+    optional tracks, ``None`` when the scenario has none: body temperature ``temp`` (Cel, one
+    decimal), perfusion index ``pi`` (%, two decimals), ``spco`` and ``spmet`` (%, one
+    decimal), ``pvi`` (%, whole)."""
 
     hr: int
     pr: int
@@ -70,6 +75,11 @@ class VitalSigns:
     rr: int
     nibp: Nibp | None
     flags: Mapping[str, ArtefactState] = field(default_factory=dict)
+    temp: float | None = None
+    pi: float | None = None
+    spco: float | None = None
+    spmet: float | None = None
+    pvi: float | None = None
 
     def state(self, name: str) -> ValueState:
         """How the monitor flags continuous quantity ``name`` now."""
@@ -145,10 +155,21 @@ class Timeline:
         """The scenario's length in seconds."""
         return self.scenario.duration_min * 60.0
 
-    def _value(self, name: str, track: Track, t_s: float, index: int) -> int:
+    def _level(self, name: str, track: Track, t_s: float, index: int) -> float:
+        """The track's value with noise, clamped to its range (not rounded)."""
         raw = track_level(track, t_s) + track.noise_sd * noise(self.seed, name, index)
         low, high = _LIMITS[name]
-        return round(min(max(raw, low), high))
+        return min(max(raw, low), high)
+
+    def _value(self, name: str, track: Track, t_s: float, index: int) -> int:
+        return round(self._level(name, track, t_s, index))
+
+    def _optional(self, name: str, t_s: float, index: int) -> float | None:
+        """Optional track ``name`` at ``t_s``, rounded to its decimals; ``None`` without one."""
+        track: Track | None = getattr(self.scenario.vitals, name)
+        if track is None:
+            return None
+        return round(self._level(name, track, t_s, index), _DECIMALS[name])
 
     def vitals(self, t_s: float) -> VitalSigns | None:
         """The monitor's values at ``t_s``; ``None`` if the scenario has no vitals."""
@@ -165,6 +186,11 @@ class Timeline:
             rr=self._value("rr", vitals.rr, t_s, second),
             nibp=self.nibp(t_s),
             flags=self._flags(t_s),
+            temp=self._optional("temp", t_s, second),
+            pi=self._optional("pi", t_s, second),
+            spco=self._optional("spco", t_s, second),
+            spmet=self._optional("spmet", t_s, second),
+            pvi=self._optional("pvi", t_s, second),
         )
 
     def _flags(self, t_s: float) -> dict[str, ArtefactState]:
