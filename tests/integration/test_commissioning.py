@@ -1,10 +1,12 @@
-"""Commissioning: listing ports by their stable names, and probing a device on a pty."""
+"""Commissioning: listing ports by their stable names, and probing a device on a pty or on
+``infusion-edge simulate --tcp`` (each simulated driver)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,68 @@ async def test_probe_of_a_missing_port_says_why(tmp_path: Path) -> None:
     assert code == 1
     assert "0 readings" in out
     assert "no such port" in out
+
+
+TRACKS = """
+name: probe-tracks
+description: a febrile, poorly perfused patient for the probe
+duration_min: 30
+vitals:
+  hr: {baseline: 76}
+  spo2: {baseline: 95}
+  rr: {baseline: 14}
+  sbp: {baseline: 120}
+  dbp: {baseline: 80}
+  temp: {baseline: 38.4}
+  pi: {baseline: 0.87}
+  pvi: {baseline: 14}
+"""
+
+PROBED = {
+    "ge_dri": ("MDC_TEMP_BODY=38.4 Cel", "MDC_PULS_OXIM_SAT_O2=95 %", "MDC_ECG_HEART_RATE=76"),
+    "masimo_ascii": ("MDC_PULS_OXIM_PERF_REL=0.87 %", "X_MASIMO_PVI=14 %", "X_MASIMO_SPCO="),
+    "line": ("MDC_ECG_HEART_RATE=76 /min", "MDC_PULS_OXIM_SAT_O2=95 %", "MDC_RESP_RATE=14"),
+}
+"""What ``probe`` prints for each driver against its simulator playing :data:`TRACKS`."""
+
+
+@contextlib.asynccontextmanager
+async def simulate_tcp(driver: str, scenario: Path) -> AsyncIterator[str]:
+    """``infusion-edge simulate --driver DRIVER --tcp 0`` as a subprocess; yields its URL."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "edge.cli",
+        "simulate",
+        "--driver",
+        driver,
+        "--scenario",
+        str(scenario),
+        "--tcp",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=REPO_ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        url = (await asyncio.wait_for(process.stdout.readline(), 20)).decode().strip()
+        assert url.startswith("socket://"), url
+        yield url
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        assert await asyncio.wait_for(process.wait(), 10) == 0
+
+
+@pytest.mark.parametrize("driver", sorted(PROBED))
+async def test_probe_reads_each_simulated_driver_over_tcp(driver: str, tmp_path: Path) -> None:
+    scenario = tmp_path / "tracks.yaml"
+    scenario.write_text(TRACKS, encoding="utf-8")
+    async with simulate_tcp(driver, scenario) as url:
+        code, out = await run_probe(url, "--driver", driver, "--seconds", "5")
+    assert code == 0, out
+    assert "vitals: " in out
+    for expected in PROBED[driver]:
+        assert expected in out, (expected, out)
+    assert " 0 bad frames" in out
