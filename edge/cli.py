@@ -24,7 +24,13 @@ from drivers.sim.cli import add_arguments as add_simulate_arguments
 from drivers.sim.cli import run as simulate
 from edge import __version__
 from edge.bundled import bundled
-from edge.commissioning import format_ports, list_serial_ports, probe
+from edge.commissioning import (
+    ProbeOptionsError,
+    format_ports,
+    list_serial_ports,
+    probe,
+    probe_options,
+)
 from edge.config import Config, ConfigError, load_config
 from edge.daemon import Daemon
 from edge.logs import setup_logging
@@ -79,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--driver", required=True, choices=driver_names())
     probe.add_argument("--address", help="the device's address on a shared port (rack slot)")
     probe.add_argument("--seconds", type=float, default=15.0, help="how long to listen")
+    probe.add_argument("--options", help="the driver's options, a YAML mapping: '{period_s: 10}'")
     commands.add_parser("schemas", help="print the JSON Schemas of the MQTT payloads")
     return parser
 
@@ -112,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_ports(list_serial_ports()))
         return 0
     if args.command == "probe":
-        return _probe(args.port, args.driver, args.seconds, args.address)
+        return _probe(args.port, args.driver, args.seconds, args.address, args.options)
     if args.command == "drivers":
         for name in driver_names():
             print(f"{name:12} {get_driver(name).summary}")
@@ -152,9 +159,16 @@ def _ack_key(dashboard: str, secret: str) -> str:
     )
 
 
-def _probe(port: str, driver: str, seconds: float, address: str | None) -> int:
+def _probe(
+    port: str, driver: str, seconds: float, address: str | None, options_text: str | None
+) -> int:
+    try:
+        options = probe_options(driver, options_text)
+    except ProbeOptionsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     setup_logging("WARNING")
-    result = asyncio.run(probe(port, driver, seconds, address))
+    result = asyncio.run(probe(port, driver, seconds, address, options=options))
     print(
         f"{len(result.readings)} readings, {result.frames_ok} good frames, "
         f"{result.frames_bad} bad frames"

@@ -4,7 +4,9 @@
 ``by-path`` names (use these in the config: ``/dev/ttyUSB0`` can change at the next boot).
 ``infusion-edge probe PORT --driver NAME`` runs the driver against one device for a few
 seconds through the daemon's own link session, printing every reading and the link's frame
-counts, so cabling and settings can be checked before going live.
+counts, so cabling and settings can be checked before going live. ``--options YAML`` gives
+the device's driver options as an inline mapping (a ``line`` device's format, a GE period),
+checked as ``config check`` checks them (:func:`probe_options`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+import yaml
+from pydantic import ValidationError
 from serial.tools import list_ports
 
 from drivers.readings import PumpReading, VitalsReading
@@ -25,11 +29,20 @@ from edge.backoff import Backoff
 from edge.bus import Bus
 from edge.clock import SystemClock
 from edge.config import DeviceConfig
+from edge.config_errors import problems_from_validation
 from edge.device_state import DeviceState
 from edge.items import InputItem
 from edge.session import LinkSession
 
-__all__ = ["PortInfo", "ProbeResult", "format_ports", "list_serial_ports", "probe"]
+__all__ = [
+    "PortInfo",
+    "ProbeOptionsError",
+    "ProbeResult",
+    "format_ports",
+    "list_serial_ports",
+    "probe",
+    "probe_options",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +94,29 @@ def format_ports(ports: list[PortInfo]) -> str:
     return "\n".join(lines)
 
 
+class ProbeOptionsError(ValueError):
+    """``--options`` the driver cannot use; the message has one located problem a line."""
+
+
+def probe_options(driver: str, text: str | None) -> dict[str, Any]:
+    """The driver options in YAML ``text`` (a mapping; none: the defaults), validated by the
+    driver as ``config check`` does; raises :class:`ProbeOptionsError`."""
+    if text is None:
+        return {}
+    try:
+        options = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ProbeOptionsError(f"options: not YAML: {exc}") from None
+    if not isinstance(options, dict):
+        raise ProbeOptionsError("options: give a mapping, like '{period_s: 10}'")
+    try:
+        get_driver(driver).options.model_validate(options)
+    except ValidationError as exc:
+        problems = problems_from_validation(exc, prefix="options")
+        raise ProbeOptionsError("\n".join(str(problem) for problem in problems)) from None
+    return options
+
+
 @dataclass(slots=True)
 class ProbeResult:
     """What a probe saw: readings, frame counts and the last link error."""
@@ -107,9 +143,15 @@ def _describe(reading: PumpReading | VitalsReading) -> str:
 
 
 async def probe(
-    port: str, driver: str, seconds: float, address: str | None = None, out: TextIO = sys.stdout
+    port: str,
+    driver: str,
+    seconds: float,
+    address: str | None = None,
+    out: TextIO = sys.stdout,
+    options: dict[str, Any] | None = None,
 ) -> ProbeResult:
-    """Read one device on ``port`` with ``driver`` for ``seconds``; print as it goes."""
+    """Read one device on ``port`` with ``driver`` (and its ``options``, see
+    :func:`probe_options`) for ``seconds``; print as it goes."""
     device = DeviceConfig(
         id="probe",
         bed="probe",
@@ -117,6 +159,7 @@ async def probe(
         port=port,
         address=address,
         timeout_s=max(seconds, 1.0),
+        options=options or {},
     )
     bus: Bus[InputItem] = Bus()
     items = bus.subscribe("probe")

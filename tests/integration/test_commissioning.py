@@ -146,3 +146,32 @@ async def test_probe_reads_each_simulated_driver_over_tcp(driver: str, tmp_path:
     for expected in PROBED[driver]:
         assert expected in out, (expected, out)
     assert " 0 bad frames" in out
+
+
+MASIMO_AS_LINE = (
+    '{start: null, checksum: null, keyvalue: {separator: " "}, fields: {'
+    'SPO2: {code: MDC_PULS_OXIM_SAT_O2, strip: "%", no_value: ["---"]}, '
+    'PI: {code: MDC_PULS_OXIM_PERF_REL, strip: "%", no_value: ["--.--"]}}}'
+)
+"""A ``line`` profile of Masimo's ASCII 1 output (SpO2 and PI), inline for ``--options``."""
+
+
+async def test_probe_reads_a_line_device_described_by_options(tmp_path: Path) -> None:
+    scenario = tmp_path / "tracks.yaml"
+    scenario.write_text(TRACKS, encoding="utf-8")
+    async with simulate_tcp("masimo_ascii", scenario) as url:
+        code, out = await run_probe(
+            url, "--driver", "line", "--options", MASIMO_AS_LINE, "--seconds", "4"
+        )
+    assert code == 0, out
+    assert "MDC_PULS_OXIM_SAT_O2=95 %  MDC_PULS_OXIM_PERF_REL=0.87 %" in out
+
+
+async def test_probe_options_are_checked_like_the_config() -> None:
+    bad = '{fields: {SPO2: {code: MDC_PULS_OXIM_SAT_O2, unit: "mmHg"}}, regex: "("}'
+    code, out = await run_probe("/dev/null", "--driver", "line", "--options", bad)
+    assert code == 2
+    assert "options." in out
+    assert "0 readings" not in out  # refused before opening the port
+    code, out = await run_probe("/dev/null", "--driver", "ge_dri", "--options", "[5]")
+    assert (code, out.strip()) == (2, "options: give a mapping, like '{period_s: 10}'")
