@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the daemon")
     run.add_argument("--config", required=True, type=Path, help="YAML config file")
 
-    demo = commands.add_parser("demo", help="simulated 4-bed clinic and the daemon, on loopback")
+    demo = commands.add_parser("demo", help="simulated 5-bed clinic and the daemon, on loopback")
     demo.add_argument("--config", type=Path, default=DEFAULT_DEMO_CONFIG, help="demo config")
     demo.add_argument("--broker", help="use this broker (mqtt://HOST:PORT), not an embedded one")
 

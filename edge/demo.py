@@ -1,10 +1,12 @@
 """``infusion-edge demo``: a simulated clinic, a broker and the daemon, on loopback.
 
 Every device of the demo config on ``socket://127.0.0.1:PORT`` gets a protocol simulator
-there (a B. Braun ComDevice or a Philips IntelliVue monitor) driven by its chair's scenario,
-started part-way so that something happens within minutes: chair 1 is a hypertensive responder
-(medium hypertension at once, high after the next cuff reading), chair 2's pump is programmed
-ten times too fast (setpoint mismatch when it starts), chairs 3 and 4 run normal sessions. The
+there (a B. Braun ComDevice, a Philips IntelliVue or GE monitor, a Masimo oximeter) driven by
+its chair's scenario, started part-way so that something happens within minutes: chair 1 is a
+hypertensive responder (medium hypertension at once, high after the next cuff reading), chair
+2's pump is programmed ten times too fast (setpoint mismatch when it starts), chairs 3 and 4
+run normal sessions, chair 5 (a GE monitor and a Masimo oximeter) desaturates (``spo2_low``
+medium about 45 s after the start, high about 2 min after, from both devices). The
 simulators run at real speed: scenario time and wall time agree, so rates stay true.
 """
 
@@ -47,6 +49,7 @@ DEMO_SCENARIOS: dict[str, DemoBed] = {
     "chair-2": DemoBed("pump-ten-times-too-fast", 4.8),
     "chair-3": DemoBed("normal-ketamine", 0.0),
     "chair-4": DemoBed("normal-ketamine", 20.0),
+    "chair-5": DemoBed("desaturation", 19.5),
 }
 
 
@@ -94,13 +97,15 @@ async def run_demo(config: Config, broker_url: str | None = None) -> None:
 def _print_where_to_look(config: Config) -> None:
     root = f"{config.mqtt.topic_prefix}/{config.site}/#"
     lines = [
-        "infusion-edge demo: 4 chairs, simulated B. Braun pumps and Philips monitors",
+        "infusion-edge demo: 5 chairs, simulated B. Braun pumps, Philips and GE monitors and a "
+        "Masimo oximeter",
         f"  MQTT broker   {config.mqtt.url}   (mosquitto_sub -h 127.0.0.1 -p "
         f"{urllib.parse.urlsplit(config.mqtt.url).port} -t '{root}' -v)",
         f"  dashboard     http://{config.http.bind}:{config.http.port}/   (acknowledge as "
         "nurse.demo / demo-nurse)",
         f"  metrics       http://{config.http.bind}:{config.http.port}/metrics",
-        "  chair 1: hypertensive responder; chair 2: pump ten times too fast; 3, 4: normal",
+        "  chair 1: hypertensive responder; chair 2: pump ten times too fast; 3, 4: normal; "
+        "5 (GE monitor, Masimo oximeter): desaturation",
         "  Ctrl-C stops everything cleanly.",
     ]
     print("\n".join(lines), flush=True)

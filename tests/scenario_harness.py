@@ -3,7 +3,8 @@
 For a bed this wires, byte for byte and with no sockets:
 
     scenario timeline -> simulated devices (``drivers.sim.build_device``: a B. Braun rack with
-    the scenario's pump slots, a Philips IntelliVue monitor) -> their cable (``WirePlan``:
+    the scenario's pump slots, a Philips IntelliVue monitor, or a GE monitor or a Masimo
+    oximeter in its place) -> their cable (``WirePlan``:
     silence, disconnect, garbage, bad checksums, byte-by-byte, as ``drivers.sim.runner`` and
     ``drivers.sim.serve`` apply them) -> the real host conversations (``Driver.conversation``)
     -> readings and device states -> a real :class:`~edge.alarms.engine.AlarmEngine`.
@@ -53,6 +54,7 @@ import yaml
 
 from drivers.base import Conversation, DeviceTarget, Driver, Instant
 from drivers.readings import PumpReading, VitalsReading
+from drivers.registry import get_driver
 from drivers.sim.bedside import Ack
 from drivers.sim.devices import SimTime, SimulatedDevice, build_device
 from drivers.sim.scenario import Scenario, load_scenario, parse_scenario
@@ -74,6 +76,7 @@ __all__ = [
     "BED",
     "KETAMINE_ORDER",
     "MONITOR",
+    "MONITOR_DRIVERS",
     "SCENARIOS",
     "SCENARIO_DASHBOARD",
     "WALL0",
@@ -167,26 +170,41 @@ class Seen:
         return (self.event.at - self.wall0).total_seconds() / 60.0
 
 
+MONITOR_DRIVERS = ("intellivue", "ge_dri", "masimo_ascii")
+"""The vitals drivers a bed's monitor may be read by in the harness."""
+
+
+def monitor_timeout_s(driver: str, options: dict[str, object], timeout_s: float) -> float:
+    """``timeout_s``, or the driver's floor for ``options`` when that is longer (GE with
+    default options: ``resend_after_s`` 15 s + ``period_s`` 5 s = 20 s)."""
+    found = get_driver(driver)
+    return max(timeout_s, found.min_timeout_for(found.options.model_validate(options)).seconds)
+
+
 def bed_config(
     scenario: Scenario,
     order: InfusionOrder | None = KETAMINE_ORDER,
     *,
+    monitor_driver: str = "intellivue",
     monitor_options: dict[str, object] | None = None,
     pump_options: dict[str, object] | None = None,
     timeout_s: float = 10.0,
 ) -> Config:
-    """A config with the bed :data:`BED` and its ``order``: an IntelliVue monitor (when the
-    scenario has vitals) and the scenario's pumps on one B. Braun rack, default timeouts."""
+    """A config with the bed :data:`BED` and its ``order``: a monitor :data:`MONITOR` (when
+    the scenario has vitals) read by ``monitor_driver`` (a Philips IntelliVue by default, a
+    GE monitor ``ge_dri`` or a Masimo oximeter ``masimo_ascii``: see
+    :data:`MONITOR_DRIVERS`) and the scenario's pumps on one B. Braun rack, default
+    timeouts (the monitor's at least its driver's floor)."""
     devices: list[DeviceConfig] = []
     if scenario.vitals is not None:
         devices.append(
             DeviceConfig(
                 id=MONITOR,
                 bed=BED,
-                driver="intellivue",
+                driver=monitor_driver,
                 port=f"sim://{BED}/monitor",
                 options=monitor_options or {},
-                timeout_s=timeout_s,
+                timeout_s=monitor_timeout_s(monitor_driver, monitor_options or {}, timeout_s),
             )
         )
     devices += [
@@ -592,11 +610,13 @@ class BedSimulation:
         name: str,
         order: InfusionOrder | None = KETAMINE_ORDER,
         edit: Callable[[dict[str, Any]], None] | None = None,
+        *,
+        monitor_driver: str = "intellivue",
     ) -> BedSimulation:
         """The shipped scenario ``name`` (``edit``: a variant, see :func:`shipped_scenario`)
-        with the bed's ``order``."""
+        with the bed's ``order``, its monitor read by ``monitor_driver``."""
         scenario = shipped_scenario(name, edit)
-        return cls(scenario, bed_config(scenario, order))
+        return cls(scenario, bed_config(scenario, order, monitor_driver=monitor_driver))
 
     def device(self, device_id: str) -> DeviceConfig:
         """The configured device ``device_id``; raises :class:`KeyError`."""

@@ -50,17 +50,31 @@ def test_every_example_config_loads(path: Path) -> None:
         assert device.bed in config.beds
 
 
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_config_passes_config_check_without_warnings(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["config", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: ok" in out
+    assert "warning" not in out
+
+
 def test_examples_exist() -> None:
     assert {p.name for p in EXAMPLES} >= {"demo.yaml", "ketamine-clinic.yaml"}
 
 
-def test_the_clinic_example_is_four_beds_each_with_pump_monitor_and_order() -> None:
-    config = load_config(CONFIG_DIR / "ketamine-clinic.yaml")
-    assert len(config.beds) == 4
+@pytest.mark.parametrize("name", ["ketamine-clinic.yaml", "demo.yaml"])
+def test_the_clinic_examples_are_five_beds_each_with_pump_monitor_and_order(name: str) -> None:
+    config = load_config(CONFIG_DIR / name)
+    assert len(config.beds) == 5
     for bed_id, bed in config.beds.items():
         assert bed.order is not None
         drivers = sorted(d.driver for d in config.devices if d.bed == bed_id)
-        assert drivers == ["bbraun_bcc", "intellivue"]
+        if bed_id == "chair-5":  # a GE monitor and a Masimo oximeter
+            assert drivers == ["bbraun_bcc", "ge_dri", "masimo_ascii"]
+        else:
+            assert drivers == ["bbraun_bcc", "intellivue"]
 
 
 def test_defaults_follow_the_design(tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ async def test_demo_serves_the_alarm_and_metrics_and_stops_on_ctrl_c(
             await subscriber.wait_until(
                 lambda: (
                     {m.topic.split("/")[6] for m in subscriber.on("/telemetry")}
-                    >= {"pump-1", "monitor-1", "pump-4", "monitor-4"}
+                    >= {"pump-1", "monitor-1", "pump-4", "monitor-4", "monitor-5", "oximeter-5"}
                 ),
                 timeout=30,
             )
