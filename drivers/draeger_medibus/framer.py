@@ -5,7 +5,7 @@ Wire layout::
     command:   ESC (0x1B) | code | argument (printable ASCII) | checksum (2) | CR (0x0D)
     response:  SOH (0x01) | echo of the command code | data     | checksum (2) | CR
     checksum:  the byte sum from ESC/SOH to the last data byte, mod 256, as two ASCII hex
-               digits (upper case on the wire; either case accepted)
+               digits, upper case (a lower-case digit is a corrupt checksum)
 
 Both ends are peers: a command from the other side may arrive *inside* a response being
 received (between its SOH and its CR); it is framed and reported on its own, and the response
@@ -16,7 +16,7 @@ carries on. Receiver rules, byte by byte:
 - outside a message every byte but ESC and SOH is line noise (counted in ``dropped``);
 - ESC inside a command, or SOH anywhere inside a message, ends the unfinished message as a
   :class:`BadFrame` and opens a new one (resync on the next start byte);
-- another control byte (< 0x20) inside a message, a checksum that is not two hex digits or
+- another control byte (< 0x20) inside a message, a checksum that is not two upper-case hex digits or
   does not match, or a message longer than the protocol's maximum (256 bytes for a command,
   3845 for a response) is a :class:`BadFrame`; an overlong message is skipped up to its CR;
 - a NOP command carrying the checksum ``46`` printed in the protocol document's appendix
@@ -56,7 +56,7 @@ MAX_COMMAND = 256
 MAX_RESPONSE = 3845
 NOP = 0x30
 _NOP_APPENDIX_CHECKSUM = b"46"
-_HEX = frozenset(b"0123456789ABCDEFabcdef")
+_HEX = frozenset(b"0123456789ABCDEF")
 
 MessageKind = Literal["command", "response"]
 
@@ -96,8 +96,8 @@ def check_message(raw: bytes) -> Message | BadFrame:
         return BadFrame(f"{kind} of {len(raw)} bytes is too short")
     body, check = raw[:-2], raw[-2:]
     if not set(check) <= _HEX:
-        return BadFrame(f"{kind} checksum {check!r} is not two hex digits")
-    if check.upper() != checksum(body):
+        return BadFrame(f"{kind} checksum {check!r} is not two upper-case hex digits")
+    if check != checksum(body):
         nop = kind == "command" and body == bytes((ESC, NOP))
         if not (nop and check == _NOP_APPENDIX_CHECKSUM):
             return BadFrame(f"{kind} checksum {check.decode()} != {checksum(body).decode()}")
@@ -164,7 +164,7 @@ class MedibusFramer:
             self._close(partial)
         elif partial.skipping:
             return
-        elif byte < 0x20:
+        elif byte < 0x20 and not (byte == NAK and partial.raw == bytes((SOH,))):
             out.append(BadFrame(f"control byte 0x{byte:02X} inside a message"))
             self._close(partial)
         else:
