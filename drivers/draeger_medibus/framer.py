@@ -16,9 +16,9 @@ carries on. Receiver rules, byte by byte:
 - outside a message every byte but ESC and SOH is line noise (counted in ``dropped``);
 - ESC inside a command, or SOH anywhere inside a message, ends the unfinished message as a
   :class:`BadFrame` and opens a new one (resync on the next start byte);
-- another control byte (< 0x20) inside a message, a checksum that is not two upper-case hex digits or
-  does not match, or a message longer than the protocol's maximum (256 bytes for a command,
-  3845 for a response) is a :class:`BadFrame`; an overlong message is skipped up to its CR;
+- another control byte (< 0x20) inside a message, a checksum that is not two upper-case hex
+  digits or does not match, or a message longer than the protocol's maximum (256 bytes for a
+  command, 3845 for a response) is a :class:`BadFrame`; an overlong one is skipped to its CR;
 - a NOP command carrying the checksum ``46`` printed in the protocol document's appendix
   (the rule gives ``4B``) is accepted (fact sheet §7).
 
