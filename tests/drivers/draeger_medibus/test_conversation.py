@@ -192,3 +192,26 @@ def test_any_bytes_never_raise_and_never_make_a_reading_out_of_garbage(chunks: l
     for index, chunk in enumerate(chunks):
         exchange = host.receive(chunk, at(index * 0.1))
         assert exchange.readings == []
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 200), st.integers(0, 7))
+def test_a_flipped_bit_in_a_reply_never_yields_a_wrong_value(index: int, bit: int) -> None:
+    host = MedibusConversation(TARGET)
+    vent = Ventilator(VentilatorValues())
+    data = host.open(at(0))
+    readings: list[VitalsReading] = []
+    for step in range(20):  # 0.5 s apart: a lost reply is noticed after reply_timeout_s
+        now = step * 0.5
+        data = data or host.tick(at(now))
+        answer = bytearray(vent.receive(data, now))
+        if step == 2 and answer:  # the first measured-data reply
+            answer[index % len(answer)] ^= 1 << bit
+        exchange = host.receive(bytes(answer), at(now))
+        readings += [r for r in exchange.readings if isinstance(r, VitalsReading)]
+        data = exchange.send
+    assert readings  # the request went out again (or the link was set up again)
+    for reading in readings:
+        assert reading.value("MDC_VENT_RESP_RATE") == 14
+        assert reading.value("MDC_VOL_AWAY_TIDAL_EXP") == 450
+        assert reading.value("MDC_PRESS_AWAY_INSP_PEAK") == 22
