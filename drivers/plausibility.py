@@ -85,6 +85,16 @@ PLAUSIBLE_RANGES: Mapping[str, PlausibleRange] = MappingProxyType(
         "X_MASIMO_SPCO": PlausibleRange(0, 100),  # %
         "X_MASIMO_SPMET": PlausibleRange(0, 100),  # %
         "X_MASIMO_PVI": PlausibleRange(0, 100),  # %
+        "MDC_VENT_RESP_RATE": PlausibleRange(0, 150),  # /min
+        "MDC_VOL_AWAY_TIDAL_EXP": PlausibleRange(0, 4000),  # mL
+        "MDC_VOL_MINUTE_AWAY": PlausibleRange(0, 100),  # L/min
+        "MDC_PRESS_AWAY_INSP_PEAK": PlausibleRange(-20, 150),  # mbar
+        "MDC_PRESS_RESP_PLAT": PlausibleRange(-20, 150),  # mbar
+        "MDC_PRESS_AWAY_INSP_MEAN": PlausibleRange(-20, 150),  # mbar
+        "MDC_VENT_PRESS_AWAY_END_EXP_POS": PlausibleRange(-10, 60),  # mbar
+        "MDC_VENT_CONC_AWAY_O2_INSP": PlausibleRange(18, 100),  # %
+        "MDC_AWAY_CO2_ET": PlausibleRange(0, 150),  # mm[Hg]
+        "X_DRAEGER_CO2_ET_PCT": PlausibleRange(0, 20),  # %
     }
 )
 """Code -> its plausible range (defaults; the edge's config may override rows)."""

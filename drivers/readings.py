@@ -104,6 +104,19 @@ OBSERVATION_KINDS: tuple[ObservationKind, ...] = (
     ObservationKind("X_MASIMO_SPCO", "%", "carboxyhaemoglobin (SpCO)", "vitals"),
     ObservationKind("X_MASIMO_SPMET", "%", "methaemoglobin (SpMet)", "vitals"),
     ObservationKind("X_MASIMO_PVI", "%", "pleth variability index (PVI)", "vitals"),
+    # Ventilator quantities (Dräger MEDIBUS), in the units the device reports. The MDC names
+    # are IEEE 11073-10101 reference ids as the fact sheet and common mappings give them (not
+    # checked against RTMMS). EtCO2 in % has no MDC unit match here: vendor code.
+    ObservationKind("MDC_VENT_RESP_RATE", "/min", "ventilation rate", "vitals"),
+    ObservationKind("MDC_VOL_AWAY_TIDAL_EXP", "mL", "expiratory tidal volume", "vitals"),
+    ObservationKind("MDC_VOL_MINUTE_AWAY", "L/min", "minute volume", "vitals"),
+    ObservationKind("MDC_PRESS_AWAY_INSP_PEAK", "mbar", "peak airway pressure", "vitals"),
+    ObservationKind("MDC_PRESS_RESP_PLAT", "mbar", "plateau pressure", "vitals"),
+    ObservationKind("MDC_PRESS_AWAY_INSP_MEAN", "mbar", "mean airway pressure", "vitals"),
+    ObservationKind("MDC_VENT_PRESS_AWAY_END_EXP_POS", "mbar", "PEEP", "vitals"),
+    ObservationKind("MDC_VENT_CONC_AWAY_O2_INSP", "%", "inspired O2 (FiO2)", "vitals"),
+    ObservationKind("MDC_AWAY_CO2_ET", "mm[Hg]", "end-tidal CO2", "vitals"),
+    ObservationKind("X_DRAEGER_CO2_ET_PCT", "%", "end-tidal CO2, % (Dräger)", "vitals"),
 )
 
 _BY_CODE = {kind.code: kind for kind in OBSERVATION_KINDS}

@@ -15,6 +15,7 @@ __all__ = ["driver_names", "get_driver"]
 
 _DRIVERS: dict[str, str] = {
     "bbraun_bcc": "drivers.bbraun_bcc.driver:DRIVER",
+    "draeger_medibus": "drivers.draeger_medibus.driver:DRIVER",
     "ge_dri": "drivers.ge_dri.driver:DRIVER",
     "intellivue": "drivers.intellivue.driver:DRIVER",
     "line": "drivers.line.driver:DRIVER",

@@ -14,6 +14,7 @@ ge_dri         :class:`~drivers.ge_dri.monitor.GeMonitor`    HR, PR, SpO2, RR, N
 masimo_ascii   :class:`~drivers.masimo_ascii.device.Oximeter`  SpO2, PR, ``pi``, ``spco``, ...
 textline       :class:`~drivers.textline.frames.LineFrame`     a VIT line, or a PMP line (slot)
 line           the textline monitor (``line``'s default options)  a VIT line
+draeger_medibus :class:`~drivers.draeger_medibus.ventilator.Ventilator`  ``ventilator`` tracks
 =============  =========================================  ====================================
 
 Artefacts (:mod:`.bedside`) reach the wire in each protocol's own way: the IntelliVue
@@ -363,6 +364,14 @@ def _masimo(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
     return MasimoOximeter(timeline)
 
 
+def _draeger_medibus(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
+    if slots:
+        raise ValueError("a ventilator has no pump slots")
+    from drivers.sim.medibus_ventilator import MedibusVentilator
+
+    return MedibusVentilator(timeline)
+
+
 def _textline(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
     if len(slots) > 1:
         raise ValueError("a textline port carries one device: give at most one slot")
@@ -383,6 +392,7 @@ SIMULATORS: Mapping[str, Callable[[Timeline, Sequence[str]], SimulatedDevice]] =
     "masimo_ascii": _masimo,
     "textline": _textline,
     "line": _line,
+    "draeger_medibus": _draeger_medibus,
 }
 """Driver name -> how to build its simulator from a timeline and the pump slots asked for."""
 

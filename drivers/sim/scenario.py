@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from drivers.sim.bedside import Ack, Artefact, ExtraCuff
 from drivers.sim.faults import FAULT_KINDS, Fault, PumpFault
 from drivers.sim.programs import ACTIONS, PumpSpec
+
+if TYPE_CHECKING:
+    from drivers.sim.ventilation import Ventilation
 
 __all__ = [
     "QUANTITIES",
@@ -185,6 +188,8 @@ class Scenario(_Frozen):
     pumps: tuple[PumpSpec, ...] = ()
     faults: tuple[Fault, ...] = ()
     acks: tuple[Ack, ...] = ()
+    ventilator: Ventilation | None = None
+    """Optional ventilator tracks (:mod:`.ventilation`), for a MEDIBUS simulator."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -290,3 +295,13 @@ def load_scenario(path: Path | str) -> Scenario:
     except OSError as exc:
         raise ScenarioError(str(path), [f"cannot read: {exc.strerror or exc}"]) from None
     return parse_scenario(text, str(path))
+
+
+def _resolve_ventilation() -> None:
+    """Bind the ``ventilator`` field's type (its module imports :class:`Track` from here)."""
+    from drivers.sim.ventilation import Ventilation
+
+    Scenario.model_rebuild(_types_namespace={"Ventilation": Ventilation})
+
+
+_resolve_ventilation()

@@ -1,0 +1,1 @@
+"""Dräger MEDIBUS (RS-232 "slow data"): intensive-care ventilators, polled for measured data."""
