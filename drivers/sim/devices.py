@@ -14,6 +14,7 @@ ge_dri         :class:`~drivers.ge_dri.monitor.GeMonitor`    HR, PR, SpO2, RR, N
 masimo_ascii   :class:`~drivers.masimo_ascii.device.Oximeter`  SpO2, PR, ``pi``, ``spco``, ...
 textline       :class:`~drivers.textline.frames.LineFrame`     a VIT line, or a PMP line (slot)
 line           the textline monitor (``line``'s default options)  a VIT line
+alaris_asena   :class:`~drivers.alaris_asena.device.AsenaPump`  one pump (a slot of the scenario)
 =============  =========================================  ====================================
 
 Artefacts (:mod:`.bedside`) reach the wire in each protocol's own way: the IntelliVue
@@ -44,6 +45,7 @@ from drivers.intellivue.monitor import IntelliVueMonitor, MonitorConfig
 from drivers.intellivue.monitor_values import MonitorValues, Numeric
 from drivers.masimo_ascii.device import Oximeter
 from drivers.readings import PumpState
+from drivers.sim.asena import AsenaSyringePump
 from drivers.sim.faults import DeviceRole
 from drivers.sim.ge_monitor import GeBedMonitor
 from drivers.sim.timeline import PumpSnapshot, Timeline, ValueState
@@ -376,6 +378,12 @@ def _line(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
     return TextLineDevice(timeline)
 
 
+def _asena(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
+    if len(slots) > 1:
+        raise ValueError("an Alaris Asena port carries one pump: give at most one slot")
+    return AsenaSyringePump(timeline, slots[0] if slots else None)
+
+
 SIMULATORS: Mapping[str, Callable[[Timeline, Sequence[str]], SimulatedDevice]] = {
     "bbraun_bcc": _bcc,
     "ge_dri": _ge_dri,
@@ -383,6 +391,7 @@ SIMULATORS: Mapping[str, Callable[[Timeline, Sequence[str]], SimulatedDevice]] =
     "masimo_ascii": _masimo,
     "textline": _textline,
     "line": _line,
+    "alaris_asena": _asena,
 }
 """Driver name -> how to build its simulator from a timeline and the pump slots asked for."""
 
