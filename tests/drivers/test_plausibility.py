@@ -49,6 +49,7 @@ EXPECTED = {
     "X_MASIMO_SPCO": (0, 100),
     "X_MASIMO_SPMET": (0, 100),
     "X_MASIMO_PVI": (0, 100),
+    "X_ALARIS_PRESS_LINE": (-100, 2000),
 }
 
 
