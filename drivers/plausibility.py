@@ -78,6 +78,7 @@ PLAUSIBLE_RANGES: Mapping[str, PlausibleRange] = MappingProxyType(
         "MDC_FLOW_FLUID_PUMP": PlausibleRange(0, 1200),  # mL/h
         "MDC_VOL_FLUID_DELIV": PlausibleRange(0, 10_000),  # mL
         "MDC_VOL_FLUID_TBI_REMAIN": PlausibleRange(0, 10_000),  # mL
+        "X_ALARIS_PRESS_LINE": PlausibleRange(-100, 2000),  # mm[Hg]: a syringe pump's line
         "MDC_RATE_DOSE": PlausibleRange(0, INF),  # the pump's unit, which varies: sign only
         "MDC_TIME_PD_REMAIN": PlausibleRange(0, INF),  # s
         "X_BBRAUN_PRESS_REL_ALARM": PlausibleRange(0, 100),  # % of the alarm limit (BCC INP2)

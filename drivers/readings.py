@@ -117,6 +117,9 @@ OBSERVATION_KINDS: tuple[ObservationKind, ...] = (
     ObservationKind("MDC_VENT_CONC_AWAY_O2_INSP", "%", "inspired O2 (FiO2)", "vitals"),
     ObservationKind("MDC_AWAY_CO2_ET", "mm[Hg]", "end-tidal CO2", "vitals"),
     ObservationKind("X_DRAEGER_CO2_ET_PCT", "%", "end-tidal CO2, % (Dräger)", "vitals"),
+    # Vendor code: no IEEE 11073-10101 term for an infusion line pressure could be confirmed
+    # (RTMMS not checked); the Alaris Asena reports it in mmHg. Rename when one is.
+    ObservationKind("X_ALARIS_PRESS_LINE", "mm[Hg]", "infusion line pressure", "pump"),
 )
 
 _BY_CODE = {kind.code: kind for kind in OBSERVATION_KINDS}
@@ -162,12 +165,17 @@ class PumpFlags(_Frozen):
 
 
 class PumpStatus(_Frozen):
-    """Running state of a pump; ``drug`` is the drug name the pump shows, if any."""
+    """Running state of a pump; ``drug`` is the drug name the pump shows, if any (a pump
+    that names no drug may show what it holds instead, e.g. the Alaris Asena its syringe).
+    ``alarm_code`` is the pump's own alarm as it names it, raw (an Alaris Asena ``AL_...``
+    code whose meaning is not published), with the condition ``device_alarm`` on the
+    reading; ``None`` when the pump reports no alarm or reports alarms as flags only."""
 
     state: PumpState
     drug: str | None = None
     bolus: bool = False
     flags: PumpFlags = PumpFlags()
+    alarm_code: str | None = Field(default=None, min_length=1, max_length=40)
 
 
 class _ReadingBase(_Frozen):

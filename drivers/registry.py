@@ -14,6 +14,7 @@ from drivers.errors import UnknownDriverError
 __all__ = ["driver_names", "get_driver"]
 
 _DRIVERS: dict[str, str] = {
+    "alaris_asena": "drivers.alaris_asena.driver:DRIVER",
     "bbraun_bcc": "drivers.bbraun_bcc.driver:DRIVER",
     "draeger_medibus": "drivers.draeger_medibus.driver:DRIVER",
     "ge_dri": "drivers.ge_dri.driver:DRIVER",

@@ -181,6 +181,26 @@ def monitor_timeout_s(driver: str, options: dict[str, object], timeout_s: float)
     return max(timeout_s, found.min_timeout_for(found.options.model_validate(options)).seconds)
 
 
+PUMP_DRIVERS = ("bbraun_bcc", "alaris_asena")
+"""The pump drivers a bed's pumps may be read by in the harness: a B. Braun rack (one port,
+a slot address per pump) or one Alaris Asena per pump (a port each, no address)."""
+
+
+def _pump_config(
+    slot: str, driver: str, options: dict[str, object], timeout_s: float
+) -> DeviceConfig:
+    rack = driver == "bbraun_bcc"
+    return DeviceConfig(
+        id=pump_id(slot),
+        bed=BED,
+        driver=driver,
+        port=f"sim://{BED}/pumps" if rack else f"sim://{BED}/pump-{slot}",
+        address=slot if rack else None,
+        options=options,
+        timeout_s=monitor_timeout_s(driver, options, timeout_s),
+    )
+
+
 def bed_config(
     scenario: Scenario,
     order: InfusionOrder | None = KETAMINE_ORDER,
@@ -189,12 +209,14 @@ def bed_config(
     monitor_options: dict[str, object] | None = None,
     pump_options: dict[str, object] | None = None,
     timeout_s: float = 10.0,
+    pump_driver: str = "bbraun_bcc",
 ) -> Config:
     """A config with the bed :data:`BED` and its ``order``: a monitor :data:`MONITOR` (when
     the scenario has vitals) read by ``monitor_driver`` (a Philips IntelliVue by default, a
     GE monitor ``ge_dri`` or a Masimo oximeter ``masimo_ascii``: see
-    :data:`MONITOR_DRIVERS`) and the scenario's pumps on one B. Braun rack, default
-    timeouts (the monitor's at least its driver's floor)."""
+    :data:`MONITOR_DRIVERS`) and the scenario's pumps on one B. Braun rack (or each an
+    Alaris Asena: ``pump_driver``, see :data:`PUMP_DRIVERS`), default timeouts (each at
+    least its driver's floor)."""
     devices: list[DeviceConfig] = []
     if scenario.vitals is not None:
         devices.append(
@@ -208,15 +230,7 @@ def bed_config(
             )
         )
     devices += [
-        DeviceConfig(
-            id=pump_id(pump.slot),
-            bed=BED,
-            driver="bbraun_bcc",
-            port=f"sim://{BED}/pumps",
-            address=pump.slot,
-            options=pump_options or {},
-            timeout_s=timeout_s,
-        )
+        _pump_config(pump.slot, pump_driver, pump_options or {}, timeout_s)
         for pump in scenario.pumps
     ]
     return Config(
@@ -612,11 +626,14 @@ class BedSimulation:
         edit: Callable[[dict[str, Any]], None] | None = None,
         *,
         monitor_driver: str = "intellivue",
+        pump_driver: str = "bbraun_bcc",
     ) -> BedSimulation:
         """The shipped scenario ``name`` (``edit``: a variant, see :func:`shipped_scenario`)
-        with the bed's ``order``, its monitor read by ``monitor_driver``."""
+        with the bed's ``order``, its monitor read by ``monitor_driver``, its pumps by
+        ``pump_driver``."""
         scenario = shipped_scenario(name, edit)
-        return cls(scenario, bed_config(scenario, order, monitor_driver=monitor_driver))
+        config = bed_config(scenario, order, monitor_driver=monitor_driver, pump_driver=pump_driver)
+        return cls(scenario, config)
 
     def device(self, device_id: str) -> DeviceConfig:
         """The configured device ``device_id``; raises :class:`KeyError`."""

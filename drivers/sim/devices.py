@@ -15,6 +15,7 @@ masimo_ascii   :class:`~drivers.masimo_ascii.device.Oximeter`  SpO2, PR, ``pi``,
 textline       :class:`~drivers.textline.frames.LineFrame`     a VIT line, or a PMP line (slot)
 line           the textline monitor (``line``'s default options)  a VIT line
 draeger_medibus :class:`~drivers.draeger_medibus.ventilator.Ventilator`  ``ventilator`` tracks
+alaris_asena   :class:`~drivers.alaris_asena.device.AsenaPump`  one pump (a slot of the scenario)
 =============  =========================================  ====================================
 
 Artefacts (:mod:`.bedside`) reach the wire in each protocol's own way: the IntelliVue
@@ -45,6 +46,7 @@ from drivers.intellivue.monitor import IntelliVueMonitor, MonitorConfig
 from drivers.intellivue.monitor_values import MonitorValues, Numeric
 from drivers.masimo_ascii.device import Oximeter
 from drivers.readings import PumpState
+from drivers.sim.asena import AsenaSyringePump
 from drivers.sim.faults import DeviceRole
 from drivers.sim.ge_monitor import GeBedMonitor
 from drivers.sim.timeline import PumpSnapshot, Timeline, ValueState
@@ -385,6 +387,12 @@ def _line(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
     return TextLineDevice(timeline)
 
 
+def _asena(timeline: Timeline, slots: Sequence[str]) -> SimulatedDevice:
+    if len(slots) > 1:
+        raise ValueError("an Alaris Asena port carries one pump: give at most one slot")
+    return AsenaSyringePump(timeline, slots[0] if slots else None)
+
+
 SIMULATORS: Mapping[str, Callable[[Timeline, Sequence[str]], SimulatedDevice]] = {
     "bbraun_bcc": _bcc,
     "ge_dri": _ge_dri,
@@ -393,6 +401,7 @@ SIMULATORS: Mapping[str, Callable[[Timeline, Sequence[str]], SimulatedDevice]] =
     "textline": _textline,
     "line": _line,
     "draeger_medibus": _draeger_medibus,
+    "alaris_asena": _asena,
 }
 """Driver name -> how to build its simulator from a timeline and the pump slots asked for."""
 

@@ -59,6 +59,7 @@ EXPECTED = {
     "MDC_VENT_CONC_AWAY_O2_INSP": (18, 100),
     "MDC_AWAY_CO2_ET": (0, 150),
     "X_DRAEGER_CO2_ET_PCT": (0, 20),
+    "X_ALARIS_PRESS_LINE": (-100, 2000),
 }
 
 

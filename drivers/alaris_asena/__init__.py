@@ -1,0 +1,1 @@
+"""Alaris (BD/CareFusion) Asena syringe pumps over RS-232, read-only (unofficial)."""
