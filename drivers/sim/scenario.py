@@ -70,6 +70,29 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("spmet", "%", 0, 99.9, decimals=1),
     Quantity("pvi", "%", 0, 100),
 )
+
+
+def out_of_range(tracks: BaseModel, quantities: Sequence[Quantity]) -> list[str]:
+    """Located problems of ``tracks``' baselines and change targets outside their quantity's
+    range (the track attribute of each quantity's name; a missing track is skipped)."""
+    problems = []
+    for quantity in quantities:
+        track = getattr(tracks, quantity.name)
+        if track is None:
+            continue
+        values = [(f"{quantity.name}.baseline", track.baseline)]
+        values += [
+            (f"{quantity.name}.changes[{i}]", change.target(track.baseline))
+            for i, change in enumerate(track.changes)
+        ]
+        problems += [
+            f"{where}: {value:g} {quantity.unit} is outside {quantity.low:g}-{quantity.high:g}"
+            for where, value in values
+            if not quantity.low <= value <= quantity.high
+        ]
+    return problems
+
+
 """Every vital sign of :class:`Vitals`, by field name, with its range and wire decimals."""
 
 
@@ -153,20 +176,7 @@ class Vitals(_Frozen):
                 for i, artefact in enumerate(self.artefacts)
                 if artefact.quantity == "pr"
             ]
-        for quantity in QUANTITIES:
-            track = getattr(self, quantity.name)
-            if track is None:
-                continue
-            values = [(f"{quantity.name}.baseline", track.baseline)]
-            values += [
-                (f"{quantity.name}.changes[{i}]", change.target(track.baseline))
-                for i, change in enumerate(track.changes)
-            ]
-            problems += [
-                f"{where}: {value:g} {quantity.unit} is outside {quantity.low:g}-{quantity.high:g}"
-                for where, value in values
-                if not quantity.low <= value <= quantity.high
-            ]
+        problems += out_of_range(self, QUANTITIES)
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -15,7 +15,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from drivers.sim.scenario import Quantity, Track
+from drivers.sim.scenario import Quantity, Track, out_of_range
 
 __all__ = ["VENT_QUANTITIES", "VentSigns", "Ventilation", "ventilation_at"]
 
@@ -50,21 +50,7 @@ class Ventilation(BaseModel):
 
     @model_validator(mode="after")
     def _plausible(self) -> Self:
-        problems = []
-        for quantity in VENT_QUANTITIES:
-            track = getattr(self, quantity.name)
-            if track is None:
-                continue
-            values = [(f"{quantity.name}.baseline", track.baseline)]
-            values += [
-                (f"{quantity.name}.changes[{i}]", change.target(track.baseline))
-                for i, change in enumerate(track.changes)
-            ]
-            problems += [
-                f"{where}: {value:g} {quantity.unit} is outside {quantity.low:g}-{quantity.high:g}"
-                for where, value in values
-                if not quantity.low <= value <= quantity.high
-            ]
+        problems = out_of_range(self, VENT_QUANTITIES)
         if problems:
             raise ValueError("\n".join(problems))
         return self
