@@ -187,7 +187,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
-        await self.outbox.open()  # storage faults never stop the daemon (README "Storage faults")
+        await self.outbox.open()  # storage faults never stop the daemon (docs/integrator.md)
         self.alarm_log.open()
         try:
             self.alarms.restore()
