@@ -19,8 +19,9 @@ LIVE = "/var/lib/infusion-edge/alarm-log.sqlite"
 
 
 def _python_recipe() -> str:
-    (recipe,) = re.findall(r"python3 - <<'PY'\n(.*?)\nPY\n", PAGE.read_text(encoding="utf-8"), re.S)
-    return recipe
+    found = re.search(r"python3 - <<'PY'\n(.*?)\nPY\n", PAGE.read_text(encoding="utf-8"), re.S)
+    assert found is not None, "the page has no Python recipe"
+    return found.group(1)
 
 
 def test_the_documented_backup_copies_a_log_in_use(tmp_path: Path) -> None:
