@@ -130,10 +130,13 @@ def context_files(root: Path = ROOT) -> list[PurePosixPath]:
     return files
 
 
-def replay_copies(stage: Stage, root: Path, target: Path, *, until: str = "RUN") -> list[str]:
+def replay_copies(
+    stage: Stage, root: Path, target: Path, *, until: str = "RUN", other_stages: bool = False
+) -> list[str]:
     """Carry out ``stage``'s WORKDIR and COPY steps (from the context at ``root``) into
     ``target`` standing for ``/``, in order, up to the first ``until`` step; returns the
-    working directory then (a container path) and the steps done as text."""
+    working directory then (a container path) and the steps done as text. ``COPY --from``
+    (another stage's files) is skipped when ``other_stages``, else refused."""
     context = context_files(root)
     workdir = PurePosixPath("/")
     done = []
@@ -144,7 +147,9 @@ def replay_copies(stage: Stage, root: Path, target: Path, *, until: str = "RUN")
             workdir = workdir / arguments
         elif keyword == "COPY":
             words = arguments.split()
-            assert not any(w.startswith("--from") for w in words), "COPY --from in a build"
+            if words[0].startswith("--from"):
+                assert other_stages, "COPY --from in a build stage"
+                continue
             *sources, destination = words
             into = workdir / destination
             for source in sources:

@@ -84,6 +84,15 @@ def test_the_image_takes_the_environment_from_the_build_stage() -> None:
     assert not any("pip" in step for step in image.all("RUN")), "no installer in the image"
 
 
+def test_the_image_has_the_configs_where_compose_reads_the_scenarios(tmp_path: Path) -> None:
+    """docker-compose.yml's simulators read /opt/infusion-edge/config/scenarios/."""
+    _, image = stages()
+    replay_copies(image, ROOT, tmp_path, until="USER", other_stages=True)
+    scenarios = tmp_path / "opt" / "infusion-edge" / "config" / "scenarios"
+    assert (scenarios / "hypertensive-responder.yaml").is_file()
+    assert not (tmp_path / "opt" / "infusion-edge" / "edge").exists(), "no sources in the image"
+
+
 def test_the_context_is_what_the_copies_need_and_no_more() -> None:
     files = context_files()
     tops = {file.parts[0] for file in files}
