@@ -18,9 +18,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from drivers.sim.serve import TcpPort
+from edge import demo as demo_module
 from edge import embedded_broker
 from edge.cli import DEFAULT_DEMO_CONFIG
+from edge.config import Config, load_config
 from edge.embedded_broker import BrokerUnavailableError, EmbeddedBroker
+from edge.startup import StartupError
 from tests.edge.publish.broker_client import Subscriber, subscribed
 from tests.integration.daemon_process import REPO_ROOT, DaemonProcess
 from tests.mosquitto import Mosquitto, find_mosquitto
@@ -227,3 +231,43 @@ def test_the_demo_config_ports_lie_outside_the_ephemeral_range() -> None:
     for device in config["devices"]:
         port = int(device["port"].rsplit(":", 1)[1])
         assert not low <= port <= high, device["id"]
+
+
+def _demo_config() -> Config:
+    return load_config(DEFAULT_DEMO_CONFIG)
+
+
+@needs_mosquitto
+async def test_an_embedded_broker_that_cannot_listen_is_one_startup_line(
+    taken_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedded_broker, "_free_port", lambda: taken_port)
+    with pytest.raises(StartupError) as raised:
+        async with demo_module._broker(_demo_config(), None):
+            pass
+    (line,) = str(raised.value).splitlines()
+    assert line.startswith(
+        f"the embedded MQTT broker: mosquitto could not listen on 127.0.0.1:{taken_port}"
+    )
+    assert line.endswith("give --broker mqtt://HOST:PORT to use a running broker")
+
+
+class _UnbindableTcpPort(TcpPort):
+    """A simulator's port on an address this machine does not have (TEST-NET-1)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__("192.0.2.1", port)
+
+
+async def test_a_simulator_that_cannot_listen_is_one_startup_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(demo_module, "TcpPort", _UnbindableTcpPort)
+    simulators = demo_module._Simulators(_demo_config())
+    with pytest.raises(StartupError) as raised:
+        async with asyncio.timeout(10):
+            await simulators.run()
+    (line,) = str(raised.value).splitlines()
+    assert line.startswith("the simulator of ")
+    assert "192.0.2.1:0 is not an address of this machine" in line
+    assert line.endswith("the demo picks a free port for each: free some ports or open files")
