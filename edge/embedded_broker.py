@@ -3,7 +3,9 @@
 It is the real broker (Debian's ``mosquitto``), started as a child process; the demo stops it
 on exit. ``scripts/setup`` installs it when missing. The free port is chosen before Mosquitto
 binds it, so another process may take it in between: Mosquitto then exits at once and the
-next attempt takes another port. What Mosquitto printed goes with the error when all fail.
+next attempt takes another port. Its start is judged by its own log ("running" once its
+listener is bound), not by a connection, which another process on the port would accept too.
+What Mosquitto printed goes with the error when all fail.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class EmbeddedBroker:
                 self.port = _free_port()
             if await self._start(binary):
                 return self
+            await self._stop_process()
         said = self._said().strip().splitlines()
         self._directory.cleanup()
         raise BrokerUnavailableError(
@@ -96,26 +99,30 @@ class EmbeddedBroker:
                 stderr=said,
                 start_new_session=True,
             )
+        # Mosquitto logs "... running" once its listener is bound, and exits when it cannot
+        # bind: a connection alone could reach another process holding the port.
         for _ in range(100):  # up to 5 s
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                if self._process.returncode is not None:
-                    return False
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            # Another listener on a taken port answers too: ours must still be running.
-            await asyncio.sleep(0.2)
-            return self._process.returncode is None
+            if self._process.returncode is not None:
+                return False
+            if " running" in self._said():
+                return await self._answers()
+            await asyncio.sleep(0.05)
         await self.__aexit__()
         raise BrokerUnavailableError(
             f"mosquitto did not start listening on 127.0.0.1:{self.port} within 5 s; "
             "give --broker mqtt://HOST:PORT to use a running broker"
         )
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def _answers(self) -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        except OSError:
+            return False
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    async def _stop_process(self) -> None:
         if self._process is not None and self._process.returncode is None:
             self._process.terminate()
             try:
@@ -124,4 +131,7 @@ class EmbeddedBroker:
             except TimeoutError:
                 self._process.kill()
                 await self._process.wait()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stop_process()
         self._directory.cleanup()
