@@ -6,35 +6,51 @@
 #     -e INFUSION_EDGE_MQTT__PASSWORD=... \
 #     --device /dev/serial/by-id/usb-FTDI_...:/dev/ttyUSB0 infusion-edge
 #
-# Runs as the unprivileged user infusion-edge, whose supplementary group dialout may open
+# Two stages: `build` installs the package and its dependencies into a virtual environment
+# (the wheel's build needs config/, which pyproject.toml bundles as the demo config and the
+# scenarios); the image copies only that environment and the example configs, so no build
+# tool and no source tree ships. tests/deploy/test_dockerfile_build.py replays the build
+# stage's COPY steps in order and builds the wheel from them, without a container engine.
+#
+# Runs as the unprivileged user infusion-edge (10001:10001), whose supplementary group dialout may open
 # serial adapters passed in with --device (the device keeps the host's group id; Debian's
 # dialout is 20 in the host and here, elsewhere add --group-add with the host's id). The
 # outbox and the alarm log live in the volume /var/lib/infusion-edge. The config must set
 # http.bind: 0.0.0.0 for the dashboard and /metrics to be reached from outside the container.
+FROM python:3.11-slim AS build
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY config ./config
+COPY drivers ./drivers
+COPY edge ./edge
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir .
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PATH=/opt/venv/bin:$PATH
 
-WORKDIR /opt/infusion-edge
-COPY pyproject.toml README.md ./
-COPY drivers ./drivers
-COPY edge ./edge
-# The installed package is what runs: the sources go once it is in site-packages.
-RUN pip install . && rm -rf drivers edge
-
+COPY --from=build /opt/venv /opt/venv
 # Example configs and the simulators' scenarios (infusion-edge simulate --scenario ...).
+WORKDIR /opt/infusion-edge
 COPY config ./config
 
-RUN useradd --system --user-group --uid 10001 --groups dialout \
+# The user is given by number, so that a runtime checking runAsNonRoot can see it is not root.
+RUN groupadd --system --gid 10001 infusion-edge \
+    && useradd --system --uid 10001 --gid 10001 --groups dialout \
         --home-dir /var/lib/infusion-edge --no-create-home --shell /usr/sbin/nologin \
         infusion-edge \
-    && install -d -o infusion-edge -g infusion-edge -m 0750 /var/lib/infusion-edge \
+    && install -d -o 10001 -g 10001 -m 0750 /var/lib/infusion-edge \
     && install -d -m 0755 /etc/infusion-edge
 
-USER infusion-edge
+USER 10001:10001
 WORKDIR /var/lib/infusion-edge
 VOLUME ["/var/lib/infusion-edge"]
 EXPOSE 8080

@@ -1,4 +1,4 @@
-"""The delivered-rate estimate's detection latency, as the README's table.
+"""The delivered-rate estimate's detection latency, as the table in docs/biomed/alarms.md.
 
 For each programmed rate (mL/h) and B. Braun poll period (s), the real estimator and the
 ``rate_deviation`` levels are fed a synthetic pump in virtual time (a 0.1 mL counter, floored;

@@ -4,8 +4,8 @@ Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``s
 simulated device), ``dashboard`` (the nurses' dashboard alone), ``hash-password``, ``ack-key``
 (a dashboard's acknowledgement key), ``ports`` and ``probe`` (commissioning), ``config
 check``, ``config schema``, ``schemas`` (MQTT payloads) and ``drivers``. Exit codes: 0 ok; 1
-a check found errors; 78 (EX_CONFIG) the daemon refused a bad config, so a service manager
-need not restart it.
+a check found errors, or a port could not be bound (one line on stderr); 78 (EX_CONFIG) the
+daemon refused a bad config, so a service manager need not restart it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -35,6 +36,7 @@ from edge.config import Config, ConfigError, load_config
 from edge.daemon import Daemon
 from edge.logs import setup_logging
 from edge.publish.ack_signing import new_secret
+from edge.startup import StartupError
 from edge.web import run_dashboard
 from edge.web.passwords import main as password_main
 
@@ -57,7 +59,16 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="simulated 5-bed clinic and the daemon, on loopback")
     demo.add_argument("--config", type=Path, default=DEFAULT_DEMO_CONFIG, help="demo config")
-    demo.add_argument("--broker", help="use this broker (mqtt://HOST:PORT), not an embedded one")
+    demo.add_argument(
+        "--broker",
+        help="use this broker (mqtt://HOST:PORT), not an embedded one "
+        "(INFUSION_EDGE_MQTT__URL does the same)",
+    )
+    demo.add_argument(
+        "--http-port",
+        type=_port,
+        help="the dashboard's port instead of the config's http.port (0: any free port)",
+    )
 
     config = commands.add_parser("config", help="check a config or print its schema")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -125,10 +136,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:12} {get_driver(name).summary}")
         return 0
     if args.command == "demo":
-        from edge.demo import run_demo  # only the demo needs the simulators
+        from edge.demo import broker_from_environment, run_demo  # only the demo: simulators
 
-        return _run_with_config(args.config, lambda config: run_demo(config, args.broker))
+        return _run_with_config(
+            args.config,
+            lambda config: run_demo(
+                config,
+                args.broker or broker_from_environment(config, os.environ),
+                args.http_port,
+            ),
+        )
     return _run_with_config(args.config, lambda config: Daemon(config).run())
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or int(value) > 65535:
+        raise argparse.ArgumentTypeError("a TCP port, 0 to 65535")
+    return int(value)
 
 
 def _dashboard_id(value: str) -> str:
@@ -218,8 +242,11 @@ def _run_with_config(path: Path, job: Callable[[Config], Coroutine[Any, Any, Non
     setup_logging(config.log.level, config.log.format)
     try:
         asyncio.run(job(config))
-    except OSError as exc:  # the HTTP port is taken, most often
-        print(f"cannot start: {exc}", file=sys.stderr)
+    except StartupError as exc:  # a port is taken, most often: one line, no traceback
+        print(f"infusion-edge: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"infusion-edge: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -48,6 +48,7 @@ from edge.publish.outbox_writer import OutboxWriter
 from edge.publish.payloads import AckCommand, EnvelopeFactory
 from edge.publish.topics import AckTopic, Topics
 from edge.session import LinkSession
+from edge.startup import bind_error
 from edge.storage.monitor import StorageMonitor
 from edge.tap import log_bus_items
 from edge.web import create_app, listen, serve
@@ -88,8 +89,13 @@ def build_sessions(config: Config, bus: Bus[InputItem], clock: Clock) -> list[Li
 class Daemon:
     """The running edge. ``run()`` returns after ``stop()`` (or a signal) and a clean shutdown."""
 
-    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: Config, clock: Clock | None = None, http_socket: socket.socket | None = None
+    ) -> None:
+        """``http_socket``: a listening socket for the dashboard, bound by the caller (the
+        demo binds it first to report a taken port); by default ``http.bind``:``http.port``."""
         self.config = config
+        self._http_socket = http_socket
         self.clock = clock or SystemClock()
         self.inputs: Bus[InputItem] = Bus()
         self.outputs: Bus[OutputItem] = Bus()
@@ -177,11 +183,11 @@ class Daemon:
                 "open_file_limit": limit,
             },
         )
-        http = listen(self.config.http.bind, self.config.http.port) if self.web else None
+        http = self._listen() if self.web else None
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
-        await self.outbox.open()  # storage faults never stop the daemon (README "Storage faults")
+        await self.outbox.open()  # storage faults never stop the daemon (docs/integrator.md)
         self.alarm_log.open()
         try:
             self.alarms.restore()
@@ -192,6 +198,16 @@ class Daemon:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
         log.info("edge stopped", extra={"edge": self.config.edge_id})
+
+    def _listen(self) -> socket.socket:
+        if self._http_socket is not None:
+            return self._http_socket
+        bind, port = self.config.http.bind, self.config.http.port
+        try:
+            return listen(bind, port)
+        except OSError as exc:
+            change = "change http.port in the config (or INFUSION_EDGE_HTTP__PORT)"
+            raise bind_error("the dashboard's HTTP port", bind, port, exc, change) from None
 
     async def _metrics_endpoint(self, _request: Request) -> Response:
         return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,6 +1,7 @@
-"""The Dockerfile, read without a Docker engine: base image, install, non-root user in dialout,
-state volume, entry point; its HEALTHCHECK command run for real against a local /healthz; the
-build context limited by .dockerignore to what the image copies."""
+"""The Dockerfile, read without a Docker engine: two stages on one base image, install,
+non-root user (by number) in dialout, state volume, entry point; its HEALTHCHECK command run
+for real against a local /healthz; the build context limited by .dockerignore to what the
+image copies."""
 
 from __future__ import annotations
 
@@ -16,34 +17,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.deploy.dockerfile import DOCKERIGNORE, stages
 from tests.deploy.support import ROOT
 from tests.mosquitto import free_port
 
-DOCKERFILE = ROOT / "Dockerfile"
-DOCKERIGNORE = ROOT / ".dockerignore"
 STATE_DIR = "/var/lib/infusion-edge"
 
 
-def _instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
-    instructions: list[tuple[str, str]] = []
-    pending = ""
-    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        keyword, _, arguments = (pending + line).partition(" ")
-        instructions.append((keyword.upper(), " ".join(arguments.split())))
-        pending = ""
-    assert not pending, "the Dockerfile ends inside a continued line"
-    return instructions
-
-
 def _all(keyword: str) -> list[str]:
-    return [arguments for name, arguments in _instructions() if name == keyword]
+    """The arguments of every ``keyword`` of the image (the last stage)."""
+    return stages()[-1].all(keyword)
 
 
 def _last(keyword: str) -> str:
@@ -66,19 +49,25 @@ def _healthcheck() -> tuple[dict[str, str], list[str]]:
 
 
 def test_base_image_and_install() -> None:
-    assert _all("FROM") == ["python:3.11-slim"]
-    assert any(run.startswith("pip install .") for run in _all("RUN"))
+    build, image = stages()
+    assert (build.base, build.name) == ("python:3.11-slim", "build")
+    assert (image.base, image.name) == ("python:3.11-slim", None)
+    assert any("/opt/venv/bin/pip install --no-cache-dir ." in run for run in build.all("RUN"))
 
 
 def test_runs_as_an_unprivileged_user_in_the_dialout_group() -> None:
     user = _last("USER")
-    assert user not in ("root", "0")
-    assert not user.startswith(("root:", "0:"))
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit(), "by number: runAsNonRoot can check it"
+    assert gid.isdigit()
+    assert int(uid) >= 1000
+    assert int(gid) >= 1000
     (create,) = [run for run in _all("RUN") if "useradd" in run]
     words = shlex.split(create)
     assert words[words.index("--groups") + 1] == "dialout"
-    assert user in words
-    instructions = _instructions()
+    assert words[words.index("--uid") + 1] == uid
+    assert words[words.index("--gid") + 1] == gid
+    instructions = stages()[-1].steps
     assert instructions.index(("USER", user)) > instructions.index(("RUN", create))
 
 
@@ -86,7 +75,8 @@ def test_state_lives_in_a_volume_owned_by_the_user() -> None:
     assert _exec_form(_last("VOLUME")) == [STATE_DIR]
     assert _last("WORKDIR") == STATE_DIR
     (create,) = [run for run in _all("RUN") if "useradd" in run]
-    assert f"-o {_last('USER')}" in create
+    uid, _, gid = _last("USER").partition(":")
+    assert f"-o {uid} -g {gid} -m 0750 {STATE_DIR}" in create
     assert STATE_DIR in create
 
 
@@ -163,9 +153,12 @@ def test_build_context_holds_only_what_the_image_copies() -> None:
     assert patterns[0] == "*", "the context is an allow-list"
     allowed = {pattern[1:].rstrip("/") for pattern in patterns if pattern.startswith("!")}
     copied: set[str] = set()
-    for arguments in _all("COPY"):
-        *sources, _target = arguments.split()
-        copied.update(source.rstrip("/") for source in sources)
+    for stage in stages():
+        for arguments in stage.all("COPY"):
+            if arguments.startswith("--from="):
+                continue
+            *sources, _target = arguments.split()
+            copied.update(source.rstrip("/") for source in sources)
     assert copied == allowed
     for source in copied:
         assert (ROOT / source).exists(), source

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = "infusion-edge/v1/test-site/#"
 ONSET_S = 90.0  # the free flow starts 90 s into the scenario: past the estimator's start-up
-DETECTION_S = 30.0  # > 25 % at 50 mL/h and a 1 s poll (README's table: 15 s)
+DETECTION_S = 30.0  # > 25 % at 50 mL/h and a 1 s poll (docs/biomed/alarms.md: 15 s)
 DELAY_S = 60.0  # rate_deviation high
 LATENCY_S = 8.0  # a poll, a loaded machine's scheduling, the stage and the publish
 

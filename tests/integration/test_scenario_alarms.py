@@ -256,7 +256,7 @@ def test_under_delivering_pump_raises_rate_deviation_high() -> None:
     limits, estimator = LIMITS.rate_deviation, RateEstimator()
     # The rule, with the estimator's constants: the segment starts at the first infusing
     # reading; its counter steps after start-up (60 s) are used; read every 5 s, windows of
-    # its steps detect a 30 % deviation within 60 s (README's latency table: 35 s). It is
+    # its steps detect a 30 % deviation within 60 s (docs/biomed/alarms.md: 35 s). It is
     # beyond both limits (10 % and 25 %); the high level (60 s) comes on before the medium
     # one (300 s), so the alarm is raised high and never shows medium: the priority is that
     # of the highest level on.
@@ -399,7 +399,7 @@ def test_a_pump_left_in_kvo_after_its_vtbi_raises_only_end_of_volume() -> None:
 def test_a_moderate_under_delivery_raises_rate_deviation_medium_after_its_five_minutes() -> None:
     """The medium level's delay (5 min) in virtual time: the same pump delivering 15 % less
     (beyond 10 %, within 25 %) raises ``rate_deviation`` medium once the deviation has been
-    detected (within 2 min at a 5 s poll, README's latency table) and has lasted 300 s more,
+    detected (within 2 min at a 5 s poll, docs/biomed/alarms.md's table) and has lasted 300 s more,
     and never high."""
 
     def fifteen_percent_less(scenario: dict[str, Any]) -> None:

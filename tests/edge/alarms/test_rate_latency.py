@@ -1,4 +1,4 @@
-"""Detection latency of the delivered-rate estimate (the README's table), and ``config
+"""Detection latency of the delivered-rate estimate (docs/biomed/alarms.md's table), and ``config
 check``'s warning for a pump polled too slowly for its rate rules."""
 
 from __future__ import annotations
