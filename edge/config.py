@@ -48,6 +48,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DeviceConfig",
+    "Hl7Config",
     "HttpConfig",
     "InfusionOrder",
     "LogConfig",
@@ -214,6 +215,42 @@ class StorageConfig(_Model):
     corrupt_notice_s: float = Field(300.0, ge=0.0)
 
 
+Hl7Text = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}$")]
+"""A name in an HL7 field: letters, digits, space, ``_ . -`` (no HL7 delimiters)."""
+Eui64 = Annotated[str, Field(pattern=r"^[0-9A-F]{16}$")]
+"""An IEEE EUI-64: 16 upper-case hex digits."""
+
+
+class Hl7Config(_Model):
+    """The HL7 v2 output (IHE PCD-01 observations, PCD-04 alarms) to ``url``:
+    ``mllp://host:port`` or ``mllps://host:port`` (TLS, with ``tls`` for the CA or a client
+    certificate). ``observations``: ``charted`` rows (every ``chart_interval_s`` during
+    infusion and observation, plus every NIBP cuff), ``every_reading``, or ``none``; ``alarms``
+    sends every alarm transition. Messages wait in ``queue_path`` (SQLite) until the receiver
+    accepts them (AA/CA); refused ones (AE/AR) are kept there, up to ``max_refused``.
+    ``eui64`` identifies this edge in MSH-3; MSH-4 is ``sending_facility`` (default: the
+    site); PV1-3 is ``point_of_care^^bed``."""
+
+    url: str = Field(pattern=r"^mllps?://[^/\s]+:[0-9]{1,5}$")
+    tls: TlsConfig | None = None
+    sending_application: Hl7Text = "INFUSION-EDGE"
+    eui64: Eui64 | None = None
+    sending_facility: Hl7Text | None = None
+    receiving_application: Hl7Text | None = None
+    receiving_facility: Hl7Text | None = None
+    point_of_care: Hl7Text | None = None
+    patient_class: Literal["O", "I", "E"] = "O"
+    assigning_authority: Hl7Text | None = Field(None, description="of the beds' visit numbers")
+    observations: Literal["charted", "every_reading", "none"] = "charted"
+    chart_interval_s: float = Field(300.0, ge=10.0, le=86_400.0)
+    alarms: bool = True
+    ack_timeout_s: float = Field(15.0, ge=0.5, le=300.0, description="s to wait for an ACK")
+    connect_timeout_s: float = Field(10.0, ge=0.5, le=300.0)
+    queue_path: Path = Path("var/hl7-queue.sqlite")
+    max_messages: int = Field(100_000, ge=100)
+    max_refused: int = Field(10_000, ge=10)
+
+
 class SerialConfig(_Model):
     """RS-232 settings; unset fields take the driver's defaults."""
 
@@ -272,6 +309,7 @@ class DeviceConfig(_Model):
     period_s: PositiveFloat | None = None
     stale_after_s: PositiveFloat | None = None
     timeout_s: PositiveFloat = 10.0
+    eui64: Eui64 | None = Field(None, description="equipment id in HL7 OBX-18")
 
     @field_validator("driver")
     @classmethod
@@ -326,6 +364,9 @@ class BedConfig(_Model):
 
     label: str | None = Field(None, max_length=64)
     order: InfusionOrder | None = None
+    visit_number: Hl7Text | None = Field(
+        None, description="the current patient's visit number, for HL7 only (PID-3, PV1-19)"
+    )
 
 
 class AlarmsConfig(AlarmLimits):
@@ -381,6 +422,7 @@ class Config(BaseSettings):
     beds: dict[Name, BedConfig] = Field(default_factory=dict)
     devices: list[DeviceConfig] = Field(default_factory=list)
     alarms: AlarmsConfig = AlarmsConfig()
+    hl7: Hl7Config | None = None
     plausibility: dict[str, RangeOverride] = Field(
         default_factory=dict, description="observation code -> {min, max} in its unit"
     )
