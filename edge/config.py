@@ -250,6 +250,12 @@ class Hl7Config(_Model):
     max_messages: int = Field(100_000, ge=100)
     max_refused: int = Field(10_000, ge=10)
 
+    @model_validator(mode="after")
+    def _tls_with_mllps(self) -> Hl7Config:
+        if self.tls is not None and not self.url.startswith("mllps://"):
+            raise ValueError("tls is for an mllps:// url: use mllps://host:port or drop tls")
+        return self
+
 
 class SerialConfig(_Model):
     """RS-232 settings; unset fields take the driver's defaults."""

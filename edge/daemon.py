@@ -2,7 +2,8 @@
 and the publisher.
 
 Data flows one way: sessions -> input bus -> alarm stage -> output bus -> consumers (the
-outbox writer, the log tap, the metrics) -> outbox -> publisher -> broker. The HTTP listener
+outbox writer, the log tap, the metrics, and the HL7 output when configured) -> outbox ->
+publisher -> broker (and HL7 queue -> MLLP sender -> HL7 receiver). The HTTP listener
 serves the dashboard (a view of the broker, like any other dashboard) and ``/metrics``.
 Acknowledgements from the broker enter the input bus once the publisher's verifier accepted
 their signature (the built-in dashboard signs with its own key like any other dashboard), so
@@ -38,6 +39,7 @@ from edge.backoff import Backoff
 from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
 from edge.config import Config
+from edge.hl7.stack import Hl7Stack
 from edge.items import AckRequest, InputItem, OutputItem
 from edge.metrics import EdgeMetrics
 from edge.plausibility import plausible_ranges
@@ -131,6 +133,7 @@ class Daemon:
             on_ack=self._on_ack,
             verifier=AckVerifier.from_config(config, ack_secret, self.clock),
         )
+        self.hl7 = Hl7Stack(config, config.hl7) if config.hl7 is not None else None
         self.metrics = EdgeMetrics(
             config,
             __version__,
@@ -138,6 +141,7 @@ class Daemon:
             self.outbox,
             self.alarms.engine,
             self.storage.faults,
+            **({"hl7": self.hl7.status} if self.hl7 is not None else {}),
         )
         self.web = (
             create_app(
@@ -158,6 +162,8 @@ class Daemon:
             (log_bus_items, self.outputs.subscribe("log")),
             (self.metrics.consume, self.outputs.subscribe("metrics")),
         ]
+        if self.hl7 is not None:
+            self._consumers.append((self.hl7.output.consume, self.outputs.subscribe("hl7")))
 
     def stop(self) -> None:
         """Ask the daemon to shut down."""
@@ -183,12 +189,16 @@ class Daemon:
             loop.add_signal_handler(signum, self._on_signal, signum)
         await self.outbox.open()  # storage faults never stop the daemon (README "Storage faults")
         self.alarm_log.open()
+        if self.hl7 is not None:
+            await self.hl7.open()
         try:
             self.alarms.restore()
             await self._run(sessions, http)
         finally:
             await self.outbox.close()
             self.alarm_log.close()
+            if self.hl7 is not None:
+                await self.hl7.close()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
         log.info("edge stopped", extra={"edge": self.config.edge_id})
@@ -219,6 +229,9 @@ class Daemon:
                 for consume, items in self._consumers
             ]
             publisher = tasks.create_task(self.publisher.run(), name="mqtt.publisher")
+            outputs = [publisher]
+            if self.hl7 is not None:
+                outputs.append(tasks.create_task(self.hl7.run(), name="hl7"))
             alarms = tasks.create_task(self.alarms.run(self._alarm_inputs), name="alarms")
             readers = [
                 tasks.create_task(_supervise(session), name=session.name) for session in sessions
@@ -233,8 +246,10 @@ class Daemon:
             _, pending = await asyncio.wait(consumers, timeout=DRAIN_TIMEOUT_S)
             await _cancel_and_wait(list(pending), 1.0, "consumers")
             self.publisher.finish()
-            _, pending = await asyncio.wait([publisher], timeout=FLUSH_TIMEOUT_S)
-            await _cancel_and_wait(list(pending), 1.0, "publisher")
+            if self.hl7 is not None:
+                self.hl7.finish()
+            _, pending = await asyncio.wait(outputs, timeout=FLUSH_TIMEOUT_S)
+            await _cancel_and_wait(list(pending), 1.0, "outputs")
             await _cancel_and_wait(web, 7.0, "http")
 
 

@@ -23,6 +23,7 @@ from edge.alarms.rules import RULES
 from edge.bus import Subscription
 from edge.config import Config, DeviceConfig
 from edge.device_state import DeviceState
+from edge.hl7.stack import Hl7Status
 from edge.items import OutputItem
 from edge.publish.mqtt import PublisherCounters
 from edge.publish.outbox import MessageClass, Outbox
@@ -112,6 +113,28 @@ METRICS: tuple[MetricSpec, ...] = (
         "1 while a store (outbox, alarm_log) is faulted: disk full, unwritable, corrupt file.",
         ("store",),
     ),
+    MetricSpec("hl7_connected", "gauge", "1 while connected to the HL7 receiver (MLLP)."),
+    MetricSpec(
+        "hl7_messages",
+        "counter",
+        "HL7 messages answered by the receiver, by result (delivered: AA/CA, refused: AE/AR).",
+        ("result",),
+    ),
+    MetricSpec("hl7_connect_failures", "counter", "Failed connections to the HL7 receiver."),
+    MetricSpec(
+        "hl7_ack_timeouts", "counter", "HL7 messages not acknowledged in hl7.ack_timeout_s."
+    ),
+    MetricSpec("hl7_queue_messages", "gauge", "HL7 messages waiting to be sent."),
+    MetricSpec("hl7_queue_oldest_age_seconds", "gauge", "Age of the oldest waiting HL7 message."),
+    MetricSpec(
+        "hl7_queue_dropped",
+        "counter",
+        "HL7 messages dropped by the queue's bounds, by kind (observation, alarm).",
+        ("kind",),
+    ),
+    MetricSpec(
+        "hl7_queue_fault", "gauge", "1 while the HL7 queue's disk refuses or its file was corrupt."
+    ),
     MetricSpec("alarms_active", "gauge", "Alarms not ended, by priority.", ("priority",)),
     MetricSpec(
         "alarms_raised",
@@ -151,8 +174,10 @@ class EdgeMetrics:
         outbox: Outbox,
         engine: AlarmEngine,
         storage: Callable[[], Mapping[str, bool]] = lambda: dict.fromkeys(STORES, False),
+        hl7: Callable[[], Hl7Status] = Hl7Status,
     ) -> None:
         self._version = version
+        self._hl7 = hl7
         self._storage = storage
         self._publisher = publisher
         self._outbox = outbox
@@ -225,6 +250,7 @@ class EdgeMetrics:
         families["outbox_memory_messages"].add((), self._outbox.memory_depth)
         for store, faulted in self._storage().items():
             families["storage_fault"].add((store,), 1 if faulted else 0)
+        self._fill_hl7(families)
         active = dict.fromkeys(PRIORITIES, 0)
         for alarm in self._engine.active():
             active[alarm.priority] += 1
@@ -232,6 +258,19 @@ class EdgeMetrics:
             families["alarms_active"].add((priority,), count)
         for (rule, priority), count in self._raised.items():
             families["alarms_raised"].add((rule, priority), count)
+
+    def _fill_hl7(self, families: dict[str, _Family]) -> None:
+        hl7 = self._hl7()
+        families["hl7_connected"].add((), 1 if hl7.connected else 0)
+        families["hl7_messages"].add(("delivered",), hl7.delivered)
+        families["hl7_messages"].add(("refused",), hl7.refused)
+        families["hl7_connect_failures"].add((), hl7.connect_failures)
+        families["hl7_ack_timeouts"].add((), hl7.ack_timeouts)
+        families["hl7_queue_messages"].add((), hl7.queue_depth)
+        families["hl7_queue_oldest_age_seconds"].add((), hl7.oldest_age_s)
+        for kind, count in hl7.dropped:
+            families["hl7_queue_dropped"].add((kind,), count)
+        families["hl7_queue_fault"].add((), 1 if hl7.faulted else 0)
 
 
 class _Family:
