@@ -3,9 +3,10 @@
 Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``simulate`` (one
 simulated device), ``dashboard`` (the nurses' dashboard alone), ``hash-password``, ``ack-key``
 (a dashboard's acknowledgement key), ``ports`` and ``probe`` (commissioning), ``config
-check``, ``config schema``, ``schemas`` (MQTT payloads) and ``drivers``. Exit codes: 0 ok; 1
-a check found errors; 78 (EX_CONFIG) the daemon refused a bad config, so a service manager
-need not restart it.
+check``, ``config schema``, ``schemas`` (MQTT payloads), ``drivers``, ``hl7 sample`` and
+``hl7 refused`` (the HL7 output's sample messages and what its receiver refused). Exit codes:
+0 ok; 1 a check found errors; 78 (EX_CONFIG) the daemon refused a bad config, so a service
+manager need not restart it.
 """
 
 from __future__ import annotations
@@ -87,6 +88,13 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--seconds", type=float, default=15.0, help="how long to listen")
     probe.add_argument("--options", help="the driver's options, a YAML mapping: '{period_s: 10}'")
     commands.add_parser("schemas", help="print the JSON Schemas of the MQTT payloads")
+    hl7 = commands.add_parser("hl7", help="the HL7 v2 output: sample messages, refused ones")
+    hl7_commands = hl7.add_subparsers(dest="hl7_command", required=True)
+    hl7_sample = hl7_commands.add_parser("sample", help="print sample PCD-01 and PCD-04 messages")
+    hl7_sample.add_argument("--config", type=Path, help="take the identities from this config")
+    hl7_refused = hl7_commands.add_parser("refused", help="print the messages the receiver refused")
+    hl7_refused.add_argument("--config", required=True, type=Path, help="YAML config file")
+    hl7_refused.add_argument("--limit", type=int, default=20, help="the latest N (default 20)")
     return parser
 
 
@@ -124,6 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in driver_names():
             print(f"{name:12} {get_driver(name).summary}")
         return 0
+    if args.command == "hl7":
+        from edge.hl7.commands import refused, sample
+
+        if args.hl7_command == "sample":
+            return sample(args.config)
+        return refused(args.config, args.limit)
     if args.command == "demo":
         from edge.demo import run_demo  # only the demo needs the simulators
 
