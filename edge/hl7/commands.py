@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.config import Config, ConfigError, load_config
+from edge.forward.queue import ForwardQueue, RefusedMessage
 from edge.hl7.identity import Hl7Identity
-from edge.hl7.queue import ForwardQueue, RefusedMessage
 from edge.hl7.sample import sample_messages
 
 __all__ = ["refused", "sample"]

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 from edge.backoff import Backoff
 from edge.config import Hl7Config
+from edge.forward.queue import ForwardQueue, QueuedMessage
 from edge.hl7.mllp import Ack, AckError, MllpDecoder, frame, parse_ack
-from edge.hl7.queue import ForwardQueue, QueuedMessage
 
 __all__ = ["MllpSender", "SenderCounters", "tls_context"]
 

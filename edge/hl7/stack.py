@@ -16,10 +16,11 @@ from typing import Any
 
 from edge.backoff import Backoff
 from edge.config import Config, Hl7Config
+from edge.forward.output import ForwardOutput, OutputPolicy
+from edge.forward.queue import ForwardQueue
+from edge.forward.queue_file import KINDS
 from edge.hl7.identity import Hl7Identity
-from edge.hl7.output import Hl7Output
-from edge.hl7.queue import ForwardQueue
-from edge.hl7.queue_file import KINDS
+from edge.hl7.output import Hl7Encoder
 from edge.hl7.sender import MllpSender, tls_context
 
 __all__ = ["Hl7Stack", "Hl7Status"]
@@ -53,7 +54,9 @@ class Hl7Stack:
             hl7.max_refused,
             corrupt_notice_s=config.storage.corrupt_notice_s,
         )
-        self.output = Hl7Output(hl7, Hl7Identity.from_config(config, hl7), self.queue)
+        policy = OutputPolicy(hl7.observations, hl7.chart_interval_s, hl7.alarms)
+        encoder = Hl7Encoder(Hl7Identity.from_config(config, hl7))
+        self.output = ForwardOutput("hl7", policy, encoder, self.queue)
         self.sender = MllpSender(
             hl7.url,
             self.queue,

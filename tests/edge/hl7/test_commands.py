@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from edge.cli import main
-from edge.hl7.queue import ForwardQueue, NewMessage
+from edge.forward.queue import ForwardQueue, NewMessage
 from tests.edge.hl7.messages import strict
 from tests.edge.test_config import minimal
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from edge.hl7.queue import ForwardQueue, NewMessage
+from edge.forward.queue import ForwardQueue, NewMessage
 from tests.edge.hl7.receiver import eventually
 
 

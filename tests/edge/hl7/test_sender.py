@@ -11,9 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from edge.backoff import Backoff
+from edge.forward.queue import ForwardQueue, NewMessage
 from edge.hl7.identity import new_control_id
 from edge.hl7.pcd01 import reading_message
-from edge.hl7.queue import ForwardQueue, NewMessage
 from edge.hl7.sender import MllpSender
 from tests.edge.hl7.messages import IDENTITY, T0, vitals
 from tests.edge.hl7.receiver import Answer, Receiver, eventually

@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from edge.hl7.queue_file import KINDS, NewMessage, QueuedMessage, QueueFile, RefusedMessage
+from edge.forward.queue_file import KINDS, NewMessage, QueuedMessage, QueueFile, RefusedMessage
 from edge.storage.errors import StorageFaultError, storage_fault
 from edge.storage.state import FaultState
 

@@ -5,7 +5,7 @@ Two tables. ``queue``: messages waiting for the receiver, oldest first; at most
 observation is left (every drop counted by kind and logged). ``refused``: messages the
 receiver refused (HL7 AE/AR, an HTTP 4xx), with its code and text, for a biomedical engineer
 to read; at most ``max_refused`` rows, oldest dropped first. Every method raises sqlite3's
-and the OS's own errors; :class:`~edge.hl7.queue.ForwardQueue` translates them.
+and the OS's own errors; :class:`~edge.forward.queue.ForwardQueue` translates them.
 """
 
 from __future__ import annotations
