@@ -39,7 +39,7 @@ from edge.backoff import Backoff
 from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
 from edge.config import Config
-from edge.hl7.stack import Hl7Stack
+from edge.hl7.stack import hl7_stack
 from edge.items import AckRequest, InputItem, OutputItem
 from edge.metrics import EdgeMetrics
 from edge.plausibility import plausible_ranges
@@ -133,7 +133,7 @@ class Daemon:
             on_ack=self._on_ack,
             verifier=AckVerifier.from_config(config, ack_secret, self.clock),
         )
-        self.hl7 = Hl7Stack(config, config.hl7) if config.hl7 is not None else None
+        self.hl7 = hl7_stack(config, config.hl7) if config.hl7 is not None else None
         self.metrics = EdgeMetrics(
             config,
             __version__,

@@ -23,7 +23,7 @@ from edge.alarms.rules import RULES
 from edge.bus import Subscription
 from edge.config import Config, DeviceConfig
 from edge.device_state import DeviceState
-from edge.hl7.stack import Hl7Status
+from edge.forward.stack import ForwardStatus
 from edge.items import OutputItem
 from edge.publish.mqtt import PublisherCounters
 from edge.publish.outbox import MessageClass, Outbox
@@ -43,6 +43,38 @@ class MetricSpec:
     kind: str  # "gauge" or "counter"
     help: str
     labels: tuple[str, ...] = ()
+
+
+def _output_specs(name: str, label: str, what: str) -> tuple[MetricSpec, ...]:
+    """The metrics of a clinical output (``hl7``, ``fhir``)."""
+    return (
+        MetricSpec(f"{name}_connected", "gauge", f"1 while {what} answers."),
+        MetricSpec(
+            f"{name}_messages",
+            "counter",
+            f"{label} messages answered, by result (delivered, or refused: kept, not resent).",
+            ("result",),
+        ),
+        MetricSpec(f"{name}_connect_failures", "counter", f"Failed connections to {what}."),
+        MetricSpec(f"{name}_ack_timeouts", "counter", f"{label} messages not answered in time."),
+        MetricSpec(f"{name}_queue_messages", "gauge", f"{label} messages waiting to be sent."),
+        MetricSpec(
+            f"{name}_queue_oldest_age_seconds",
+            "gauge",
+            f"Age of the oldest waiting {label} message.",
+        ),
+        MetricSpec(
+            f"{name}_queue_dropped",
+            "counter",
+            f"{label} messages dropped by the queue's bounds, by kind (observation, alarm).",
+            ("kind",),
+        ),
+        MetricSpec(
+            f"{name}_queue_fault",
+            "gauge",
+            f"1 while the {label} queue's disk refuses or its file was found corrupt.",
+        ),
+    )
 
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -113,27 +145,13 @@ METRICS: tuple[MetricSpec, ...] = (
         "1 while a store (outbox, alarm_log) is faulted: disk full, unwritable, corrupt file.",
         ("store",),
     ),
-    MetricSpec("hl7_connected", "gauge", "1 while connected to the HL7 receiver (MLLP)."),
-    MetricSpec(
-        "hl7_messages",
-        "counter",
-        "HL7 messages answered by the receiver, by result (delivered: AA/CA, refused: AE/AR).",
-        ("result",),
-    ),
-    MetricSpec("hl7_connect_failures", "counter", "Failed connections to the HL7 receiver."),
-    MetricSpec(
-        "hl7_ack_timeouts", "counter", "HL7 messages not acknowledged in hl7.ack_timeout_s."
-    ),
-    MetricSpec("hl7_queue_messages", "gauge", "HL7 messages waiting to be sent."),
-    MetricSpec("hl7_queue_oldest_age_seconds", "gauge", "Age of the oldest waiting HL7 message."),
-    MetricSpec(
-        "hl7_queue_dropped",
-        "counter",
-        "HL7 messages dropped by the queue's bounds, by kind (observation, alarm).",
-        ("kind",),
-    ),
-    MetricSpec(
-        "hl7_queue_fault", "gauge", "1 while the HL7 queue's disk refuses or its file was corrupt."
+    *(
+        spec
+        for name, label, what in (
+            ("hl7", "HL7", "the HL7 receiver (MLLP)"),
+            ("fhir", "FHIR", "the FHIR server"),
+        )
+        for spec in _output_specs(name, label, what)
     ),
     MetricSpec("alarms_active", "gauge", "Alarms not ended, by priority.", ("priority",)),
     MetricSpec(
@@ -174,10 +192,11 @@ class EdgeMetrics:
         outbox: Outbox,
         engine: AlarmEngine,
         storage: Callable[[], Mapping[str, bool]] = lambda: dict.fromkeys(STORES, False),
-        hl7: Callable[[], Hl7Status] = Hl7Status,
+        hl7: Callable[[], ForwardStatus] = ForwardStatus,
+        fhir: Callable[[], ForwardStatus] = ForwardStatus,
     ) -> None:
         self._version = version
-        self._hl7 = hl7
+        self._outputs = {"hl7": hl7, "fhir": fhir}
         self._storage = storage
         self._publisher = publisher
         self._outbox = outbox
@@ -250,7 +269,7 @@ class EdgeMetrics:
         families["outbox_memory_messages"].add((), self._outbox.memory_depth)
         for store, faulted in self._storage().items():
             families["storage_fault"].add((store,), 1 if faulted else 0)
-        self._fill_hl7(families)
+        self._fill_outputs(families)
         active = dict.fromkeys(PRIORITIES, 0)
         for alarm in self._engine.active():
             active[alarm.priority] += 1
@@ -259,18 +278,19 @@ class EdgeMetrics:
         for (rule, priority), count in self._raised.items():
             families["alarms_raised"].add((rule, priority), count)
 
-    def _fill_hl7(self, families: dict[str, _Family]) -> None:
-        hl7 = self._hl7()
-        families["hl7_connected"].add((), 1 if hl7.connected else 0)
-        families["hl7_messages"].add(("delivered",), hl7.delivered)
-        families["hl7_messages"].add(("refused",), hl7.refused)
-        families["hl7_connect_failures"].add((), hl7.connect_failures)
-        families["hl7_ack_timeouts"].add((), hl7.ack_timeouts)
-        families["hl7_queue_messages"].add((), hl7.queue_depth)
-        families["hl7_queue_oldest_age_seconds"].add((), hl7.oldest_age_s)
-        for kind, count in hl7.dropped:
-            families["hl7_queue_dropped"].add((kind,), count)
-        families["hl7_queue_fault"].add((), 1 if hl7.faulted else 0)
+    def _fill_outputs(self, families: dict[str, _Family]) -> None:
+        for name, status_of in self._outputs.items():
+            status = status_of()
+            families[f"{name}_connected"].add((), 1 if status.connected else 0)
+            families[f"{name}_messages"].add(("delivered",), status.delivered)
+            families[f"{name}_messages"].add(("refused",), status.refused)
+            families[f"{name}_connect_failures"].add((), status.connect_failures)
+            families[f"{name}_ack_timeouts"].add((), status.ack_timeouts)
+            families[f"{name}_queue_messages"].add((), status.queue_depth)
+            families[f"{name}_queue_oldest_age_seconds"].add((), status.oldest_age_s)
+            for kind, count in status.dropped:
+                families[f"{name}_queue_dropped"].add((kind,), count)
+            families[f"{name}_queue_fault"].add((), 1 if status.faulted else 0)
 
 
 class _Family:

@@ -64,7 +64,7 @@ class ForwardQueue:
         self.memory_dropped = dict.fromkeys(KINDS, 0)
         self._put = asyncio.Event()
         self._stored = asyncio.Event()
-        self._closing = False
+        self._flushing = asyncio.Lock()  # one flush or retry at a time: no batch stored twice
 
     @property
     def faulted(self) -> bool:
@@ -98,8 +98,8 @@ class ForwardQueue:
 
     async def close(self) -> None:
         """Store what waits in memory if the disk takes it, then close."""
-        self._closing = True
-        await self._flush()
+        async with self._flushing:
+            await self._flush()
         if self._pending:
             self.state.lost(len(self._pending), "forwarding queue closed with messages in memory")
         with suppress(StorageFaultError):
@@ -137,7 +137,8 @@ class ForwardQueue:
                     await asyncio.wait_for(self._put.wait(), retry_s)
             self._put.clear()
             if self.state.fault is None:
-                await self._flush()
+                async with self._flushing:
+                    await self._flush()
             else:
                 await self.retry()
 
@@ -192,6 +193,10 @@ class ForwardQueue:
 
     async def retry(self) -> None:
         """Reopen a faulted file and store what waits in memory."""
+        async with self._flushing:
+            await self._retry()
+
+    async def _retry(self) -> None:
         if self._file.db is None:
             try:
                 await self._disk(self._file.open)

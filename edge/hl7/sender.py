@@ -16,31 +16,19 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from edge.backoff import Backoff
 from edge.config import Hl7Config
 from edge.forward.queue import ForwardQueue, QueuedMessage
+from edge.forward.stack import SenderCounters
 from edge.hl7.mllp import Ack, AckError, MllpDecoder, frame, parse_ack
 
-__all__ = ["MllpSender", "SenderCounters", "tls_context"]
+__all__ = ["MllpSender", "tls_context"]
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 4096
-
-
-@dataclass(slots=True)
-class SenderCounters:
-    """What the sender did since start (for metrics)."""
-
-    connected: bool = False
-    delivered: int = 0
-    refused: int = 0
-    connect_failures: int = 0
-    ack_timeouts: int = 0
-    bad_replies: int = 0
 
 
 class _ReconnectError(Exception):

@@ -16,8 +16,9 @@ from edge.alarms.models import SessionEvent, TreatmentSession
 from edge.bus import Bus
 from edge.clock import SystemClock
 from edge.config import Config
+from edge.forward.stack import ForwardStack
 from edge.hl7.pcd01 import reading_message
-from edge.hl7.stack import Hl7Stack
+from edge.hl7.stack import hl7_stack
 from edge.items import OutputItem
 from edge.metrics import EdgeMetrics
 from edge.publish.mqtt import PublisherCounters
@@ -45,9 +46,9 @@ def _config(tmp_path: Path, url: str, observations: str = "every_reading") -> Co
 
 
 @asynccontextmanager
-async def running(config: Config) -> AsyncIterator[tuple[Hl7Stack, Bus[OutputItem]]]:
+async def running(config: Config) -> AsyncIterator[tuple[ForwardStack, Bus[OutputItem]]]:
     assert config.hl7 is not None
-    stack = Hl7Stack(config, config.hl7)
+    stack = hl7_stack(config, config.hl7)
     await stack.open()
     bus: Bus[OutputItem] = Bus()
     consumer = asyncio.create_task(stack.output.consume(bus.subscribe("hl7")))
@@ -68,7 +69,9 @@ def _metric(metrics: EdgeMetrics, name: str, **labels: str) -> float:
 
 
 @asynccontextmanager
-async def edge_metrics(config: Config, stack: Hl7Stack, path: Path) -> AsyncIterator[EdgeMetrics]:
+async def edge_metrics(
+    config: Config, stack: ForwardStack, path: Path
+) -> AsyncIterator[EdgeMetrics]:
     outbox = Outbox(path, max_messages=100, max_age_s=3600)
     await outbox.open()
     try:
