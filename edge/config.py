@@ -48,6 +48,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DeviceConfig",
+    "FhirConfig",
     "Hl7Config",
     "HttpConfig",
     "InfusionOrder",
@@ -257,6 +258,38 @@ class Hl7Config(_Model):
         return self
 
 
+class FhirConfig(_Model):
+    """The FHIR R4 output: transaction Bundles POSTed to ``base_url`` (``https://...`` or, on
+    a trusted network, ``http://...``), with a ``bearer_token`` or a ``username`` and
+    ``password`` (basic auth), or neither. ``observations``/``chart_interval_s``/``alarms``
+    as for ``hl7``. Bundles wait in ``queue_path`` until the server answers 2xx; a 4xx other
+    than 408/429 is a refusal, kept in the queue's ``refused`` table. ``ca_file`` trusts a
+    private CA. ``visit_system`` is the identifier system of the beds' visit numbers (default
+    ``urn:infusion-edge:{site}:visit``)."""
+
+    base_url: str = Field(pattern=r"^https?://[^\s]+[^/\s]$")
+    bearer_token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = None
+    visit_system: str | None = Field(None, pattern=r"^\S+$")
+    observations: Literal["charted", "every_reading", "none"] = "charted"
+    chart_interval_s: float = Field(300.0, ge=10.0, le=86_400.0)
+    alarms: bool = True
+    timeout_s: float = Field(15.0, ge=0.5, le=300.0, description="s to wait for an answer")
+    queue_path: Path = Path("var/fhir-queue.sqlite")
+    max_messages: int = Field(100_000, ge=100)
+    max_refused: int = Field(10_000, ge=10)
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> FhirConfig:
+        if self.bearer_token is not None and self.username is not None:
+            raise ValueError("give bearer_token or username/password, not both")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together: give both or neither")
+        return self
+
+
 class SerialConfig(_Model):
     """RS-232 settings; unset fields take the driver's defaults."""
 
@@ -429,6 +462,7 @@ class Config(BaseSettings):
     devices: list[DeviceConfig] = Field(default_factory=list)
     alarms: AlarmsConfig = AlarmsConfig()
     hl7: Hl7Config | None = None
+    fhir: FhirConfig | None = None
     plausibility: dict[str, RangeOverride] = Field(
         default_factory=dict, description="observation code -> {min, max} in its unit"
     )

@@ -29,7 +29,7 @@ from edge.forward.queue_file import KINDS, NewMessage, QueuedMessage, QueueFile,
 from edge.storage.errors import StorageFaultError, storage_fault
 from edge.storage.state import FaultState
 
-__all__ = ["ForwardQueue", "NewMessage", "QueuedMessage", "RefusedMessage"]
+__all__ = ["ForwardQueue", "NewMessage", "QueuedMessage", "RefusedMessage", "next_or_finished"]
 
 T = TypeVar("T")
 MEMORY_MAX_MESSAGES = 10_000
@@ -237,3 +237,23 @@ class ForwardQueue:
         with suppress(StorageFaultError):
             await self._disk(self._file.open)
             self.state.fault = None
+
+
+async def next_or_finished(queue: ForwardQueue, finish: asyncio.Event) -> QueuedMessage | None:
+    """The next stored message of ``queue``, or ``None`` once ``finish`` is set and nothing
+    waits (a sender's shutdown)."""
+    if finish.is_set() and not queue.depth:
+        return None
+    taking = asyncio.create_task(queue.next())
+    finishing = asyncio.create_task(finish.wait())
+    try:
+        done, _ = await asyncio.wait({taking, finishing}, return_when=asyncio.FIRST_COMPLETED)
+        if taking in done:
+            return taking.result()
+        if not queue.depth:
+            return None
+        return await taking  # finishing, but the writer is still storing some
+    finally:
+        for task in (taking, finishing):
+            task.cancel()
+        await asyncio.gather(taking, finishing, return_exceptions=True)

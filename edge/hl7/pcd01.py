@@ -23,7 +23,15 @@ from edge.hl7.er7 import SEGMENT_END, components, escape, number, segment, times
 from edge.hl7.identity import Hl7Identity
 from edge.hl7.mdc import LOCAL_SYSTEM, OTHER_CHANNEL, code_for, unit_for
 
-__all__ = ["DeviceMetrics", "Metric", "chart_message", "observation_message", "reading_message"]
+__all__ = [
+    "DeviceMetrics",
+    "Metric",
+    "chart_devices",
+    "chart_message",
+    "observation_message",
+    "reading_devices",
+    "reading_message",
+]
 
 MONITOR_MDS = components("69798", "MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS", "MDC")
 PUMP_MDS = components("69985", "MDC_DEV_PUMP_INFUS_MDS", "MDC")
@@ -53,31 +61,40 @@ class DeviceMetrics:
     drug: str | None = None
 
 
-def reading_message(
-    reading: PumpReading | VitalsReading, identity: Hl7Identity, control_id: str, now: datetime
-) -> str:
-    """The ORU^R01 of one reading."""
+def reading_devices(reading: PumpReading | VitalsReading) -> list[DeviceMetrics]:
+    """The device and usable values of one reading."""
     metrics = tuple(
         Metric(obs.code, obs.value, obs.unit, obs.ts or reading.ts)
         for obs in reading.observations
         if obs.value is not None and obs.state in ("valid", "questionable")
     )
     drug = reading.pump.drug if isinstance(reading, PumpReading) else None
-    device = DeviceMetrics(reading.device_id, reading.kind, metrics, drug)
-    return observation_message(reading.bed, reading.ts, [device], identity, control_id, now)
+    return [DeviceMetrics(reading.device_id, reading.kind, metrics, drug)]
 
 
-def chart_message(row: ChartRow, identity: Hl7Identity, control_id: str, now: datetime) -> str:
-    """The ORU^R01 of one chart row (OBR-7 is the row's time: its mark or cuff)."""
+def reading_message(
+    reading: PumpReading | VitalsReading, identity: Hl7Identity, control_id: str, now: datetime
+) -> str:
+    """The ORU^R01 of one reading."""
+    devices = reading_devices(reading)
+    return observation_message(reading.bed, reading.ts, devices, identity, control_id, now)
+
+
+def chart_devices(row: ChartRow) -> list[DeviceMetrics]:
+    """The devices of one chart row, each with its values, in the row's order."""
     devices: dict[str, list[Metric]] = {}
     for value in row.values:
         metric = Metric(value.code, value.value, value.unit, value.measured_at)
         devices.setdefault(value.device_id, []).append(metric)
-    groups = [
+    return [
         DeviceMetrics(device_id, _kind_of(metrics), tuple(metrics))
         for device_id, metrics in devices.items()
     ]
-    return observation_message(row.bed, row.at, groups, identity, control_id, now)
+
+
+def chart_message(row: ChartRow, identity: Hl7Identity, control_id: str, now: datetime) -> str:
+    """The ORU^R01 of one chart row (OBR-7 is the row's time: its mark or cuff)."""
+    return observation_message(row.bed, row.at, chart_devices(row), identity, control_id, now)
 
 
 def observation_message(

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from edge.backoff import Backoff
 from edge.config import Hl7Config
-from edge.forward.queue import ForwardQueue, QueuedMessage
+from edge.forward.queue import ForwardQueue, QueuedMessage, next_or_finished
 from edge.forward.stack import SenderCounters
 from edge.hl7.mllp import Ack, AckError, MllpDecoder, frame, parse_ack
 
@@ -108,7 +108,7 @@ class MllpSender:
         decoder = MllpDecoder()
         try:
             while True:
-                message = await self._next()
+                message = await next_or_finished(self.queue, self._finish)
                 if message is None:
                     return True
                 writer.write(frame(message.payload.decode()))
@@ -137,24 +137,6 @@ class MllpSender:
 
     def _where(self) -> dict[str, object]:
         return {"receiver": f"{self.host}:{self.port}"}
-
-    async def _next(self) -> QueuedMessage | None:
-        """The next stored message, or ``None`` once finishing and nothing is stored."""
-        if self._finish.is_set() and not self.queue.depth:
-            return None
-        taking = asyncio.create_task(self.queue.next())
-        finishing = asyncio.create_task(self._finish.wait())
-        try:
-            done, _ = await asyncio.wait({taking, finishing}, return_when=asyncio.FIRST_COMPLETED)
-            if taking in done:
-                return taking.result()
-            if not self.queue.depth:
-                return None
-            return await taking  # finishing, but the writer is still storing some
-        finally:
-            for task in (taking, finishing):
-                task.cancel()
-            await asyncio.gather(taking, finishing, return_exceptions=True)
 
     async def _ack_for(
         self, message: QueuedMessage, reader: asyncio.StreamReader, decoder: MllpDecoder
