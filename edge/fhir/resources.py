@@ -40,6 +40,7 @@ from edge.hl7.pcd04 import PHASES, PRIORITIES, SOURCES
 __all__ = ["FhirIdentity", "alarm_bundle", "observation_bundle", "transaction"]
 
 Json = dict[str, Any]
+LOCAL_CODES = "urn:infusion-edge:observation-code"  # the Reading's vendor codes (X_...)
 CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 MDS_CODES = {
@@ -80,10 +81,9 @@ def _concept(ref_id: str, text: str | None = None) -> Json:
     mdc = _mdc(ref_id)
     if mdc is not None:
         codings.append(mdc)
-    concept: Json = {"text": text or ref_id}
-    if codings:
-        concept["coding"] = codings
-    return concept
+    if not codings:  # a vendor code: no LOINC, no MDC number
+        codings.append({"system": LOCAL_CODES, "code": ref_id})
+    return {"coding": codings, "text": text or ref_id}
 
 
 def _quantity(value: float, unit: str) -> Json:
