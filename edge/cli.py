@@ -4,7 +4,8 @@ Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``s
 simulated device), ``dashboard`` (the nurses' dashboard alone), ``hash-password``, ``ack-key``
 (a dashboard's acknowledgement key), ``ports`` and ``probe`` (commissioning), ``config
 check``, ``config schema``, ``schemas`` (MQTT payloads), ``drivers``, ``hl7 sample`` and
-``hl7 refused`` (the HL7 output's sample messages and what its receiver refused). Exit codes:
+``hl7 refused``, ``fhir sample`` and ``fhir refused`` (the clinical outputs' samples and what
+their receiver refused). Exit codes:
 0 ok; 1 a check found errors; 78 (EX_CONFIG) the daemon refused a bad config, so a service
 manager need not restart it.
 """
@@ -95,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     hl7_refused = hl7_commands.add_parser("refused", help="print the messages the receiver refused")
     hl7_refused.add_argument("--config", required=True, type=Path, help="YAML config file")
     hl7_refused.add_argument("--limit", type=int, default=20, help="the latest N (default 20)")
+    fhir = commands.add_parser("fhir", help="the FHIR R4 output: sample bundles, refused ones")
+    fhir_commands = fhir.add_subparsers(dest="fhir_command", required=True)
+    fhir_sample = fhir_commands.add_parser("sample", help="print sample transaction Bundles")
+    fhir_sample.add_argument("--config", type=Path, help="take the identities from this config")
+    fhir_refused = fhir_commands.add_parser("refused", help="print the bundles the server refused")
+    fhir_refused.add_argument("--config", required=True, type=Path, help="YAML config file")
+    fhir_refused.add_argument("--limit", type=int, default=20, help="the latest N (default 20)")
     return parser
 
 
@@ -138,6 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.hl7_command == "sample":
             return sample(args.config)
         return refused(args.config, args.limit)
+    if args.command == "fhir":
+        from edge.fhir import commands as fhir_commands
+
+        if args.fhir_command == "sample":
+            return fhir_commands.sample(args.config)
+        return fhir_commands.refused(args.config, args.limit)
     if args.command == "demo":
         from edge.demo import run_demo  # only the demo needs the simulators
 

@@ -10,20 +10,18 @@ control id, then the message.
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.config import Config, ConfigError, load_config
-from edge.forward.queue import ForwardQueue, RefusedMessage
+from edge.forward.refused import print_refused
 from edge.hl7.identity import Hl7Identity
 from edge.hl7.sample import sample_messages
 
-__all__ = ["refused", "sample"]
+__all__ = ["load_or_none", "refused", "sample"]
 
 
-def _config(path: Path) -> Config | None:
+def load_or_none(path: Path) -> Config | None:
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -39,7 +37,7 @@ def sample(config_path: Path | None) -> int:
     identity = Hl7Identity(facility="CLINIC", eui64="0123456789ABCDEF", point_of_care="INF")
     bed = "chair-1"
     if config_path is not None:
-        config = _config(config_path)
+        config = load_or_none(config_path)
         if config is None:
             return 1
         if config.hl7 is not None:
@@ -53,35 +51,10 @@ def sample(config_path: Path | None) -> int:
 
 def refused(config_path: Path, limit: int) -> int:
     """Print the refused messages; 0, or 1 for a bad config or no ``hl7`` section."""
-    config = _config(config_path)
+    config = load_or_none(config_path)
     if config is None:
         return 1
     if config.hl7 is None:
         print(f"{config_path}: no hl7 section", file=sys.stderr)
         return 1
-    if not config.hl7.queue_path.exists():
-        print(f"{config.hl7.queue_path}: no queue file yet: nothing was refused")
-        return 0
-    messages = asyncio.run(_refused(config, limit))
-    if not messages:
-        print("nothing refused")
-    for message in messages:
-        when = datetime.fromtimestamp(message.refused_at, UTC).isoformat(timespec="seconds")
-        print(
-            f"{when} {message.code} {message.kind} bed {message.bed} "
-            f"control id {message.control_id}: {message.detail or '(no detail)'}"
-        )
-        print(message.payload.decode(errors="replace").replace("\r", "\n"))
-    return 0
-
-
-async def _refused(config: Config, limit: int) -> list[RefusedMessage]:
-    assert config.hl7 is not None
-    queue = ForwardQueue(
-        "hl7_queue", config.hl7.queue_path, config.hl7.max_messages, config.hl7.max_refused
-    )
-    await queue.open()
-    try:
-        return await queue.refused(limit)
-    finally:
-        await queue.close()
+    return print_refused("hl7_queue", config.hl7.queue_path, limit)
