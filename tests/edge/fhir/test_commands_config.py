@@ -57,7 +57,10 @@ def test_fhir_section_loads_with_bearer_auth(tmp_path: Path) -> None:
     [
         ({"base_url": "ftp://x"}, "fhir.base_url"),
         ({"base_url": "https://x/fhir/"}, "fhir.base_url"),
-        ({"base_url": "https://ehr", "bearer_token": "a", "username": "u", "password": "p"}, "fhir"),
+        (
+            {"base_url": "https://ehr", "bearer_token": "a", "username": "u", "password": "p"},
+            "fhir",
+        ),
         ({"base_url": "https://ehr", "username": "u"}, "fhir"),
         ({"base_url": "https://ehr", "timeout_s": 0}, "fhir.timeout_s"),
     ],
