@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -34,6 +35,7 @@ __all__ = ["ForwardQueue", "NewMessage", "QueuedMessage", "RefusedMessage", "nex
 T = TypeVar("T")
 MEMORY_MAX_MESSAGES = 10_000
 BATCH_MAX = 500  # messages per disk transaction
+AHEAD = 50  # stored messages read from disk at once for the sender
 RETRY_S = 5.0  # s between retries of a disk that refused
 _MEANWHILE = "messages kept in memory, not sent"
 
@@ -65,6 +67,7 @@ class ForwardQueue:
         self._put = asyncio.Event()
         self._stored = asyncio.Event()
         self._flushing = asyncio.Lock()  # one flush or retry at a time: no batch stored twice
+        self._ahead: deque[QueuedMessage] = deque()  # the oldest stored, read ahead, in order
 
     @property
     def faulted(self) -> bool:
@@ -160,32 +163,38 @@ class ForwardQueue:
         return self._file.db is not None
 
     async def next(self) -> QueuedMessage:
-        """The oldest stored message, waiting until there is one."""
-        while True:
+        """The oldest stored message, waiting until there is one. It stays the next until
+        :meth:`delivered` or :meth:`refuse` takes it away (a failed send sends it again)."""
+        while not self._ahead:
             self._stored.clear()
-            message: QueuedMessage | None = None
             if self._file.db is not None:
                 try:
-                    message = await self._disk(self._file.head)
+                    self._ahead.extend(await self._disk(lambda: self._file.head(AHEAD)))
                 except StorageFaultError as fault:
                     await self._failed(fault)
-            if message is not None:
-                return message
-            await self._stored.wait()
+            if not self._ahead:
+                await self._stored.wait()
+        return self._ahead[0]
 
-    async def attempted(self, message: QueuedMessage) -> None:
-        """Count an attempt to send ``message`` (kept when the disk refuses)."""
-        await self._try(lambda: self._file.attempted(message.id))
+    def _taken(self, message: QueuedMessage) -> None:
+        if self._ahead and self._ahead[0].id == message.id:
+            self._ahead.popleft()
 
     async def delivered(self, message: QueuedMessage) -> bool:
         """The receiver accepted ``message``: remove it. False if the disk refused (it is
         then sent again: at least once)."""
-        return await self._try(lambda: self._file.delete(message.id))
+        done = await self._try(lambda: self._file.delete(message.id))
+        if done:
+            self._taken(message)
+        return done
 
     async def refuse(self, message: QueuedMessage, code: str, detail: str) -> bool:
         """The receiver refused ``message``: keep it in ``refused`` with ``code``/``detail``."""
         at = self._now()
-        return await self._try(lambda: self._file.refuse(message, at, code, detail))
+        done = await self._try(lambda: self._file.refuse(message, at, code, detail))
+        if done:
+            self._taken(message)
+        return done
 
     async def refused(self, limit: int = 100) -> list[RefusedMessage]:
         """The latest refused messages, newest first."""
@@ -229,6 +238,7 @@ class ForwardQueue:
         if fault.kind != "corrupt":
             return
         lost = self._file.count
+        self._ahead.clear()
         try:
             target = await self._disk(self._file.set_aside)
         except StorageFaultError:

@@ -33,8 +33,7 @@ CREATE TABLE IF NOT EXISTS queue (
     kind TEXT NOT NULL,
     bed TEXT NOT NULL,
     payload BLOB NOT NULL,
-    created REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0
+    created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS queue_kind ON queue (kind, id);
 CREATE TABLE IF NOT EXISTS refused (
@@ -64,7 +63,7 @@ class NewMessage:
 
 @dataclass(frozen=True, slots=True)
 class QueuedMessage:
-    """A stored message: its row ``id`` and ``created`` (Unix s), sending ``attempts``."""
+    """A stored message: its row ``id`` and ``created`` (Unix s)."""
 
     id: int
     control_id: str
@@ -72,7 +71,6 @@ class QueuedMessage:
     bed: str
     payload: bytes
     created: float
-    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,29 +172,31 @@ class QueueFile:
                     extra={"queue": self.path.name, "kind": kind, "count": len(ids)},
                 )
 
-    def head(self) -> QueuedMessage | None:
-        """The oldest waiting message."""
-        row = (
+    def head(self, count: int = 1) -> list[QueuedMessage]:
+        """The ``count`` oldest waiting messages, oldest first."""
+        rows = (
             self._conn()
             .execute(
-                "SELECT id, control_id, kind, bed, payload, created, attempts FROM queue "
-                "ORDER BY id LIMIT 1"
+                "SELECT id, control_id, kind, bed, payload, created FROM queue ORDER BY id LIMIT ?",
+                (count,),
             )
-            .fetchone()
+            .fetchall()
         )
-        self.oldest_created = row[5] if row else None
-        return QueuedMessage(*row) if row else None
-
-    def attempted(self, message_id: int) -> None:
-        """Count one more attempt to send ``message_id``."""
-        with self._conn() as db:
-            db.execute("UPDATE queue SET attempts = attempts + 1 WHERE id = ?", (message_id,))
+        self.oldest_created = rows[0][5] if rows else None
+        return [QueuedMessage(*row) for row in rows]
 
     def delete(self, message_id: int) -> None:
-        """Remove ``message_id`` (the receiver accepted it)."""
-        with self._conn() as db:
-            db.execute("BEGIN IMMEDIATE")
-            deleted = db.execute("DELETE FROM queue WHERE id = ?", (message_id,)).rowcount
+        """Remove ``message_id`` (the receiver accepted it), without a disk flush of its own:
+        a power cut may undo it (a duplicate later, never a loss); the next commit with
+        ``synchronous=FULL`` makes it durable."""
+        db = self._conn()
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                deleted = db.execute("DELETE FROM queue WHERE id = ?", (message_id,)).rowcount
+        finally:
+            db.execute("PRAGMA synchronous=FULL")
         self.count -= deleted
         self._recount_oldest()
 

@@ -10,6 +10,7 @@ are joined with CR (0x0D).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,9 +29,14 @@ _ESCAPES = {
 }
 
 
+_SPECIAL = re.compile(r"[\\|^&~\x00-\x1f\x7f]")
+
+
 def escape(text: str) -> str:
     """``text`` safe inside one component: delimiters escaped, control characters made
     harmless (CR/LF as hex escapes, others as a space)."""
+    if _SPECIAL.search(text) is None:
+        return text
     out = []
     for char in text:
         if char in _ESCAPES:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
 
 from drivers.readings import PumpReading, VitalsReading, observation_kind
@@ -166,6 +167,7 @@ def _metric_row(metric: Metric, containment: str) -> list[str]:
     return fields
 
 
+@lru_cache(maxsize=512)
 def observation_id(code: str) -> str:
     """OBX-3 of ``code``: ``<number>^<ref id>^MDC``, or ``<ref id>^<label>^99EDGE``."""
     row = code_for(code)
@@ -175,6 +177,7 @@ def observation_id(code: str) -> str:
     return components(code, kind.label if kind else code, LOCAL_SYSTEM)
 
 
+@lru_cache(maxsize=512)
 def unit_field(code: str, ucum: str) -> str:
     """OBX-6 of ``ucum`` for ``code``: MDC with UCUM as alternate, or UCUM alone."""
     unit = unit_for(code, ucum)
