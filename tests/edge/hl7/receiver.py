@@ -4,6 +4,7 @@ answers as a script says (``AA``, ``AE``, ``AR``, ``CA``, ``silent``, ``close``)
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
 from typing import Literal
 
@@ -35,11 +36,12 @@ class Receiver:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
+        self.tls: ssl.SSLContext | None = None  # serve MLLP over TLS with this context
 
     @property
     def url(self) -> str:
         """``mllp://127.0.0.1:PORT``."""
-        return f"mllp://127.0.0.1:{self.port}"
+        return f"mllp{'s' if self.tls else ''}://127.0.0.1:{self.port}"
 
     def accepted(self) -> list[str]:
         """Control ids of the messages answered AA or CA, first arrival order, once each."""
@@ -48,7 +50,9 @@ class Receiver:
     async def start(self, port: int = 0) -> None:
         """Listen (again, on the same port after :meth:`stop`)."""
         self._accepted: list[str] = getattr(self, "_accepted", [])
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port or self.port)
+        self._server = await asyncio.start_server(
+            self._serve, "127.0.0.1", port or self.port, ssl=self.tls
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -69,7 +73,7 @@ class Receiver:
                 for raw in decoder.feed(data):
                     if not await self._one(raw.decode(), writer):
                         return
-        except ConnectionError:
+        except (ConnectionError, ssl.SSLError):
             pass
         finally:
             self._writers.discard(writer)

@@ -5,16 +5,20 @@ for a while and back gets everything."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import trustme
+
 from edge.backoff import Backoff
+from edge.config import Hl7Config
 from edge.forward.queue import ForwardQueue, NewMessage
 from edge.hl7.identity import new_control_id
 from edge.hl7.pcd01 import reading_message
-from edge.hl7.sender import MllpSender
+from edge.hl7.sender import MllpSender, tls_context
 from tests.edge.hl7.messages import IDENTITY, T0, vitals
 from tests.edge.hl7.receiver import Answer, Receiver, eventually
 
@@ -183,5 +187,43 @@ async def test_finish_returns_once_the_queue_is_empty(tmp_path: Path) -> None:
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
         await queue.close()
+    finally:
+        await receiver.stop()
+
+
+async def test_tls_to_a_trusted_receiver_and_never_to_an_untrusted_one(tmp_path: Path) -> None:
+    server_ca, other_ca = trustme.CA(), trustme.CA()
+    receiver = Receiver()
+    receiver.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ca.issue_cert("127.0.0.1").configure_cert(receiver.tls)
+    trusted, untrusted = tmp_path / "ca.pem", tmp_path / "other-ca.pem"
+    server_ca.cert_pem.write_to_path(str(trusted))
+    other_ca.cert_pem.write_to_path(str(untrusted))
+    await receiver.start()
+    try:
+        for ca_file, delivered in ((untrusted, False), (trusted, True)):
+            hl7 = Hl7Config(url=receiver.url, tls={"ca_file": ca_file})
+            queue = ForwardQueue("hl7_queue", tmp_path / f"q-{delivered}.sqlite", 100, 10)
+            await queue.open()
+            queue.put(_messages(3))
+            writer = asyncio.create_task(queue.run_writer())
+            sender = MllpSender(
+                hl7.url, queue, tls=tls_context(hl7), backoff=Backoff(0.05, 0.2, 0.01)
+            )
+            running = asyncio.create_task(sender.run())
+            try:
+                if delivered:
+                    await eventually(lambda q=queue: q.depth == 0, 10)  # type: ignore[misc]
+                    assert sender.counters.delivered == 3
+                else:
+                    await eventually(lambda s=sender: s.counters.connect_failures >= 2, 10)  # type: ignore[misc]
+                    assert queue.depth == 3
+                    assert sender.counters.delivered == 0
+            finally:
+                running.cancel()
+                writer.cancel()
+                await asyncio.gather(running, writer, return_exceptions=True)
+                await queue.close()
+        assert len(receiver.accepted()) == 3
     finally:
         await receiver.stop()
