@@ -69,6 +69,7 @@ class FhirSender:
         self._timeout = timeout_s
         self._backoff = backoff or Backoff(initial=0.5, cap=30.0)
         self._finish = asyncio.Event()
+        self._failing = False  # a failure was logged at WARNING; repeats go at DEBUG
 
     def finish(self) -> None:
         """Stop once nothing stored is left to send (shutdown)."""
@@ -90,16 +91,17 @@ class FhirSender:
         except httpx.TimeoutException:
             self.counters.ack_timeouts += 1
             self.counters.connected = False
-            log.warning("FHIR server did not answer in time", extra={"server": self.url})
+            self._failed("FHIR server did not answer in time; will resend", {})
             return False
         except httpx.TransportError as exc:
             self.counters.connect_failures += 1
             self.counters.connected = False
-            log.warning("FHIR server unreachable", extra={"server": self.url, "error": str(exc)})
+            self._failed("FHIR server unreachable", {"error": str(exc)})
             return False
         self.counters.connected = True
         status = response.status_code
         if 200 <= status < 300:
+            self._failing = False
             if not await self.queue.delivered(message):
                 return False
             self.counters.delivered += 1
@@ -108,8 +110,13 @@ class FhirSender:
         if 400 <= status < 500 and status not in RETRIED:
             return await self._refused(message, status, _outcome(response))
         self.counters.bad_replies += 1
-        log.warning("FHIR server error; will resend", extra={"server": self.url, "status": status})
+        self._failed("FHIR server error; will resend", {"status": status})
         return False
+
+    def _failed(self, what: str, extra: dict[str, object]) -> None:
+        level = logging.DEBUG if self._failing else logging.WARNING
+        log.log(level, what, extra={"server": self.url, **extra})
+        self._failing = True
 
     async def _refused(self, message: QueuedMessage, status: int, detail: str) -> bool:
         self.counters.refused += 1

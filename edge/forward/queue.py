@@ -16,6 +16,7 @@ reopens the file. A corrupt file is moved aside and a fresh one begun.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections import deque
@@ -33,6 +34,7 @@ from edge.storage.state import FaultState
 __all__ = ["ForwardQueue", "NewMessage", "QueuedMessage", "RefusedMessage", "next_or_finished"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 MEMORY_MAX_MESSAGES = 10_000
 BATCH_MAX = 500  # messages per disk transaction
 AHEAD = 50  # stored messages read from disk at once for the sender
@@ -119,6 +121,10 @@ class ForwardQueue:
         self._put.set()
 
     def _drop_pending(self, excess: int) -> None:
+        log.warning(
+            "forwarding queue full in memory: oldest dropped",
+            extra={"queue": self.name, "count": excess},
+        )
         for kind in KINDS:
             keep: list[tuple[NewMessage, float]] = []
             for entry in self._pending:

@@ -22,7 +22,7 @@ from edge.backoff import Backoff
 from edge.config import Hl7Config
 from edge.forward.queue import ForwardQueue, QueuedMessage, next_or_finished
 from edge.forward.stack import SenderCounters
-from edge.hl7.mllp import Ack, AckError, MllpDecoder, frame, parse_ack
+from edge.hl7.mllp import END, START, Ack, AckError, MllpDecoder, parse_ack
 
 __all__ = ["MllpSender", "tls_context"]
 
@@ -70,6 +70,7 @@ class MllpSender:
         self._connect_timeout = connect_timeout_s
         self._backoff = backoff or Backoff(initial=0.5, cap=30.0)
         self._finish = asyncio.Event()
+        self._unreachable = False
 
     def finish(self) -> None:
         """Stop once nothing stored is left to send (shutdown)."""
@@ -90,12 +91,15 @@ class MllpSender:
                 )
             except (OSError, TimeoutError) as exc:
                 self.counters.connect_failures += 1
-                log.warning(
+                log.log(  # once at WARNING, then at DEBUG until it works again
+                    logging.DEBUG if self._unreachable else logging.WARNING,
                     "HL7 receiver unreachable",
-                    extra={"receiver": f"{self.host}:{self.port}", "error": str(exc) or "timeout"},
+                    extra={**self._where(), "error": str(exc) or "timeout"},
                 )
+                self._unreachable = True
                 await asyncio.sleep(self._backoff.next_delay())
                 continue
+            self._unreachable = False
             done = await self._session(*streams)
             if done:
                 return
@@ -111,7 +115,7 @@ class MllpSender:
                 message = await next_or_finished(self.queue, self._finish)
                 if message is None:
                     return True
-                writer.write(frame(message.payload.decode()))
+                writer.write(START + message.payload + END)
                 await writer.drain()
                 ack = await asyncio.wait_for(
                     self._ack_for(message, reader, decoder), self._ack_timeout
