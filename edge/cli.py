@@ -3,9 +3,11 @@
 Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``simulate`` (one
 simulated device), ``dashboard`` (the nurses' dashboard alone), ``hash-password``, ``ack-key``
 (a dashboard's acknowledgement key), ``ports`` and ``probe`` (commissioning), ``config
-check``, ``config schema``, ``schemas`` (MQTT payloads) and ``drivers``. Exit codes: 0 ok; 1
-a check found errors, or a port could not be bound (one line on stderr); 78 (EX_CONFIG) the
-daemon refused a bad config, so a service manager need not restart it.
+check``, ``config schema``, ``schemas`` (MQTT payloads), ``drivers``, ``hl7 sample`` and
+``hl7 refused``, ``fhir sample`` and ``fhir refused`` (the clinical outputs' samples and what
+their receiver refused). Exit codes: 0 ok; 1 a check found errors, or a port could not be bound
+(one line on stderr); 78 (EX_CONFIG) the daemon refused a bad config, so a service manager
+need not restart it.
 """
 
 from __future__ import annotations
@@ -98,6 +100,20 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--seconds", type=float, default=15.0, help="how long to listen")
     probe.add_argument("--options", help="the driver's options, a YAML mapping: '{period_s: 10}'")
     commands.add_parser("schemas", help="print the JSON Schemas of the MQTT payloads")
+    hl7 = commands.add_parser("hl7", help="the HL7 v2 output: sample messages, refused ones")
+    hl7_commands = hl7.add_subparsers(dest="hl7_command", required=True)
+    hl7_sample = hl7_commands.add_parser("sample", help="print sample PCD-01 and PCD-04 messages")
+    hl7_sample.add_argument("--config", type=Path, help="take the identities from this config")
+    hl7_refused = hl7_commands.add_parser("refused", help="print the messages the receiver refused")
+    hl7_refused.add_argument("--config", required=True, type=Path, help="YAML config file")
+    hl7_refused.add_argument("--limit", type=int, default=20, help="the latest N (default 20)")
+    fhir = commands.add_parser("fhir", help="the FHIR R4 output: sample bundles, refused ones")
+    fhir_commands = fhir.add_subparsers(dest="fhir_command", required=True)
+    fhir_sample = fhir_commands.add_parser("sample", help="print sample transaction Bundles")
+    fhir_sample.add_argument("--config", type=Path, help="take the identities from this config")
+    fhir_refused = fhir_commands.add_parser("refused", help="print the bundles the server refused")
+    fhir_refused.add_argument("--config", required=True, type=Path, help="YAML config file")
+    fhir_refused.add_argument("--limit", type=int, default=20, help="the latest N (default 20)")
     return parser
 
 
@@ -135,6 +151,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in driver_names():
             print(f"{name:12} {get_driver(name).summary}")
         return 0
+    if args.command == "hl7":
+        from edge.hl7.commands import refused, sample
+
+        if args.hl7_command == "sample":
+            return sample(args.config)
+        return refused(args.config, args.limit)
+    if args.command == "fhir":
+        from edge.fhir import commands as fhir_commands
+
+        if args.fhir_command == "sample":
+            return fhir_commands.sample(args.config)
+        return fhir_commands.refused(args.config, args.limit)
     if args.command == "demo":
         from edge.demo import broker_from_environment, run_demo  # only the demo: simulators
 

@@ -48,6 +48,8 @@ __all__ = [
     "Config",
     "ConfigError",
     "DeviceConfig",
+    "FhirConfig",
+    "Hl7Config",
     "HttpConfig",
     "InfusionOrder",
     "LogConfig",
@@ -214,6 +216,80 @@ class StorageConfig(_Model):
     corrupt_notice_s: float = Field(300.0, ge=0.0)
 
 
+Hl7Text = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}$")]
+"""A name in an HL7 field: letters, digits, space, ``_ . -`` (no HL7 delimiters)."""
+Eui64 = Annotated[str, Field(pattern=r"^[0-9A-F]{16}$")]
+"""An IEEE EUI-64: 16 upper-case hex digits."""
+
+
+class Hl7Config(_Model):
+    """The HL7 v2 output (IHE PCD-01 observations, PCD-04 alarms) to ``url``:
+    ``mllp://host:port`` or ``mllps://host:port`` (TLS, with ``tls`` for the CA or a client
+    certificate). ``observations``: ``charted`` rows (every ``chart_interval_s`` during
+    infusion and observation, plus every NIBP cuff), ``every_reading``, or ``none``; ``alarms``
+    sends every alarm transition. Messages wait in ``queue_path`` (SQLite) until the receiver
+    accepts them (AA/CA); refused ones (AE/AR) are kept there, up to ``max_refused``.
+    ``eui64`` identifies this edge in MSH-3; MSH-4 is ``sending_facility`` (default: the
+    site); PV1-3 is ``point_of_care^^bed``."""
+
+    url: str = Field(pattern=r"^mllps?://[^/\s]+:[0-9]{1,5}$")
+    tls: TlsConfig | None = None
+    sending_application: Hl7Text = "INFUSION-EDGE"
+    eui64: Eui64 | None = None
+    sending_facility: Hl7Text | None = None
+    receiving_application: Hl7Text | None = None
+    receiving_facility: Hl7Text | None = None
+    point_of_care: Hl7Text | None = None
+    patient_class: Literal["O", "I", "E"] = "O"
+    assigning_authority: Hl7Text | None = Field(None, description="of the beds' visit numbers")
+    observations: Literal["charted", "every_reading", "none"] = "charted"
+    chart_interval_s: float = Field(300.0, ge=10.0, le=86_400.0)
+    alarms: bool = True
+    ack_timeout_s: float = Field(15.0, ge=0.5, le=300.0, description="s to wait for an ACK")
+    connect_timeout_s: float = Field(10.0, ge=0.5, le=300.0)
+    queue_path: Path = Path("var/hl7-queue.sqlite")
+    max_messages: int = Field(100_000, ge=100)
+    max_refused: int = Field(10_000, ge=10)
+
+    @model_validator(mode="after")
+    def _tls_with_mllps(self) -> Hl7Config:
+        if self.tls is not None and not self.url.startswith("mllps://"):
+            raise ValueError("tls is for an mllps:// url: use mllps://host:port or drop tls")
+        return self
+
+
+class FhirConfig(_Model):
+    """The FHIR R4 output: transaction Bundles POSTed to ``base_url`` (``https://...`` or, on
+    a trusted network, ``http://...``), with a ``bearer_token`` or a ``username`` and
+    ``password`` (basic auth), or neither. ``observations``/``chart_interval_s``/``alarms``
+    as for ``hl7``. Bundles wait in ``queue_path`` until the server answers 2xx; a 4xx other
+    than 408/429 is a refusal, kept in the queue's ``refused`` table. ``ca_file`` trusts a
+    private CA. ``visit_system`` is the identifier system of the beds' visit numbers (default
+    ``urn:infusion-edge:{site}:visit``)."""
+
+    base_url: str = Field(pattern=r"^https?://[^\s]+[^/\s]$")
+    bearer_token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = None
+    visit_system: str | None = Field(None, pattern=r"^\S+$")
+    observations: Literal["charted", "every_reading", "none"] = "charted"
+    chart_interval_s: float = Field(300.0, ge=10.0, le=86_400.0)
+    alarms: bool = True
+    timeout_s: float = Field(15.0, ge=0.5, le=300.0, description="s to wait for an answer")
+    queue_path: Path = Path("var/fhir-queue.sqlite")
+    max_messages: int = Field(100_000, ge=100)
+    max_refused: int = Field(10_000, ge=10)
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> FhirConfig:
+        if self.bearer_token is not None and self.username is not None:
+            raise ValueError("give bearer_token or username/password, not both")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together: give both or neither")
+        return self
+
+
 class SerialConfig(_Model):
     """RS-232 settings; unset fields take the driver's defaults."""
 
@@ -272,6 +348,7 @@ class DeviceConfig(_Model):
     period_s: PositiveFloat | None = None
     stale_after_s: PositiveFloat | None = None
     timeout_s: PositiveFloat = 10.0
+    eui64: Eui64 | None = Field(None, description="equipment id in HL7 OBX-18")
 
     @field_validator("driver")
     @classmethod
@@ -326,6 +403,9 @@ class BedConfig(_Model):
 
     label: str | None = Field(None, max_length=64)
     order: InfusionOrder | None = None
+    visit_number: Hl7Text | None = Field(
+        None, description="the current patient's visit number, for HL7 only (PID-3, PV1-19)"
+    )
 
 
 class AlarmsConfig(AlarmLimits):
@@ -381,6 +461,8 @@ class Config(BaseSettings):
     beds: dict[Name, BedConfig] = Field(default_factory=dict)
     devices: list[DeviceConfig] = Field(default_factory=list)
     alarms: AlarmsConfig = AlarmsConfig()
+    hl7: Hl7Config | None = None
+    fhir: FhirConfig | None = None
     plausibility: dict[str, RangeOverride] = Field(
         default_factory=dict, description="observation code -> {min, max} in its unit"
     )

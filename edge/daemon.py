@@ -2,8 +2,10 @@
 and the publisher.
 
 Data flows one way: sessions -> input bus -> alarm stage -> output bus -> consumers (the
-outbox writer, the log tap, the metrics) -> outbox -> publisher -> broker. The HTTP listener
-serves the dashboard (a view of the broker, like any other dashboard) and ``/metrics``.
+outbox writer, the log tap, the metrics, and the HL7 and FHIR outputs when configured) ->
+outbox -> publisher -> broker (and each clinical output's queue -> its sender -> receiver).
+The HTTP listener serves the dashboard (a view of the broker, like any other dashboard) and
+``/metrics``.
 Acknowledgements from the broker enter the input bus once the publisher's verifier accepted
 their signature (the built-in dashboard signs with its own key like any other dashboard), so
 the alarm engine sees everything in one order. Shutdown on SIGTERM or
@@ -38,6 +40,9 @@ from edge.backoff import Backoff
 from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
 from edge.config import Config
+from edge.fhir.stack import fhir_stack
+from edge.forward.stack import ForwardStack
+from edge.hl7.stack import hl7_stack
 from edge.items import AckRequest, InputItem, OutputItem
 from edge.metrics import EdgeMetrics
 from edge.plausibility import plausible_ranges
@@ -137,6 +142,9 @@ class Daemon:
             on_ack=self._on_ack,
             verifier=AckVerifier.from_config(config, ack_secret, self.clock),
         )
+        self.hl7 = hl7_stack(config, config.hl7) if config.hl7 is not None else None
+        self.fhir = fhir_stack(config, config.fhir) if config.fhir is not None else None
+        self.clinical: list[ForwardStack] = [s for s in (self.hl7, self.fhir) if s is not None]
         self.metrics = EdgeMetrics(
             config,
             __version__,
@@ -144,6 +152,8 @@ class Daemon:
             self.outbox,
             self.alarms.engine,
             self.storage.faults,
+            **({"hl7": self.hl7.status} if self.hl7 is not None else {}),
+            **({"fhir": self.fhir.status} if self.fhir is not None else {}),
         )
         self.web = (
             create_app(
@@ -164,6 +174,10 @@ class Daemon:
             (log_bus_items, self.outputs.subscribe("log")),
             (self.metrics.consume, self.outputs.subscribe("metrics")),
         ]
+        for stack in self.clinical:
+            self._consumers.append(
+                (stack.output.consume, self.outputs.subscribe(stack.output.name))
+            )
 
     def stop(self) -> None:
         """Ask the daemon to shut down."""
@@ -189,12 +203,16 @@ class Daemon:
             loop.add_signal_handler(signum, self._on_signal, signum)
         await self.outbox.open()  # storage faults never stop the daemon (docs/integrator.md)
         self.alarm_log.open()
+        for stack in self.clinical:
+            await stack.open()
         try:
             self.alarms.restore()
             await self._run(sessions, http)
         finally:
             await self.outbox.close()
             self.alarm_log.close()
+            for stack in self.clinical:
+                await stack.close()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
         log.info("edge stopped", extra={"edge": self.config.edge_id})
@@ -235,6 +253,8 @@ class Daemon:
                 for consume, items in self._consumers
             ]
             publisher = tasks.create_task(self.publisher.run(), name="mqtt.publisher")
+            outputs = [publisher]
+            outputs += [tasks.create_task(s.run(), name=s.output.name) for s in self.clinical]
             alarms = tasks.create_task(self.alarms.run(self._alarm_inputs), name="alarms")
             readers = [
                 tasks.create_task(_supervise(session), name=session.name) for session in sessions
@@ -249,8 +269,10 @@ class Daemon:
             _, pending = await asyncio.wait(consumers, timeout=DRAIN_TIMEOUT_S)
             await _cancel_and_wait(list(pending), 1.0, "consumers")
             self.publisher.finish()
-            _, pending = await asyncio.wait([publisher], timeout=FLUSH_TIMEOUT_S)
-            await _cancel_and_wait(list(pending), 1.0, "publisher")
+            for stack in self.clinical:
+                stack.finish()
+            _, pending = await asyncio.wait(outputs, timeout=FLUSH_TIMEOUT_S)
+            await _cancel_and_wait(list(pending), 1.0, "outputs")
             await _cancel_and_wait(web, 7.0, "http")
 
 

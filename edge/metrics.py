@@ -23,6 +23,7 @@ from edge.alarms.rules import RULES
 from edge.bus import Subscription
 from edge.config import Config, DeviceConfig
 from edge.device_state import DeviceState
+from edge.forward.stack import ForwardStatus
 from edge.items import OutputItem
 from edge.publish.mqtt import PublisherCounters
 from edge.publish.outbox import MessageClass, Outbox
@@ -42,6 +43,38 @@ class MetricSpec:
     kind: str  # "gauge" or "counter"
     help: str
     labels: tuple[str, ...] = ()
+
+
+def _output_specs(name: str, label: str, what: str) -> tuple[MetricSpec, ...]:
+    """The metrics of a clinical output (``hl7``, ``fhir``)."""
+    return (
+        MetricSpec(f"{name}_connected", "gauge", f"1 while {what} answers."),
+        MetricSpec(
+            f"{name}_messages",
+            "counter",
+            f"{label} messages answered, by result (delivered, or refused: kept, not resent).",
+            ("result",),
+        ),
+        MetricSpec(f"{name}_connect_failures", "counter", f"Failed connections to {what}."),
+        MetricSpec(f"{name}_ack_timeouts", "counter", f"{label} messages not answered in time."),
+        MetricSpec(f"{name}_queue_messages", "gauge", f"{label} messages waiting to be sent."),
+        MetricSpec(
+            f"{name}_queue_oldest_age_seconds",
+            "gauge",
+            f"Age of the oldest waiting {label} message.",
+        ),
+        MetricSpec(
+            f"{name}_queue_dropped",
+            "counter",
+            f"{label} messages dropped by the queue's bounds, by kind (observation, alarm).",
+            ("kind",),
+        ),
+        MetricSpec(
+            f"{name}_queue_fault",
+            "gauge",
+            f"1 while the {label} queue's disk refuses or its file was found corrupt.",
+        ),
+    )
 
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -112,6 +145,14 @@ METRICS: tuple[MetricSpec, ...] = (
         "1 while a store (outbox, alarm_log) is faulted: disk full, unwritable, corrupt file.",
         ("store",),
     ),
+    *(
+        spec
+        for name, label, what in (
+            ("hl7", "HL7", "the HL7 receiver (MLLP)"),
+            ("fhir", "FHIR", "the FHIR server"),
+        )
+        for spec in _output_specs(name, label, what)
+    ),
     MetricSpec("alarms_active", "gauge", "Alarms not ended, by priority.", ("priority",)),
     MetricSpec(
         "alarms_raised",
@@ -151,8 +192,11 @@ class EdgeMetrics:
         outbox: Outbox,
         engine: AlarmEngine,
         storage: Callable[[], Mapping[str, bool]] = lambda: dict.fromkeys(STORES, False),
+        hl7: Callable[[], ForwardStatus] = ForwardStatus,
+        fhir: Callable[[], ForwardStatus] = ForwardStatus,
     ) -> None:
         self._version = version
+        self._outputs = {"hl7": hl7, "fhir": fhir}
         self._storage = storage
         self._publisher = publisher
         self._outbox = outbox
@@ -225,6 +269,7 @@ class EdgeMetrics:
         families["outbox_memory_messages"].add((), self._outbox.memory_depth)
         for store, faulted in self._storage().items():
             families["storage_fault"].add((store,), 1 if faulted else 0)
+        self._fill_outputs(families)
         active = dict.fromkeys(PRIORITIES, 0)
         for alarm in self._engine.active():
             active[alarm.priority] += 1
@@ -232,6 +277,20 @@ class EdgeMetrics:
             families["alarms_active"].add((priority,), count)
         for (rule, priority), count in self._raised.items():
             families["alarms_raised"].add((rule, priority), count)
+
+    def _fill_outputs(self, families: dict[str, _Family]) -> None:
+        for name, status_of in self._outputs.items():
+            status = status_of()
+            families[f"{name}_connected"].add((), 1 if status.connected else 0)
+            families[f"{name}_messages"].add(("delivered",), status.delivered)
+            families[f"{name}_messages"].add(("refused",), status.refused)
+            families[f"{name}_connect_failures"].add((), status.connect_failures)
+            families[f"{name}_ack_timeouts"].add((), status.ack_timeouts)
+            families[f"{name}_queue_messages"].add((), status.queue_depth)
+            families[f"{name}_queue_oldest_age_seconds"].add((), status.oldest_age_s)
+            for kind, count in status.dropped:
+                families[f"{name}_queue_dropped"].add((kind,), count)
+            families[f"{name}_queue_fault"].add((), 1 if status.faulted else 0)
 
 
 class _Family:

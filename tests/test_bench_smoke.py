@@ -73,3 +73,10 @@ async def test_http_flood_benchmark_answers_the_nurse(tmp_path: Path) -> None:
     assert result.streams == {200: 16, 429: 4}  # 8 per login
     assert result.idle_opened >= 20
     assert result.rss_mb["flood"] > 0
+
+
+async def test_hl7_throughput_benchmark_runs() -> None:
+    from bench import hl7_throughput
+
+    table = await hl7_throughput.main(50)
+    assert "| HL7 path, replay of a full queue |" in table
