@@ -48,6 +48,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DeviceConfig",
+    "HistoryConfig",
     "HttpConfig",
     "InfusionOrder",
     "LogConfig",
@@ -113,6 +114,18 @@ class MqttConfig(_Model):
     tls: TlsConfig | None = None
 
 
+class HistoryConfig(_Model):
+    """The dashboard's own history of every bed it shows (README "Trends and session
+    records"): readings sampled at most every ``sample_s`` (s; every NIBP cuff and every change
+    of a pump's state or flags always), treatment sessions and alarms, in SQLite at ``path``
+    (default: ``dashboard-history.sqlite`` beside the outbox), kept ``retention_h`` hours."""
+
+    enabled: bool = True
+    path: Path | None = None
+    retention_h: float = Field(48.0, ge=24.0, le=24 * 366.0)
+    sample_s: float = Field(5.0, ge=0.0, le=300.0)
+
+
 class HttpConfig(_Model):
     """The dashboard, API and /metrics listener.
 
@@ -164,6 +177,7 @@ class HttpConfig(_Model):
     max_streams: int = Field(100, ge=1, description="open event streams, in total")
     max_streams_per_client: int = Field(8, ge=1, description="per login, or per address")
     stream_heartbeat_s: float = Field(5.0, gt=0, le=10, description="the page waits 15 s")
+    history: HistoryConfig = HistoryConfig()
 
     @model_validator(mode="after")
     def _connections_for_short_requests(self) -> HttpConfig:

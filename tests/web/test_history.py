@@ -1,0 +1,155 @@
+"""The dashboard's history and the session record, fed with what the edge of a whole simulated
+normal-ketamine session published (through the live state, as the broker feed does), in a
+real SQLite file."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from drivers.readings import PumpReading, VitalsReading
+from edge.alarms.models import TreatmentSession
+from edge.charting import chart
+from edge.web.history_recorder import HistoryRecorder
+from edge.web.history_store import HistoryStore
+from edge.web.session_record import COLUMNS, record_csv, session_record
+from edge.web.state import LiveState
+from tests.web.history_scenario import BED, LABEL, PREFIX, SITE, Played, played
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def _record_into(path: Path, run: Played, times: int = 1) -> HistoryRecorder:
+    store = HistoryStore(path)
+    recorder = HistoryRecorder(store, retention_s=48 * 3600.0, sample_s=5.0)
+    state = LiveState(PREFIX, observe=recorder.take)
+    for _ in range(times):  # at-least-once delivery: a replay adds nothing
+        for topic, payload, _retain in run.messages:
+            state.apply(topic, payload)
+    await recorder.flush()
+    return recorder
+
+
+@pytest.fixture(scope="module")
+def normal() -> Played:
+    return played("normal-ketamine")
+
+
+def _closed_session(run: Played) -> TreatmentSession:
+    closed = [e.session for e in run.sessions() if e.session.phase == "closed"]
+    assert closed, "the scenario's session closes"
+    return closed[0]
+
+
+async def test_record_of_a_completed_normal_ketamine_session(
+    tmp_path: Path, normal: Played
+) -> None:
+    await _record_into(tmp_path / "history.sqlite", normal)
+    session = _closed_session(normal)
+    store = HistoryStore(tmp_path / "history.sqlite")
+    record = session_record(store, SITE, BED, session.session_id)
+
+    assert record["label"] == LABEL
+    assert record["phase"] == "closed"
+    assert record["order"]["rate_ml_per_h"] == pytest.approx(52.5)
+    assert record["infusion_started_at"] == session.infusion_started_at.isoformat()  # type: ignore[union-attr]
+    assert [r["rate_ml_per_h"] for r in record["pump"]["programmed_rates"]] == [52.5]
+    # 52.5 mL/h from minute 5 to 45: 35 mL (the pump's own counter, as it reported it)
+    assert record["pump"]["volume_delivered_ml"] == pytest.approx(35.0, abs=0.3)
+    assert record["alarms"] == []  # a normal session raises none
+    sbp = record["ranges"]["sbp"]
+    assert sbp["max"] - sbp["min"] >= 12  # the rise of about +16 mmHg
+
+    # The charted rows are those of the one charting rule over the full, unsampled history.
+    history: list[PumpReading | VitalsReading | TreatmentSession] = []
+    timed: list[tuple[datetime, int, PumpReading | VitalsReading | TreatmentSession]] = [
+        (r.ts, 0, r) for r in normal.sim.readings
+    ]
+    timed += [(e.at, 1, e.session) for e in normal.sessions()]
+    history = [item for _, _, item in sorted(timed, key=lambda t: (t[0], t[1]))]
+    expected = [row for row in chart(history) if row.session_id == session.session_id]
+    charted = record["charted"]
+    assert len(charted) > 40
+    assert [(r["at"], r["reason"]) for r in charted] == [
+        (row.at.isoformat(), row.reason) for row in expected
+    ]
+    for got, want in zip(charted, expected, strict=True):
+        if want.reason == "nibp":
+            assert got["values"]["MDC_PRESS_BLD_NONINV_SYS"]["value"] == want.value(
+                "MDC_PRESS_BLD_NONINV_SYS"
+            )
+    volumes = [
+        r["values"]["MDC_VOL_FLUID_DELIV"]["value"]
+        for r in charted
+        if r["phase"] in ("observation",)
+    ]
+    assert volumes
+    assert volumes[-1] == pytest.approx(35.0, abs=0.3)
+
+
+async def test_csv_parses_and_matches_the_json(tmp_path: Path, normal: Played) -> None:
+    await _record_into(tmp_path / "history.sqlite", normal)
+    store = HistoryStore(tmp_path / "history.sqlite")
+    record = session_record(store, SITE, BED, _closed_session(normal).session_id)
+    rows = list(csv.DictReader(io.StringIO(record_csv(record))))
+    assert len(rows) == len(record["charted"])
+    for line, row in zip(rows, record["charted"], strict=True):
+        assert (line["at"], line["reason"], line["phase"]) == (
+            row["at"],
+            row["reason"],
+            row["phase"],
+        )
+        for code, column in COLUMNS.items():
+            value = row["values"].get(code)
+            if value is None:
+                assert line[column] == line[f"{column}_min"] == ""
+            else:
+                assert float(line[column]) == value["value"]
+                assert float(line[f"{column}_min"]) == value["min"]
+                assert float(line[f"{column}_max"]) == value["max"]
+
+
+async def test_history_survives_a_restart_and_replays_add_nothing(
+    tmp_path: Path, normal: Played
+) -> None:
+    path = tmp_path / "history.sqlite"
+    first = await _record_into(path, normal, times=2)
+    assert first.written > 0
+    store = HistoryStore(path)
+    session_id = _closed_session(normal).session_id
+    before = session_record(store, SITE, BED, session_id)
+    counts = store.readings(SITE, BED, 0, 2e9), store.cuffs(SITE, BED, 0, 2e9)
+    store.close()
+    first.store.close()
+
+    reopened = HistoryStore(path)  # a new dashboard process
+    assert (reopened.readings(SITE, BED, 0, 2e9), reopened.cuffs(SITE, BED, 0, 2e9)) == counts
+    after = session_record(reopened, SITE, BED, session_id)
+    assert after["charted"] == before["charted"]
+    # one cuff every 3 min over 110 min, each stored once despite the replay
+    assert len(counts[1]) == pytest.approx(110 / 3, abs=2)
+
+
+async def test_retention_prunes_old_rows_only(tmp_path: Path, normal: Played) -> None:
+    recorder = await _record_into(tmp_path / "history.sqlite", normal)
+    store = recorder.store
+    middle = (normal.wall0.timestamp()) + 55 * 60
+    total = len(store.readings(SITE, BED, 0, 2e9))
+    deleted = store.prune(middle)
+    left = store.readings(SITE, BED, 0, 2e9)
+    assert deleted > 0
+    assert len(left) < total
+    assert min(r.ts for r in left) >= middle
+    assert store.sessions(SITE, BED)  # the session's newest snapshot is after the cut
+
+
+def test_a_corrupt_history_file_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    path.write_bytes(b"not a database" * 1000)
+    store = HistoryStore(path)
+    assert store.sessions() == []
+    assert list(tmp_path.glob("history.sqlite.corrupt-*"))
