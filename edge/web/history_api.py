@@ -1,13 +1,15 @@
 """The dashboard's history routes: trends, sessions and session records (JSON, CSV, page).
 
-``GET /api/beds/{bed}/history?since=...`` answers the bed's series since ``since`` (ISO 8601
-with a zone, or Unix seconds; default the last 3 h): continuous vitals (HR, SpO2, RR), each
-NIBP measurement, the pump's rate and volume, the sessions (phase boundaries) and alarms in
-that time, and the alarm limits to draw. ``site`` names the bed's site when two sites share
-the name. ``GET /api/beds/{bed}/sessions`` lists the bed's sessions, newest first;
-``GET /api/beds/{bed}/sessions/{session_id}/record`` is the record as JSON, ``.../record.csv``
-its charted rows as CSV (``?download=1``: as an attachment). ``/record`` is the printable
-page. Every route needs a viewer; without a history they answer 503.
+``GET /api/beds/{bed}/history?since=...&until=...`` answers the bed's series in that time
+(ISO 8601 with a zone, or Unix seconds; default the last 3 h until now): continuous vitals
+(HR, SpO2, RR), each NIBP measurement, the pump's rate and volume, the sessions (phase
+boundaries), the alarms raised, the alarm ``marks`` (each raise and each rise of priority,
+from the alarm log: ``t``, ``priority``, ``rule``, ``transition``) and the alarm limits to
+draw. ``site`` names the bed's site when two sites share the name.
+``GET /api/beds/{bed}/sessions`` lists the bed's sessions, newest first;
+``GET /api/beds/{bed}/sessions/{session_id}/record`` is the record as JSON,
+``.../record.csv`` its charted rows as CSV (``?download=1``: as an attachment). ``/record`` is
+the printable page. Every route needs a viewer; without a history they answer 503.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ __all__ = ["HistoryApi", "parse_since"]
 RECORD_PAGE = Path(__file__).resolve().parent / "static" / "record.html"
 DEFAULT_SPAN_S = 3 * 3600.0
 MAX_POINTS = 4000  # per series; more are thinned evenly
+MARKED = ("raised", "priority_raised", "reactivated")  # transitions marked on the trend
 
 
-def parse_since(text: str | None, now: float) -> float:
-    """``since`` as Unix seconds: ISO 8601 with a zone, or a number; a located 400 else."""
+def parse_since(text: str | None, now: float, name: str = "since") -> float:
+    """A time parameter (``name``) as Unix seconds: ISO 8601 with a zone, or a number; the
+    last 3 h when absent; a 400 naming the parameter when malformed."""
     if not text:
         return now - DEFAULT_SPAN_S
     try:
@@ -51,11 +55,11 @@ def parse_since(text: str | None, now: float) -> float:
             at = None
         if at is None or at.tzinfo is None:
             raise RequestRefusedError(
-                400, f"since: {text!r} is not an ISO 8601 time with a zone nor Unix seconds"
+                400, f"{name}: {text!r} is not an ISO 8601 time with a zone nor Unix seconds"
             ) from None
         return at.timestamp()
     if not math.isfinite(value):
-        raise RequestRefusedError(400, "since: not a finite number")
+        raise RequestRefusedError(400, f"{name}: not a finite number")
     return value
 
 
@@ -102,11 +106,14 @@ class HistoryApi:
         bed = request.path_params["bed"]
         site = await self._site(request, store, bed)
         now = time.time()
-        since = parse_since(request.query_params.get("since"), now)
-        series = await asyncio.to_thread(_series, store, site, bed, since, now + 60.0)
+        since = parse_since(request.query_params.get("since"), now, "since")
+        until = now + 60.0
+        if request.query_params.get("until"):
+            until = parse_since(request.query_params.get("until"), now, "until")
+        series = await asyncio.to_thread(_series, store, site, bed, since, until)
         limits = self._limits(site, bed)
         return JSONResponse(
-            {"site": site, "bed": bed, "since": since, "until": now, **series, "limits": limits}
+            {"site": site, "bed": bed, "since": since, "until": until, **series, "limits": limits}
         )
 
     def _limits(self, site: str, bed: str) -> JsonDict:
@@ -203,23 +210,44 @@ def _series(store: HistoryStore, site: str, bed: str, since: float, until: float
         for row in store.sessions(site, bed)
         if row.started_at < until and (row.phase != "closed" or row.ts >= since)
     ]
-    alarms = []
+    alarms: dict[str, JsonDict] = {}
     for row in store.alarms(site, bed, since, until):
         alarm = AlarmPayload.model_validate_json(row.body)
-        alarms.append(
-            {
-                "alarm_id": alarm.alarm_id,
-                "rule": alarm.rule,
-                "priority": alarm.priority,
-                "state": alarm.state,
-                "message": alarm.message,
-                "value": alarm.value,
-                "raised_at": row.raised_at,
-                "acknowledged_by": alarm.acknowledged_by,
-                "acknowledged_at": _iso(alarm.acknowledged_at),
-                "ended_at": _iso(alarm.ended_at),
-            }
-        )
+        alarms[alarm.alarm_id] = {
+            "alarm_id": alarm.alarm_id,
+            "rule": alarm.rule,
+            "priority": alarm.priority,
+            "state": alarm.state,
+            "message": alarm.message,
+            "value": alarm.value,
+            "raised_at": row.raised_at,
+            "acknowledged_by": alarm.acknowledged_by,
+            "acknowledged_at": _iso(alarm.acknowledged_at),
+            "ended_at": _iso(alarm.ended_at),
+        }
+    marks = [
+        {
+            "t": event.at,
+            "alarm_id": event.alarm_id,
+            "priority": event.priority,
+            "transition": event.transition,
+            "rule": alarms.get(event.alarm_id, {}).get("rule"),
+        }
+        for event in store.alarm_events(site, bed, since, until)
+        if event.transition in MARKED
+    ]
+    marked = {mark["alarm_id"] for mark in marks}
+    marks += [  # the alarm log was missed: the raise, in the alarm's current priority
+        {
+            "t": alarm["raised_at"],
+            "alarm_id": key,
+            "priority": alarm["priority"],
+            "transition": "raised",
+            "rule": alarm["rule"],
+        }
+        for key, alarm in alarms.items()
+        if key not in marked
+    ]
     return {
         "vitals": {
             "t": [r.ts for r in vitals],
@@ -240,5 +268,6 @@ def _series(store: HistoryStore, site: str, bed: str, since: float, until: float
             "state": [r.pump_state for r in pump],
         },
         "sessions": sessions,
-        "alarms": alarms,
+        "alarms": list(alarms.values()),
+        "marks": sorted(marks, key=lambda mark: mark["t"]),
     }

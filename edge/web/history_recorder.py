@@ -24,8 +24,22 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from edge.alarms.vitals import DIASTOLIC, SYSTOLIC
-from edge.publish.payloads import AlarmPayload, PumpTelemetry, SessionPayload, VitalsTelemetry
-from edge.web.history_store import AlarmRow, CuffRow, HistoryStore, ReadingRow, Row, SessionRow
+from edge.publish.payloads import (
+    AlarmLogPayload,
+    AlarmPayload,
+    PumpTelemetry,
+    SessionPayload,
+    VitalsTelemetry,
+)
+from edge.web.history_store import (
+    AlarmEventRow,
+    AlarmRow,
+    CuffRow,
+    HistoryStore,
+    ReadingRow,
+    Row,
+    SessionRow,
+)
 from edge.web.inbound import Inbound
 
 __all__ = ["HistoryRecorder"]
@@ -91,6 +105,20 @@ class HistoryRecorder:
                     payload.started_at.timestamp(),
                     payload.label,
                     payload.model_dump_json(by_alias=True),
+                )
+            )
+        elif isinstance(payload, AlarmLogPayload):
+            alarm = payload.alarm
+            self._queue(
+                AlarmEventRow(
+                    inbound.site,
+                    alarm.bed,
+                    payload.at.timestamp(),
+                    alarm.alarm_id,
+                    payload.transition,
+                    alarm.priority,
+                    alarm.state,
+                    alarm.acknowledged_by if payload.transition == "acknowledged" else None,
                 )
             )
         elif isinstance(payload, AlarmPayload) and payload.bed == inbound.bed:

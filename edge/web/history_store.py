@@ -9,7 +9,9 @@ than asking each edge: whatever it receives it can chart, whichever edge sent it
   state) and the whole Reading as JSON for the charting rule (``edge.charting``);
 - ``cuffs``: every NIBP measurement (mmHg) at its own measurement time;
 - ``sessions``: every distinct snapshot of every treatment session, with the bed's label;
-- ``alarms``: each alarm's newest state (``ended`` is final), with who acknowledged it and when.
+- ``alarms``: each alarm's newest state (``ended`` is final), with who acknowledged it and when;
+- ``alarm_events``: each transition of the alarm log (raised, priority raised, acknowledged...),
+  with the alarm's priority and state after it and who acknowledged it.
 
 Times are Unix seconds (UTC). Rows older than the retention are deleted by :meth:`prune`. No
 patient identifier is stored: payloads carry none. Every method is blocking: call them in a
@@ -31,7 +33,16 @@ from edge.config import Config
 from edge.storage.files import set_aside
 from edge.storage.sqlite import quick_check
 
-__all__ = ["AlarmRow", "CuffRow", "HistoryStore", "ReadingRow", "SessionRow", "history_path"]
+__all__ = [
+    "AlarmEventRow",
+    "AlarmRow",
+    "CuffRow",
+    "HistoryStore",
+    "ReadingRow",
+    "Row",
+    "SessionRow",
+    "history_path",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +70,11 @@ CREATE TABLE IF NOT EXISTS alarms (
     PRIMARY KEY (site, alarm_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alarms_by_bed ON alarms (site, bed, raised_at);
+CREATE TABLE IF NOT EXISTS alarm_events (
+    site TEXT NOT NULL, bed TEXT NOT NULL, at REAL NOT NULL, alarm_id TEXT NOT NULL,
+    transition TEXT NOT NULL, priority TEXT NOT NULL, state TEXT NOT NULL, by TEXT,
+    PRIMARY KEY (site, bed, at, alarm_id, transition)
+) WITHOUT ROWID;
 """
 
 
@@ -120,7 +136,21 @@ class AlarmRow:
     body: str
 
 
-Row = ReadingRow | CuffRow | SessionRow | AlarmRow
+@dataclass(frozen=True, slots=True)
+class AlarmEventRow:
+    """One transition of an alarm, at ``at`` (Unix s)."""
+
+    site: str
+    bed: str
+    at: float
+    alarm_id: str
+    transition: str
+    priority: str
+    state: str
+    by: str | None
+
+
+Row = ReadingRow | CuffRow | SessionRow | AlarmRow | AlarmEventRow
 
 
 def history_path(config: Config) -> Path:
@@ -174,6 +204,7 @@ class HistoryStore:
         cuffs = [_values(r) for r in rows if isinstance(r, CuffRow)]
         sessions = [_values(r) for r in rows if isinstance(r, SessionRow)]
         alarms = [_values(r) for r in rows if isinstance(r, AlarmRow)]
+        events = [_values(r) for r in rows if isinstance(r, AlarmEventRow)]
         with self._lock, self._db:
             self._db.execute("BEGIN")
             self._db.executemany(
@@ -189,6 +220,9 @@ class HistoryStore:
                 "state=excluded.state, body=excluded.body WHERE alarms.state != 'ended'",
                 alarms,
             )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO alarm_events VALUES (?,?,?,?,?,?,?,?)", events
+            )
 
     def prune(self, before: float) -> int:
         """Delete what is older than ``before`` (Unix s): readings and cuffs measured before
@@ -203,6 +237,7 @@ class HistoryStore:
                 "DELETE FROM sessions WHERE (site, bed, session_id) IN (SELECT site, bed, "
                 "session_id FROM sessions GROUP BY site, bed, session_id HAVING max(ts) < ?)",
                 "DELETE FROM alarms WHERE raised_at < ? AND state = 'ended'",
+                "DELETE FROM alarm_events WHERE at < ?",
             ):
                 deleted += self._db.execute(sql, (before,)).rowcount
         return deleted
@@ -269,6 +304,11 @@ class HistoryStore:
             "ORDER BY raised_at"
         )
         return [AlarmRow(*row) for row in self._query(sql, (site, bed, since, until))]
+
+    def alarm_events(self, site: str, bed: str, since: float, until: float) -> list[AlarmEventRow]:
+        """The bed's alarm transitions in [``since``, ``until``), oldest first."""
+        sql = "SELECT * FROM alarm_events WHERE site=? AND bed=? AND at>=? AND at<? ORDER BY at"
+        return [AlarmEventRow(*row) for row in self._query(sql, (site, bed, since, until))]
 
     def sites_of(self, bed: str) -> list[str]:
         """The sites that have a bed named ``bed``."""

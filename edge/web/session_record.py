@@ -82,6 +82,17 @@ def session_record(
     in_session = [r for r in stored if r.ts >= session.started_at.timestamp()]
     cuffs = store.cuffs(site, bed, session.started_at.timestamp(), end_s)
     alarms = store.alarms(site, bed, session.started_at.timestamp() - LEAD_S, end_s)
+    transitions: dict[str, list[JsonDict]] = {}
+    for event in store.alarm_events(site, bed, session.started_at.timestamp() - LEAD_S, end_s):
+        transitions.setdefault(event.alarm_id, []).append(
+            {
+                "at": _iso(datetime.fromtimestamp(event.at, UTC)),
+                "transition": event.transition,
+                "priority": event.priority,
+                "state": event.state,
+                "by": event.by,
+            }
+        )
     return {
         "schema": SCHEMA,
         "site": site,
@@ -106,7 +117,10 @@ def session_record(
         "pump": _pump(readings, session),
         "ranges": _ranges(in_session, cuffs),
         "charted": [_row_json(row) for row in rows],
-        "alarms": [_alarm_json(AlarmPayload.model_validate_json(a.body)) for a in alarms],
+        "alarms": [
+            _alarm_json(AlarmPayload.model_validate_json(a.body), transitions.get(a.alarm_id, []))
+            for a in alarms
+        ],
         "generated_at": now.isoformat(),
     }
 
@@ -198,7 +212,7 @@ def _row_json(row: ChartRow) -> JsonDict:
     }
 
 
-def _alarm_json(alarm: AlarmPayload) -> JsonDict:
+def _alarm_json(alarm: AlarmPayload, transitions: list[JsonDict]) -> JsonDict:
     data = alarm.model_dump(
         mode="json",
         include={
@@ -219,7 +233,7 @@ def _alarm_json(alarm: AlarmPayload) -> JsonDict:
             "escalated_at",
         },
     )
-    return dict(data)
+    return {**data, "transitions": transitions}
 
 
 def record_csv(record: JsonDict) -> str:

@@ -39,6 +39,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from edge.publish.payloads import (
     AlarmDigestPayload,
+    AlarmLogPayload,
     AlarmPayload,
     DeviceStatePayload,
     PumpTelemetry,
@@ -129,6 +130,7 @@ class LiveState:
             "session": self._session,
             "alarm": self._alarm,
             "alarm_digest": self._digest,
+            "alarm_log": self._alarm_log,
         }
 
     def apply(self, topic: str, payload: bytes) -> list[Change]:
@@ -251,6 +253,13 @@ class LiveState:
         if previous is None or _content(previous) != _content(view):
             changes.append(Change("alarm", view))
         return changes
+
+    def _alarm_log(self, inbound: Inbound, payload: bytes) -> list[Change]:
+        """A transition of the alarm log: for the history only (the retained alarm topics
+        drive the view)."""
+        if payload:
+            self._observe(inbound, AlarmLogPayload.model_validate_json(payload))
+        return []
 
     def _digest(self, inbound: Inbound, payload: bytes) -> list[Change]:
         if not payload:
