@@ -3,7 +3,8 @@
 Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``simulate`` (one
 simulated device), ``dashboard`` (the nurses' dashboard alone), ``hash-password``, ``ack-key``
 (a dashboard's acknowledgement key), ``ports`` and ``probe`` (commissioning), ``config
-check``, ``config schema``, ``schemas`` (MQTT payloads) and ``drivers``. Exit codes: 0 ok; 1
+check``, ``config schema``, ``schemas`` (MQTT payloads), ``session-report`` (a treatment
+session's record from the dashboard's history) and ``drivers``. Exit codes: 0 ok; 1
 a check found errors; 78 (EX_CONFIG) the daemon refused a bad config, so a service manager
 need not restart it.
 """
@@ -37,6 +38,8 @@ from edge.logs import setup_logging
 from edge.publish.ack_signing import new_secret
 from edge.web import run_dashboard
 from edge.web.passwords import main as password_main
+from edge.web.session_report import add_arguments as add_report_arguments
+from edge.web.session_report import report as session_report
 
 __all__ = ["main"]
 
@@ -87,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--seconds", type=float, default=15.0, help="how long to listen")
     probe.add_argument("--options", help="the driver's options, a YAML mapping: '{period_s: 10}'")
     commands.add_parser("schemas", help="print the JSON Schemas of the MQTT payloads")
+    add_report_arguments(
+        commands.add_parser(
+            "session-report", help="a bed's treatment-session record from the dashboard history"
+        )
+    )
     return parser
 
 
@@ -110,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "dashboard":
         return _run_with_config(args.config, run_dashboard)
+    if args.command == "session-report":
+        config = _load_or_report(args.config)
+        return 1 if config is None else session_report(config, args)
     if args.command == "hash-password":
         return password_main(["--stdin"] if args.stdin else [])
     if args.command == "ack-key":

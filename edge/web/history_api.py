@@ -1,11 +1,11 @@
 """The dashboard's history routes: trends, sessions and session records (JSON, CSV, page).
 
-``GET /api/beds/{bed}/history?since=...&until=...`` answers the bed's series in that time
-(ISO 8601 with a zone, or Unix seconds; default the last 3 h until now): continuous vitals
-(HR, SpO2, RR), each NIBP measurement, the pump's rate and volume, the sessions (phase
-boundaries), the alarms raised, the alarm ``marks`` (each raise and each rise of priority,
-from the alarm log: ``t``, ``priority``, ``rule``, ``transition``) and the alarm limits to
-draw. ``site`` names the bed's site when two sites share the name.
+``GET /api/beds/{bed}/history?since=...&until=...`` answers the bed's series in that time (ISO
+8601 with a zone, or Unix seconds; default the last 3 h until now): continuous vitals (HR,
+SpO2, RR), each NIBP measurement, the pump's rate (0 unless infusing or KVO) and volume, the
+sessions (phase boundaries), the alarms raised, the alarm ``marks`` (each raise and each rise
+of priority, from the alarm log: ``t``, ``priority``, ``rule``, ``transition``) and the alarm
+limits to draw. ``site`` names the bed's site when two sites share the name.
 ``GET /api/beds/{bed}/sessions`` lists the bed's sessions, newest first;
 ``GET /api/beds/{bed}/sessions/{session_id}/record`` is the record as JSON,
 ``.../record.csv`` its charted rows as CSV (``?download=1``: as an attachment). ``/record`` is
@@ -39,6 +39,7 @@ RECORD_PAGE = Path(__file__).resolve().parent / "static" / "record.html"
 DEFAULT_SPAN_S = 3 * 3600.0
 MAX_POINTS = 4000  # per series; more are thinned evenly
 MARKED = ("raised", "priority_raised", "reactivated")  # transitions marked on the trend
+DELIVERING = ("infusing", "kvo")  # the rate series is 0 mL/h in any other pump state
 
 
 def parse_since(text: str | None, now: float, name: str = "since") -> float:
@@ -263,7 +264,7 @@ def _series(store: HistoryStore, site: str, bed: str, since: float, until: float
         },
         "pump": {
             "t": [r.ts for r in pump],
-            "rate": [r.rate for r in pump],
+            "rate": [r.rate if r.pump_state in DELIVERING else 0.0 for r in pump],
             "volume": [r.volume for r in pump],
             "state": [r.pump_state for r in pump],
         },

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from drivers.readings import PumpReading, VitalsReading
 from edge.alarms.models import TreatmentSession
 from edge.charting import chart
+from edge.cli import main
 from edge.web.history_recorder import HistoryRecorder
 from edge.web.history_store import HistoryStore
 from edge.web.session_record import COLUMNS, record_csv, session_record
@@ -153,3 +155,30 @@ def test_a_corrupt_history_file_is_moved_aside(tmp_path: Path) -> None:
     store = HistoryStore(path)
     assert store.sessions() == []
     assert list(tmp_path.glob("history.sqlite.corrupt-*"))
+
+
+async def test_session_report_cli_prints_the_same_record(
+    tmp_path: Path, normal: Played, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "history.sqlite"
+    recorder = await _record_into(path, normal)
+    recorder.store.close()
+    config = tmp_path / "dashboard.yaml"
+    config.write_text(f"site: {SITE}\nedge_id: dash-1\nhttp:\n  history:\n    path: {path}\n")
+    session_id = _closed_session(normal).session_id
+    args = ["session-report", "--config", str(config), "--bed", BED]
+
+    assert main([*args, "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed][1] == session_id  # the next session is newer
+    assert main([*args, "--session", session_id, "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert main([*args, "--session", session_id, "--format", "csv"]) == 0
+    assert capsys.readouterr().out == record_csv(record)
+    assert main([*args, "--session", session_id]) == 0
+    text = capsys.readouterr().out
+    assert f"{LABEL} ({BED})" in text
+    assert f"Charted rows: {len(record['charted'])}" in text
+    assert "volume delivered 35" in text
+    assert main([*args, "--session", "nope"]) == 1
+    assert "no session nope" in capsys.readouterr().err

@@ -97,6 +97,8 @@
     ctx.rect(b.left, b.top, b.width, b.height);
     ctx.clip();
     ctx.font = Math.round(10 * dpr) + "px sans-serif";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "alphabetic";
     ctx.lineWidth = dpr;
     for (const p of boundaries(series)) {
       const x = u.valToPos(p.t, "x", true);
@@ -131,11 +133,15 @@
     ctx.restore();
   }
 
+  const hhmm = (s) => new Date(s * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+
   function axis(scale, side, theme, label, size) {
-    return {
+    const out = {
       scale, side, stroke: theme.axis, size: size || 44, label, labelSize: label ? 16 : 0,
       grid: { stroke: theme.grid, width: 1 }, ticks: { stroke: theme.grid },
     };
+    if (scale === "x") { out.values = (u, splits) => splits.map(hhmm); out.size = 30; }
+    return out;
   }
 
   function line(label, scale, color, points) {
