@@ -248,6 +248,7 @@
 
   function render() {
     S.lastRenderAt = Date.now();
+    S.renders = (S.renders || 0) + 1;
     const canLook = S.me && (S.me.user || !S.me.view_requires_login);
     $("main").hidden = !canLook;
     $("login-needed").hidden = !!canLook || !S.me;
