@@ -257,6 +257,7 @@
     renderAlarms();
     renderBeds();
     renderFooter();
+    AlarmSound.update(S.alarms.values());
   }
 
   function renderAccount() {
@@ -646,6 +647,7 @@
     $("trend-close").addEventListener("click", closeTrend);
     $("trend-dialog").addEventListener("close", () => { S.openTrend = null; });
     $("trend-span").addEventListener("change", loadLargeTrend);
+    $("sound-toggle").addEventListener("click", () => AlarmSound.toggle());
     $("station-toggle").addEventListener("click", () => setStation(!document.body.classList.contains("station")));
     setStation(new URLSearchParams(location.search).get("view") === "station");
     setInterval(render, 1000);
