@@ -10,6 +10,7 @@ from bench import publish, stages
 from bench.alarm_latency import alarm_latency
 from bench.http_flood import http_flood
 from bench.pipeline import measure_point
+from bench.station import station
 from tests.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -73,3 +74,15 @@ async def test_http_flood_benchmark_answers_the_nurse(tmp_path: Path) -> None:
     assert result.streams == {200: 16, 429: 4}  # 8 per login
     assert result.idle_opened >= 20
     assert result.rss_mb["flood"] > 0
+
+
+async def test_station_benchmark_draws_the_ward() -> None:
+    results = await station(1, 3, 1.5)
+    assert [(r.view, r.phase) for r in results] == [
+        ("grid", "quiet"),
+        ("grid", "load"),
+        ("station", "quiet"),
+        ("station", "load"),
+    ]
+    assert all(r.fps > 0 and r.heap_mb > 0 for r in results)
+    assert results[1].published > 0
