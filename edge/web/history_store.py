@@ -257,10 +257,7 @@ class HistoryStore:
         if kind is not None:
             sql += " AND kind=?"
             params.append(kind)
-        return [
-            ReadingRow(*row[:-1], _unpack(row[-1]))
-            for row in self._query(sql + " ORDER BY ts", params)
-        ]
+        return [_reading_row(row) for row in self._query(sql + " ORDER BY ts", params)]
 
     def cuffs(self, site: str, bed: str, since: float, until: float) -> list[CuffRow]:
         """The bed's NIBP measurements in [``since``, ``until``), oldest first."""
@@ -332,6 +329,12 @@ def _pack(body: str) -> bytes:
 
 def _unpack(blob: bytes | str) -> str:
     return blob if isinstance(blob, str) else zlib.decompress(blob).decode()
+
+
+def _reading_row(row: tuple[Any, ...]) -> ReadingRow:
+    values = list(row)
+    values[-1] = _unpack(values[-1])
+    return ReadingRow(*values)
 
 
 def _values(row: Row) -> tuple[Any, ...]:

@@ -50,7 +50,17 @@
     trendQueue: [],
     trendFetching: 0,
     openTrend: null, // bed key of the larger view
+    visible: new Set(), // bed keys on (or near) the screen: only these are redrawn
   };
+  // Cards off the screen are not redrawn (with 200 beds most are), and redrawn once they
+  // come into view; their alarms still show in the alarm list at once.
+  const visibility = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (e.isIntersecting) S.visible.add(e.target.dataset.key);
+      else S.visible.delete(e.target.dataset.key);
+    }
+    scheduleRender();
+  }, { rootMargin: "300px 0px" });
   window.__dashboard = S; // for the browser tests and the console
 
   const $ = (id) => document.getElementById(id);
@@ -73,8 +83,10 @@
     if (s < 3600) return Math.floor(s / 60) + " min ago";
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min ago";
   }
+  const TIME_OF_DAY = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  const BY_NAME = new Intl.Collator(undefined, { numeric: true });
   function timeOfDay(iso) {
-    return iso ? new Date(ms(iso)).toLocaleTimeString([], { hour12: false }) : "";
+    return iso ? TIME_OF_DAY.format(new Date(ms(iso))) : "";
   }
   function fmt(value) {
     if (value === null || value === undefined) return "—";
@@ -257,6 +269,7 @@
     renderAlarms();
     renderBeds();
     renderFooter();
+    drawTrends();
     AlarmSound.update(S.alarms.values());
   }
 
@@ -380,7 +393,7 @@
       '<span class="value">' + esc(value) + "</span>" +
       (missing ? "" : ' <span class="unit">' + esc(unit) + "</span>") +
       '<span class="meta">' + (tag ? '<span class="tag">' + tag + "</span> " : "") +
-      (missing ? "" : '<span class="age">' + esc(age(shown[0].ts)) + "</span>") + "</span>" +
+      (missing || S.station ? "" : '<span class="age">' + esc(age(shown[0].ts)) + "</span>") + "</span>" +
       "</dd></div>";
   }
 
@@ -415,7 +428,7 @@
       "<span>" + esc(fmt(v.volume && v.volume.value)) + " mL infused</span> · " +
       '<span class="pump-state">' + esc(PUMP_STATE_WORDS[pump.state] || pump.state) + "</span>" + flags +
       (stale ? ' <span class="tag">STALE</span>' : "") +
-      ' <span class="age">' + esc(age(pump.ts)) + "</span></div>";
+      (S.station ? "" : ' <span class="age">' + esc(age(pump.ts)) + "</span>") + "</div>";
   }
 
   function bedParts(bed) {
@@ -438,7 +451,7 @@
     const body =
       "<header><h3>" + esc(bedName(bed)) + "</h3>" + id + '<span class="site">' + esc(bed.site) + " · " + esc(bed.edge_id || "") + "</span>" + mark + "</header>" +
       (edgeDown ? '<p class="edge-warning">EDGE ' + esc(edge.state.toUpperCase()) + " — values not current</p>" : "") +
-      '<p class="phase">' + esc(phase(bed.session)) + "</p>" +
+      '<p class="phase"></p>' + // its clock is set apart: it changes every second
       '<dl class="vitals">' +
       vital("BP", [v.sbp, v.dbp], s.nibp_stale_after_s, "mmHg") +
       vital("SpO₂", [v.spo2], s.stale_after_s, "%") +
@@ -447,7 +460,7 @@
       "</dl>" + pumps +
       '<ul class="devices">' + devices + "</ul>";
     const aria = "Bed " + bedName(bed) + (top ? ", " + PRIORITY[top.priority].word + " priority alarm" : "") + ". Open its trends.";
-    return { classes, aria, body };
+    return { classes, aria, body, phase: phase(bed.session) };
   }
 
   function newTile(key) {
@@ -460,12 +473,13 @@
     trend.className = "bed-trend";
     trend.setAttribute("aria-hidden", "true");
     el.append(body, trend);
+    visibility.observe(el);
     return { el, body, trend, html: "" };
   }
 
   function renderBeds() {
     const beds = [...S.beds.values()].sort((a, b) =>
-      a.site.localeCompare(b.site) || bedName(a).localeCompare(bedName(b), undefined, { numeric: true }));
+      BY_NAME.compare(a.site, b.site) || BY_NAME.compare(bedName(a), bedName(b)));
     const grid = $("bed-grid");
     const keep = new Set();
     beds.forEach((bed, index) => {
@@ -474,13 +488,21 @@
       if (!tile) { tile = newTile(bed.key); S.tiles.set(bed.key, tile); }
       if (tile.el.className !== parts.classes) tile.el.className = parts.classes;
       if (tile.el.getAttribute("aria-label") !== parts.aria) tile.el.setAttribute("aria-label", parts.aria);
-      if (tile.html !== parts.body) { tile.body.innerHTML = parts.body; tile.html = parts.body; }
+      const shown = S.visible.has(bed.key) || !tile.html;
+      if (shown && tile.html !== parts.body) {
+        tile.body.innerHTML = parts.body; tile.html = parts.body; tile.phase = null;
+        tile.phaseEl = tile.body.querySelector(".phase");
+      }
+      if (shown && tile.phase !== parts.phase) { tile.phaseEl.textContent = parts.phase; tile.phase = parts.phase; }
       if (grid.children[index] !== tile.el) grid.insertBefore(tile.el, grid.children[index] || null);
-      ensureTrend(bed, tile);
+      if (S.visible.has(bed.key) && !S.station) ensureTrend(bed, tile);
       keep.add(bed.key);
     });
     for (const [key, tile] of S.tiles) {
-      if (!keep.has(key)) { tile.el.remove(); S.tiles.delete(key); S.trends.delete(key); }
+      if (!keep.has(key)) {
+        visibility.unobserve(tile.el);
+        tile.el.remove(); S.tiles.delete(key); S.trends.delete(key); S.visible.delete(key);
+      }
     }
     $("no-beds").hidden = beds.length > 0;
   }
@@ -504,13 +526,8 @@
       S.trends.set(bed.key, entry);
       queueTrend(bed.key);
     }
-    tile.trend.hidden = entry.disabled;
+    if (tile.trend.hidden !== entry.disabled) tile.trend.hidden = entry.disabled;
     if (entry.signature !== signature(bed)) { entry.signature = signature(bed); queueTrend(bed.key); }
-    if (entry.series && !entry.drawn && tile.trend.clientWidth) {
-      Trends.mini(tile.trend, entry.series, trendRange());
-      entry.drawn = true;
-      entry.dirty = false;
-    }
   }
 
   function trendRange() {
@@ -549,15 +566,26 @@
     if (entry && entry.series && Trends.append(entry.series, bed)) entry.dirty = true;
   }
 
+  // Draw the trends on screen: new ones, and those with new points (or not moved for 30 s).
+  // The cards of the grid are all as wide: their width is read once, after the DOM writes.
   function drawTrends() {
+    if (S.station) return;
     const range = trendRange();
+    let width = 0;
     for (const [key, entry] of S.trends) {
       const tile = S.tiles.get(key);
-      if (!tile || !entry.series) continue;
+      if (!tile || !entry.series || !S.visible.has(key) || entry.disabled) continue;
       if (Date.now() - entry.fetchedAt > TREND_REFETCH_MS && !entry.loading) { queueTrend(key); continue; }
+      const since = Date.now() - (entry.drawnAt || 0);
+      if (entry.drawn && !((entry.dirty && since > TREND_DRAW_MS) || since > 30000)) continue;
+      width = width || tile.trend.clientWidth;
+      if (!width) return;
       Trends.trim(entry.series, range[0]);
       if (entry.drawn) Trends.refresh(tile.trend, entry.series, range);
+      else Trends.mini(tile.trend, entry.series, range, width);
+      entry.drawn = true;
       entry.dirty = false;
+      entry.drawnAt = Date.now();
     }
   }
 
@@ -610,6 +638,7 @@
   }
 
   function setStation(on) {
+    S.station = on; // the station leaves out the ages (they change every second)
     document.body.classList.toggle("station", on);
     const button = $("station-toggle");
     button.setAttribute("aria-pressed", String(on));
@@ -651,7 +680,6 @@
     $("station-toggle").addEventListener("click", () => setStation(!document.body.classList.contains("station")));
     setStation(new URLSearchParams(location.search).get("view") === "station");
     setInterval(render, 1000);
-    setInterval(drawTrends, TREND_DRAW_MS);
     setInterval(() => { if (S.openTrend) loadLargeTrend(); }, 30000);
     reload();
   });

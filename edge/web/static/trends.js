@@ -2,8 +2,9 @@
 // GET /api/beds/{bed}/history, kept up to date from the live bed events, with the session's
 // phase boundaries, the alarm marks and the alarm limits on one time axis.
 //
-// Trends.mini(el, series, opts)  a small BP + HR trend for a bed card
-// Trends.large(el, series, opts) three stacked panels: BP, HR + SpO2, pump rate + volume
+// Trends.mini(el, series, range, width)  a small BP + HR trend for a bed card
+// Trends.large(el, series, range, opts)  three panels: BP, HR + SpO2, pump rate + volume
+// Trends.refresh(el, series, range)      new points on a small trend
 // Trends.append(series, bed)     take the newest values of a live bed event; true if any
 // Each chart's uPlot instance is el.uplots (a list); its alarm marks are u.marks
 // ({t, priority, x, y}, in CSS pixels of the canvas), drawn as a coloured triangle at the top
@@ -179,13 +180,13 @@
 
   // ---- the charts --------------------------------------------------------------------------
 
-  function mini(el, series, range) {
+  function mini(el, series, range, width) {
     const data = uPlot.join([
       [series.nibp.t, series.nibp.sbp, series.nibp.dbp],
       [series.vitals.t, series.vitals.hr],
     ]);
     const opts = {
-      width: Math.max(120, el.clientWidth || 240), height: 74,
+      width: Math.max(120, width || el.clientWidth || 240), height: 74,
       padding: [4, 2, 0, 2],
       scales: { x: xScale(range), bp: { range: [40, 210] }, hr: { range: [30, 160] } },
       axes: [{ show: false }, { scale: "bp", show: false }, { scale: "hr", show: false }],
