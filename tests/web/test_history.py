@@ -10,19 +10,24 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from drivers.readings import PumpReading, VitalsReading
 from edge.alarms.models import TreatmentSession
 from edge.charting import chart
 from edge.cli import main
+from edge.web.app import create_app, dashboard_of
 from edge.web.history_recorder import HistoryRecorder
 from edge.web.history_store import HistoryStore
 from edge.web.session_record import COLUMNS, record_csv, session_record
 from edge.web.state import LiveState
+from tests.web.helpers import web_config
 from tests.web.history_scenario import BED, LABEL, PREFIX, SITE, Played, played
 
 pytestmark = pytest.mark.timeout(120)
+
+NO_BROKER = "mqtt://127.0.0.1:9"  # the routes read the history; no feed runs
 
 
 async def _record_into(path: Path, run: Played, times: int = 1) -> HistoryRecorder:
@@ -182,3 +187,60 @@ async def test_session_report_cli_prints_the_same_record(
     assert "volume delivered 35" in text
     assert main([*args, "--session", "nope"]) == 1
     assert "no session nope" in capsys.readouterr().err
+
+
+async def test_history_routes_answer_the_series_sessions_and_located_errors(
+    tmp_path: Path, normal: Played
+) -> None:
+    config = web_config(
+        NO_BROKER, view_requires_login=False, history={"path": str(tmp_path / "h.sqlite")}
+    )
+    app = create_app(config)
+    dashboard = dashboard_of(app)
+    assert dashboard is not None
+    assert dashboard.recorder is not None
+    for topic, payload, _retain in normal.messages:  # as the broker feed hands them over
+        dashboard.state.apply(topic, payload)
+    await dashboard.recorder.flush()
+    session = _closed_session(normal)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        since = normal.wall0.timestamp() - 60
+        got = await client.get(f"/api/beds/{BED}/history", params={"since": str(since)})
+        assert got.status_code == 200
+        series = got.json()
+        assert series["site"] == SITE  # found from the history alone
+        assert len(series["nibp"]["t"]) == pytest.approx(110 / 3, abs=2)  # every cuff
+        assert series["marks"] == []  # a normal session: no alarm
+        assert max(v for v in series["pump"]["volume"] if v is not None) == pytest.approx(
+            35, abs=0.3
+        )
+        assert series["limits"]["sbp_medium"] == 160
+        phases = [s["phase"] for s in series["sessions"]]
+        assert phases == ["baseline", "closed"]  # the next session opened at the next cuff
+
+        iso = normal.wall0.isoformat()
+        assert (await client.get(f"/api/beds/{BED}/history", params={"since": iso})).json()["nibp"][
+            "t"
+        ] == series["nibp"]["t"]
+        bad = await client.get(f"/api/beds/{BED}/history", params={"since": "yesterday"})
+        assert bad.status_code == 400
+        assert bad.json()["error"].startswith("since: 'yesterday' is not an ISO 8601 time")
+
+        listed = (await client.get(f"/api/beds/{BED}/sessions")).json()["sessions"]
+        assert [s["session_id"] for s in listed][1] == session.session_id
+        assert listed[1]["label"] == LABEL
+        missing = await client.get(f"/api/beds/{BED}/sessions/nope/record")
+        assert missing.status_code == 404
+        csv_got = await client.get(
+            f"/api/beds/{BED}/sessions/{session.session_id}/record.csv", params={"download": "1"}
+        )
+        assert csv_got.headers["content-type"].startswith("text/csv")
+        assert csv_got.headers["content-disposition"].startswith('attachment; filename="session-')
+
+    without = create_app(web_config(NO_BROKER, view_requires_login=False))
+    transport = httpx.ASGITransport(app=without)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        refused = await client.get(f"/api/beds/{BED}/history")
+        assert refused.status_code == 503
+        assert "http.history" in refused.json()["error"]
