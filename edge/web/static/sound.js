@@ -74,7 +74,7 @@
     const button = document.getElementById("sound-toggle");
     button.setAttribute("aria-pressed", String(on));
     button.classList.toggle("on", on);
-    button.textContent = on ? "🔊 Alarm sound ON" : "🔇 Alarm sound off — click to turn on";
+    button.textContent = on ? "Alarm sound: ON" : "Alarm sound: off (click to turn on)";
   }
 
   function toggle() { set(!state.on); }
