@@ -122,12 +122,14 @@ def _history(config: Config) -> tuple[HistoryStore | None, HistoryRecorder | Non
     try:
         store = HistoryStore(path)
     except (OSError, sqlite3.Error) as exc:
-        log.exception(
-            "dashboard history cannot be opened: no trends nor session records",
-            extra={"path": str(path), "error": str(exc)},
+        error = str(exc) or type(exc).__name__
+    else:
+        recorder = HistoryRecorder(
+            store, retention_s=settings.retention_h * 3600.0, sample_s=settings.sample_s
         )
-        return None, None
-    recorder = HistoryRecorder(
-        store, retention_s=settings.retention_h * 3600.0, sample_s=settings.sample_s
+        return store, recorder
+    log.error(
+        "dashboard history cannot be opened: no trends nor session records until a restart",
+        extra={"path": str(path), "error": error},
     )
-    return store, recorder
+    return None, None

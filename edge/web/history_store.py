@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import Config
+from edge.storage.errors import storage_fault
 from edge.storage.files import set_aside
 from edge.storage.sqlite import quick_check
 
@@ -175,6 +176,8 @@ class HistoryStore:
         try:
             return self._connect()
         except sqlite3.DatabaseError as exc:
+            if storage_fault("history", self.path, exc).kind != "corrupt":
+                raise  # a disk or directory that refuses: the caller runs without history
             aside = set_aside(self.path, datetime.now(UTC))
             log.warning(
                 "dashboard history file is corrupt; moved aside, starting a new one",
