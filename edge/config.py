@@ -118,12 +118,15 @@ class HistoryConfig(_Model):
     """The dashboard's own history of every bed it shows (README "Trends and session
     records"): readings sampled at most every ``sample_s`` (s; every NIBP cuff and every change
     of a pump's state or flags always), treatment sessions and alarms, in SQLite at ``path``
-    (default: ``dashboard-history.sqlite`` beside the outbox), kept ``retention_h`` hours."""
+    (default: ``dashboard-history.sqlite`` beside the outbox), kept ``retention_h`` hours.
+    ``notes``: a nurse may write one short free-text note on each session record (initials,
+    a visit number); off by default, since what is typed there is kept as typed."""
 
     enabled: bool = True
     path: Path | None = None
     retention_h: float = Field(48.0, ge=24.0, le=24 * 366.0)
     sample_s: float = Field(5.0, ge=0.0, le=300.0)
+    notes: bool = False
 
 
 class HttpConfig(_Model):

@@ -9,12 +9,15 @@ limits to draw. ``site`` names the bed's site when two sites share the name.
 ``GET /api/beds/{bed}/sessions`` lists the bed's sessions, newest first;
 ``GET /api/beds/{bed}/sessions/{session_id}/record`` is the record as JSON,
 ``.../record.csv`` its charted rows as CSV (``?download=1``: as an attachment). ``/record`` is
-the printable page. Every route needs a viewer; without a history they answer 503.
+the printable page. ``POST .../sessions/{session_id}/note`` (``{"text": ...}``, a nurse's
+login, when ``http.history.notes`` is on) sets the record's one free-text note. Every route
+needs a viewer; without a history they answer 503.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from datetime import datetime
@@ -27,7 +30,7 @@ from starlette.routing import Route
 
 from edge.alarms.limits import AlarmLimits
 from edge.publish.payloads import AlarmPayload, SessionPayload
-from edge.web.auth import RequestRefusedError
+from edge.web.auth import RequestRefusedError, read_json
 from edge.web.dashboard import Dashboard
 from edge.web.history_store import HistoryStore, SessionRow
 from edge.web.session_record import RecordNotFoundError, record_csv, session_record
@@ -39,6 +42,7 @@ RECORD_PAGE = Path(__file__).resolve().parent / "static" / "record.html"
 DEFAULT_SPAN_S = 3 * 3600.0
 MAX_POINTS = 4000  # per series; more are thinned evenly
 MARKED = ("raised", "priority_raised", "reactivated")  # transitions marked on the trend
+NOTE_MAX = 64  # characters of a session's note
 DELIVERING = ("infusing", "kvo")  # the rate series is 0 mL/h in any other pump state
 
 
@@ -78,6 +82,7 @@ class HistoryApi:
             Route("/api/beds/{bed}/sessions", self._sessions, methods=["GET"]),
             Route("/api/beds/{bed}/sessions/{session_id}/record", self._record, methods=["GET"]),
             Route("/api/beds/{bed}/sessions/{session_id}/record.csv", self._csv, methods=["GET"]),
+            Route("/api/beds/{bed}/sessions/{session_id}/note", self._note, methods=["POST"]),
         ]
 
     async def _page(self, request: Request) -> Response:
@@ -147,10 +152,34 @@ class HistoryApi:
         store = self._store(request)
         bed, session_id = request.path_params["bed"], request.path_params["session_id"]
         site = await self._site(request, store, bed)
+        notes = self._dashboard.config.http.history.notes
         try:
-            return await asyncio.to_thread(session_record, store, site, bed, session_id)
+            return await asyncio.to_thread(
+                functools.partial(session_record, store, site, bed, session_id, notes=notes)
+            )
         except RecordNotFoundError as exc:
             raise RequestRefusedError(404, str(exc)) from exc
+
+    async def _note(self, request: Request) -> Response:
+        """A nurse's note on a session's record (``{"text": ...}``, at most
+        :data:`NOTE_MAX` printable characters; empty clears it)."""
+        store = self._store(request)
+        if not self._dashboard.config.http.history.notes:
+            raise RequestRefusedError(403, "notes on session records are off (http.history.notes)")
+        body = await read_json(request)
+        user = self._dashboard.access.user(request)
+        if user is None or user.role != "nurse":
+            raise RequestRefusedError(403, "only a nurse may write a session's note")
+        text = body.get("text")
+        if not isinstance(text, str) or len(text) > NOTE_MAX or not text.isprintable():
+            raise RequestRefusedError(
+                400, f"text: a string of at most {NOTE_MAX} printable characters"
+            )
+        record = await self._record_of(request)  # 404 for an unknown session
+        note = (record["site"], record["bed"], record["session_id"], text.strip(), user.name)
+        at = time.time()
+        await asyncio.to_thread(store.set_note, *note, at)
+        return JSONResponse({"text": text.strip(), "by": user.name, "at": at})
 
     async def _record(self, request: Request) -> Response:
         record = await self._record_of(request)

@@ -11,6 +11,7 @@ than asking each edge: whatever it receives it can chart, whichever edge sent it
 - ``cuffs``: every NIBP measurement (mmHg) at its own measurement time;
 - ``sessions``: every distinct snapshot of every treatment session, with the bed's label;
 - ``alarms``: each alarm's newest state (``ended`` is final), with who acknowledged it and when;
+- ``session_notes``: the one note a nurse may write on a session's record (when enabled);
 - ``alarm_events``: each transition of the alarm log (raised, priority raised, acknowledged...),
   with the alarm's priority and state after it and who acknowledged it.
 
@@ -73,6 +74,11 @@ CREATE TABLE IF NOT EXISTS alarms (
     PRIMARY KEY (site, alarm_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alarms_by_bed ON alarms (site, bed, raised_at);
+CREATE TABLE IF NOT EXISTS session_notes (
+    site TEXT NOT NULL, bed TEXT NOT NULL, session_id TEXT NOT NULL, text TEXT NOT NULL,
+    by TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (site, bed, session_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alarm_events (
     site TEXT NOT NULL, bed TEXT NOT NULL, at REAL NOT NULL, alarm_id TEXT NOT NULL,
     transition TEXT NOT NULL, priority TEXT NOT NULL, state TEXT NOT NULL, by TEXT,
@@ -243,6 +249,8 @@ class HistoryStore:
                 "session_id FROM sessions GROUP BY site, bed, session_id HAVING max(ts) < ?)",
                 "DELETE FROM alarms WHERE raised_at < ? AND state = 'ended'",
                 "DELETE FROM alarm_events WHERE at < ?",
+                "DELETE FROM session_notes WHERE (site, bed, session_id) NOT IN (SELECT site, "
+                "bed, session_id FROM sessions) AND at < ?",
             ):
                 deleted += self._db.execute(sql, (before,)).rowcount
         return deleted
@@ -314,6 +322,21 @@ class HistoryStore:
         """The bed's alarm transitions in [``since``, ``until``), oldest first."""
         sql = "SELECT * FROM alarm_events WHERE site=? AND bed=? AND at>=? AND at<? ORDER BY at"
         return [AlarmEventRow(*row) for row in self._query(sql, (site, bed, since, until))]
+
+    def set_note(self, site: str, bed: str, session_id: str, text: str, by: str, at: float) -> None:
+        """Write (or replace) the note of a session."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT OR REPLACE INTO session_notes VALUES (?,?,?,?,?,?)",
+                (site, bed, session_id, text, by, at),
+            )
+
+    def note(self, site: str, bed: str, session_id: str) -> tuple[str, str, float] | None:
+        """The session's note: its text, who wrote it and when (Unix s); ``None`` if none."""
+        sql = "SELECT text, by, at FROM session_notes WHERE site=? AND bed=? AND session_id=?"
+        rows = self._query(sql, (site, bed, session_id))
+        return (str(rows[0][0]), str(rows[0][1]), float(rows[0][2])) if rows else None
 
     def sites_of(self, bed: str) -> list[str]:
         """The sites that have a bed named ``bed``."""

@@ -61,10 +61,16 @@ def _iso(ts: datetime | None) -> str | None:
 
 
 def session_record(
-    store: HistoryStore, site: str, bed: str, session_id: str, now: datetime | None = None
+    store: HistoryStore,
+    site: str,
+    bed: str,
+    session_id: str,
+    now: datetime | None = None,
+    *,
+    notes: bool = False,
 ) -> JsonDict:
-    """The record of ``session_id`` of ``site``/``bed``; :class:`RecordNotFoundError` if the
-    history has no snapshot of it."""
+    """The record of ``session_id`` of ``site``/``bed`` (with its note when ``notes`` are
+    enabled); :class:`RecordNotFoundError` if the history has no snapshot of it."""
     snapshots = [
         SessionPayload.model_validate_json(row.body)
         for row in store.session_snapshots(site, bed, session_id)
@@ -121,8 +127,18 @@ def session_record(
             _alarm_json(AlarmPayload.model_validate_json(a.body), transitions.get(a.alarm_id, []))
             for a in alarms
         ],
+        "notes_enabled": notes,
+        "note": _note(store, site, bed, session_id) if notes else None,
         "generated_at": now.isoformat(),
     }
+
+
+def _note(store: HistoryStore, site: str, bed: str, session_id: str) -> JsonDict | None:
+    note = store.note(site, bed, session_id)
+    if note is None:
+        return None
+    text, by, at = note
+    return {"text": text, "by": by, "at": _iso(datetime.fromtimestamp(at, UTC))}
 
 
 def _chart(

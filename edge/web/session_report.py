@@ -52,7 +52,8 @@ def report(config: Config, args: argparse.Namespace, out: TextIO | None = None) 
         if session_id is None:
             print(f"no session of bed {args.bed} in {site} in {path}", file=sys.stderr)
             return 1
-        record = session_record(store, site, args.bed, session_id)
+        notes = config.http.history.notes
+        record = session_record(store, site, args.bed, session_id, notes=notes)
     except RecordNotFoundError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -105,6 +106,9 @@ def format_text(record: JsonDict) -> str:
         f"  volume delivered {_or_dash(pump['volume_delivered_ml'])} mL",
         f"Alarms: {len(record['alarms'])}",
     ]
+    if record.get("note"):
+        note = record["note"]
+        lines.insert(-1, f"  note: {note['text']} ({note['by']}, {note['at']})")
     for alarm in record["alarms"]:
         ack = (
             f"acknowledged by {alarm['acknowledged_by']} at {alarm['acknowledged_at']}"

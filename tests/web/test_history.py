@@ -22,7 +22,7 @@ from edge.web.history_recorder import HistoryRecorder
 from edge.web.history_store import HistoryStore
 from edge.web.session_record import COLUMNS, record_csv, session_record
 from edge.web.state import LiveState
-from tests.web.helpers import web_config
+from tests.web.helpers import PASSWORDS, web_config
 from tests.web.history_scenario import BED, LABEL, PREFIX, SITE, Played, played
 
 pytestmark = pytest.mark.timeout(120)
@@ -244,3 +244,46 @@ async def test_history_routes_answer_the_series_sessions_and_located_errors(
         refused = await client.get(f"/api/beds/{BED}/history")
         assert refused.status_code == 503
         assert "http.history" in refused.json()["error"]
+
+
+async def test_a_nurse_writes_a_session_note_only_when_notes_are_on(
+    tmp_path: Path, normal: Played
+) -> None:
+    session_id = _closed_session(normal).session_id
+    path = f"/api/beds/{BED}/sessions/{session_id}"
+    for notes in (False, True):
+        history = {"path": str(tmp_path / f"h-{notes}.sqlite"), "notes": notes}
+        app = create_app(web_config(NO_BROKER, history=history))
+        dashboard = dashboard_of(app)
+        assert dashboard is not None
+        assert dashboard.recorder is not None
+        for topic, payload, _retain in normal.messages:
+            dashboard.state.apply(topic, payload)
+        await dashboard.recorder.flush()
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as nurse,
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as viewer,
+        ):
+            for name, client in (("nurse.kim", nurse), ("viewer.lee", viewer)):
+                login = {"name": name, "password": PASSWORDS[name]}
+                assert (await client.post("/api/login", json=login)).status_code == 200
+            sent = await nurse.post(f"{path}/note", json={"text": "KM / visit 4711"})
+            if not notes:
+                assert sent.status_code == 403
+                assert "http.history.notes" in sent.json()["error"]
+                assert (await nurse.get(f"{path}/record")).json()["note"] is None
+                continue
+            assert sent.status_code == 200
+            record = (await viewer.get(f"{path}/record")).json()
+            assert record["note"]["text"] == "KM / visit 4711"
+            assert record["note"]["by"] == "nurse.kim"
+            refused = await viewer.post(f"{path}/note", json={"text": "x"})
+            assert refused.status_code == 403
+            for bad in ("x" * 65, "line\nbreak", 42):
+                answer = await nurse.post(f"{path}/note", json={"text": bad})
+                assert answer.status_code == 400
+                assert answer.json()["error"].startswith("text: ")
+            unknown = await nurse.post(f"/api/beds/{BED}/sessions/nope/note", json={"text": "x"})
+            assert unknown.status_code == 404
+            assert (await viewer.get(f"{path}/record")).json()["note"]["text"] == "KM / visit 4711"

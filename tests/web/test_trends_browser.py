@@ -153,3 +153,29 @@ async def test_the_record_page_of_a_completed_normal_session_and_its_downloads(
             value = row["values"].get(code)
             assert (float(line[column]) if line[column] else None) == (value and value["value"])
     assert downloaded["site"] == SITE
+
+
+async def test_a_nurse_writes_the_records_note_on_the_page_when_notes_are_on(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    run = played("normal-ketamine")
+    session = next(e.session for e in run.sessions() if e.session.phase == "closed")
+    history = {"path": str(tmp_path / "history.sqlite"), "notes": True}
+    async with (
+        served(web_config(mosquitto.url, history=history)) as dashboard,
+        chromium() as browser,
+    ):
+        await _publish_and_wait(mosquitto, dashboard, run)
+        page = await (await browser.new_context()).new_page()
+        await log_in(page, dashboard.url, "nurse.kim")
+        await page.goto(
+            f"{dashboard.url}/record?site={SITE}&bed={BED}&session={session.session_id}"
+        )
+        await expect(page.locator("#note-box")).to_be_visible()
+        await expect(page.locator("#note-text")).to_have_text("—")
+        await page.fill("#note-input", "KM")
+        await page.click("#note-form button[type=submit]")
+        await expect(page.locator("#note-status")).to_have_text("Saved")
+        await page.reload()
+        await expect(page.locator("#note-text")).to_have_text("KM")
+        await expect(page.locator("#note-by")).to_contain_text("nurse.kim")

@@ -73,6 +73,30 @@
     }).join("");
   }
 
+  function showNote(r, path, siteQ) {
+    if (!r.notes_enabled) return;
+    $("note-box").hidden = false;
+    const render = (note) => {
+      $("note-text").textContent = note && note.text ? note.text : "—";
+      $("note-by").textContent = note && note.text ? "(" + note.by + ", " + when(note.at) + ")" : "";
+      $("note-input").value = note ? note.text : "";
+    };
+    render(r.note);
+    $("note-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      $("note-status").textContent = "Saving…";
+      const response = await fetch(path + "?" + siteQ, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ text: $("note-input").value }),
+      });
+      const data = await response.json().catch(() => ({}));
+      if (response.status !== 200) { $("note-status").textContent = "Not saved: " + (data.error || response.status); return; }
+      $("note-status").textContent = "Saved";
+      render({ text: data.text, by: data.by, at: new Date(data.at * 1000).toISOString() });
+    });
+  }
+
   async function load() {
     const q = new URLSearchParams(location.search);
     const site = q.get("site") || "", bed = q.get("bed") || "", session = q.get("session") || "";
@@ -100,6 +124,7 @@
     $("alarm-count").textContent = "(" + r.alarms.length + ")";
     $("record").hidden = false;
     window.__record = r;
+    showNote(r, base.replace(/\/record$/, "/note"), siteQ);
     const start = Date.parse(r.started_at) / 1000;
     const end = Date.parse(r.closed_at || r.observation_ends_at || r.generated_at) / 1000;
     const history = await fetch("/api/beds/" + encodeURIComponent(bed) + "/history?" + siteQ + "&since=" + Math.floor(start - 60) + "&until=" + Math.ceil(end + 60),
