@@ -112,6 +112,7 @@ class LiveState:
         carry no label."""
         self.prefix = prefix
         self._observe = observe or (lambda _inbound, _payload: None)
+        self._observing = observe is not None
         self._labels = dict(labels or {})
         self.beds: dict[str, BedView] = {}
         self.alarms: dict[str, JsonDict] = {}
@@ -257,7 +258,7 @@ class LiveState:
     def _alarm_log(self, inbound: Inbound, payload: bytes) -> list[Change]:
         """A transition of the alarm log: for the history only (the retained alarm topics
         drive the view)."""
-        if payload:
+        if payload and self._observing:
             self._observe(inbound, AlarmLogPayload.model_validate_json(payload))
         return []
 

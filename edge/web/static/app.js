@@ -501,6 +501,7 @@
     for (const [key, tile] of S.tiles) {
       if (!keep.has(key)) {
         visibility.unobserve(tile.el);
+        Trends.destroy(tile.trend);
         tile.el.remove(); S.tiles.delete(key); S.trends.delete(key); S.visible.delete(key);
       }
     }
@@ -613,6 +614,7 @@
     if (S.openTrend !== key) return;
     const box = $("trend-large");
     if (history.status !== 200) {
+      Trends.destroy(box);
       box.textContent = "No trend: " + (history.data.error || history.status);
       return;
     }
@@ -634,7 +636,7 @@
     S.openTrend = null;
     const dialog = $("trend-dialog");
     if (dialog.open) dialog.close();
-    $("trend-large").replaceChildren();
+    Trends.destroy($("trend-large"));
   }
 
   function setStation(on) {

@@ -180,6 +180,13 @@
 
   // ---- the charts --------------------------------------------------------------------------
 
+  // uPlot listens on the window (resize, scroll): a chart that is replaced must be destroyed.
+  function destroy(el) {
+    for (const u of el.uplots || []) u.destroy();
+    el.uplots = [];
+    el.replaceChildren();
+  }
+
   function mini(el, series, range, width) {
     const data = uPlot.join([
       [series.nibp.t, series.nibp.sbp, series.nibp.dbp],
@@ -193,7 +200,7 @@
       series: [{}, line("SYS", "bp", COLORS.sbp, true), line("DIA", "bp", COLORS.dbp, true), line("HR", "hr", COLORS.hr, false)],
     };
     opts.series[3].width = 1;
-    el.replaceChildren();
+    destroy(el);
     const u = make(el, opts, data, series, { hlines: bpLimits(series, false) });
     el.uplots = [u];
     return el.uplots;
@@ -206,7 +213,7 @@
     const height = (options && options.height) || 210;
     const sync = "bed-" + Math.random().toString(36).slice(2);
     const common = { labels: true, legend: true, sync, print };
-    el.replaceChildren();
+    destroy(el);
     const panels = [
       { title: "Blood pressure (mmHg)", data: [series.nibp.t, series.nibp.sbp, series.nibp.dbp],
         scales: { x: xScale(range), bp: { range: [40, 220] } },
@@ -249,5 +256,5 @@
     u.setScale("x", { min: range[0], max: range[1] });
   }
 
-  window.Trends = { COLORS, empty, append, trim, mini, large, refresh };
+  window.Trends = { COLORS, empty, append, trim, mini, large, refresh, destroy };
 })();
