@@ -55,7 +55,7 @@ async def test_the_trend_shows_the_bp_rise_and_the_alarm_marks_where_they_happen
         await log_in(page, dashboard.url, "viewer.lee")
         card = page.locator("article.bed")
         await expect(card.locator("h3")).to_have_text(LABEL)  # the label its edge published
-        await expect(card.locator(".bed-trend canvas")).to_have_count(1, timeout=10_000)
+        await expect(card.locator(".bed-trend canvas")).to_have_count(2, timeout=10_000)
         await _shot(page, "bed-grid.png")
 
         await card.click()  # the larger view

@@ -2,7 +2,7 @@
 // GET /api/beds/{bed}/history, kept up to date from the live bed events, with the session's
 // phase boundaries, the alarm marks and the alarm limits on one time axis.
 //
-// Trends.mini(el, series, range, width)  a small BP + HR trend for a bed card
+// Trends.mini(el, series, range, width)  a card's trend: vitals (BP, HR, SpO2) and the pump
 // Trends.large(el, series, range, opts)  three panels: BP, HR + SpO2, pump rate + volume
 // Trends.refresh(el, series, range)      new points on a small trend
 // Trends.append(series, bed)     take the newest values of a live bed event; true if any
@@ -187,22 +187,37 @@
     el.replaceChildren();
   }
 
+  // The card's trend: vital signs above (SYS/DIA with the BP limits, HR, SpO2 on its own
+  // scale near the top), the pump below (rate stepped, volume infused), one time axis.
+  function miniData(series) {
+    return [
+      uPlot.join([[series.nibp.t, series.nibp.sbp, series.nibp.dbp], [series.vitals.t, series.vitals.hr, series.vitals.spo2]]),
+      [series.pump.t, series.pump.rate, series.pump.volume],
+    ];
+  }
+
   function mini(el, series, range, width) {
-    const data = uPlot.join([
-      [series.nibp.t, series.nibp.sbp, series.nibp.dbp],
-      [series.vitals.t, series.vitals.hr],
-    ]);
-    const opts = {
-      width: Math.max(120, width || el.clientWidth || 240), height: 74,
-      padding: [4, 2, 0, 2],
-      scales: { x: xScale(range), bp: { range: [40, 210] }, hr: { range: [30, 160] } },
-      axes: [{ show: false }, { scale: "bp", show: false }, { scale: "hr", show: false }],
-      series: [{}, line("SYS", "bp", COLORS.sbp, true), line("DIA", "bp", COLORS.dbp, true), line("HR", "hr", COLORS.hr, false)],
+    const w = Math.max(120, width || el.clientWidth || 240);
+    const thin = (s) => Object.assign(s, { width: 1 });
+    const vitals = {
+      width: w, height: 60, padding: [4, 2, 0, 2],
+      scales: { x: xScale(range), bp: { range: [40, 210] }, hr: { range: [30, 160] }, spo2: { range: [60, 101] } },
+      axes: [{ show: false }, { scale: "bp", show: false }, { scale: "hr", show: false }, { scale: "spo2", show: false }],
+      series: [{}, line("SYS", "bp", COLORS.sbp, true), line("DIA", "bp", COLORS.dbp, true),
+        thin(line("HR", "hr", COLORS.hr, false)), thin(line("SpO₂", "spo2", COLORS.spo2, false))],
     };
-    opts.series[3].width = 1;
+    const pump = {
+      width: w, height: 26, padding: [2, 2, 0, 2],
+      scales: { x: xScale(range), rate: { range: (u, lo, hi) => [0, Math.max(10, (hi || 0) * 1.2)] }, vol: { range: (u, lo, hi) => [0, Math.max(10, (hi || 0) * 1.1)] } },
+      axes: [{ show: false }, { scale: "rate", show: false }, { scale: "vol", show: false }],
+      series: [{}, thin(line("Rate", "rate", COLORS.rate, false)), thin(line("Volume", "vol", COLORS.volume, false))],
+    };
     destroy(el);
-    const u = make(el, opts, data, series, { hlines: bpLimits(series, false) });
-    el.uplots = [u];
+    const [vData, pData] = miniData(series);
+    el.uplots = [
+      make(el, vitals, vData, series, { hlines: bpLimits(series, false) }),
+      make(el, pump, pData, series, { hlines: [] }),
+    ];
     return el.uplots;
   }
 
@@ -244,16 +259,14 @@
     return el.uplots;
   }
 
-  function refresh(el, series, range, large) {
-    // mini only: new data on the same chart (the large view is rebuilt on open)
-    if (!el.uplots || large) return;
-    const data = uPlot.join([
-      [series.nibp.t, series.nibp.sbp, series.nibp.dbp],
-      [series.vitals.t, series.vitals.hr],
-    ]);
-    const u = el.uplots[0];
-    u.setData(data, false);
-    u.setScale("x", { min: range[0], max: range[1] });
+  // A card's trend with new points (the large view is rebuilt instead).
+  function refresh(el, series, range) {
+    if (!el.uplots || el.uplots.length !== 2) return;
+    miniData(series).forEach((data, i) => {
+      const u = el.uplots[i];
+      u.setData(data, false);
+      u.setScale("x", { min: range[0], max: range[1] });
+    });
   }
 
   window.Trends = { COLORS, empty, append, trim, mini, large, refresh, destroy };
