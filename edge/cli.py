@@ -5,8 +5,9 @@ simulated device), ``dashboard`` (the nurses' dashboard alone), ``hash-password`
 (a dashboard's acknowledgement key), ``ports`` and ``probe`` (commissioning), ``config
 check``, ``config schema``, ``schemas`` (MQTT payloads), ``drivers``, ``hl7 sample`` and
 ``hl7 refused``, ``fhir sample`` and ``fhir refused`` (the clinical outputs' samples and what
-their receiver refused). Exit codes: 0 ok; 1 a check found errors, or a port could not be bound
-(one line on stderr); 78 (EX_CONFIG) the daemon refused a bad config, so a service manager
+their receiver refused), ``session-report`` (a treatment session's record from the dashboard's
+history). Exit codes: 0 ok; 1 a check found errors, or a port could not be bound (one line on
+stderr); 78 (EX_CONFIG) the daemon refused a bad config, so a service manager
 need not restart it.
 """
 
@@ -41,6 +42,8 @@ from edge.publish.ack_signing import new_secret
 from edge.startup import StartupError
 from edge.web import run_dashboard
 from edge.web.passwords import main as password_main
+from edge.web.session_report import add_arguments as add_report_arguments
+from edge.web.session_report import report as session_report
 
 __all__ = ["main"]
 
@@ -114,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     fhir_refused = fhir_commands.add_parser("refused", help="print the bundles the server refused")
     fhir_refused.add_argument("--config", required=True, type=Path, help="YAML config file")
     fhir_refused.add_argument("--limit", type=int, default=20, help="the latest N (default 20)")
+    add_report_arguments(
+        commands.add_parser(
+            "session-report", help="a bed's treatment-session record from the dashboard history"
+        )
+    )
     return parser
 
 
@@ -137,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "dashboard":
         return _run_with_config(args.config, run_dashboard)
+    if args.command == "session-report":
+        config = _load_or_report(args.config)
+        return 1 if config is None else session_report(config, args)
     if args.command == "hash-password":
         return password_main(["--stdin"] if args.stdin else [])
     if args.command == "ack-key":

@@ -49,6 +49,7 @@ __all__ = [
     "ConfigError",
     "DeviceConfig",
     "FhirConfig",
+    "HistoryConfig",
     "Hl7Config",
     "HttpConfig",
     "InfusionOrder",
@@ -115,6 +116,21 @@ class MqttConfig(_Model):
     tls: TlsConfig | None = None
 
 
+class HistoryConfig(_Model):
+    """The dashboard's own history of every bed it shows (README "Trends and session
+    records"): readings sampled at most every ``sample_s`` (s; every NIBP cuff and every change
+    of a pump's state or flags always), treatment sessions and alarms, in SQLite at ``path``
+    (default: ``dashboard-history.sqlite`` beside the outbox), kept ``retention_h`` hours.
+    ``notes``: a nurse may write one short free-text note on each session record (initials,
+    a visit number); off by default, since what is typed there is kept as typed."""
+
+    enabled: bool = True
+    path: Path | None = None
+    retention_h: float = Field(48.0, ge=24.0, le=24 * 366.0)
+    sample_s: float = Field(5.0, ge=0.0, le=300.0)
+    notes: bool = False
+
+
 class HttpConfig(_Model):
     """The dashboard, API and /metrics listener.
 
@@ -166,6 +182,7 @@ class HttpConfig(_Model):
     max_streams: int = Field(100, ge=1, description="open event streams, in total")
     max_streams_per_client: int = Field(8, ge=1, description="per login, or per address")
     stream_heartbeat_s: float = Field(5.0, gt=0, le=10, description="the page waits 15 s")
+    history: HistoryConfig = HistoryConfig()
 
     @model_validator(mode="after")
     def _connections_for_short_requests(self) -> HttpConfig:

@@ -129,7 +129,11 @@ class Daemon:
         self.storage = StorageMonitor([self.outbox, self.alarm_log], self.inputs, storage.retry_s)
         ack_secret = own_dashboard_secret(config)
         writer = OutboxWriter(
-            self.outbox, self.topics, self.envelopes, config.mqtt.telemetry_expiry_s
+            self.outbox,
+            self.topics,
+            self.envelopes,
+            config.mqtt.telemetry_expiry_s,
+            labels={bed: b.label for bed, b in config.beds.items() if b.label},
         )
         self.publisher = Publisher(
             config.mqtt,

@@ -10,6 +10,7 @@ from bench import publish, stages
 from bench.alarm_latency import alarm_latency
 from bench.http_flood import http_flood
 from bench.pipeline import measure_point
+from bench.station import station
 from tests.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -80,3 +81,15 @@ async def test_hl7_throughput_benchmark_runs() -> None:
 
     table = await hl7_throughput.main(50)
     assert "| HL7 path, replay of a full queue |" in table
+
+
+async def test_station_benchmark_draws_the_ward() -> None:
+    results = await station(1, 3, 1.5)
+    assert [(r.view, r.phase) for r in results] == [
+        ("grid", "quiet"),
+        ("grid", "load"),
+        ("station", "quiet"),
+        ("station", "load"),
+    ]
+    assert all(r.fps > 0 and r.heap_mb > 0 for r in results)
+    assert results[1].published > 0

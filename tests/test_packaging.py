@@ -40,6 +40,9 @@ def test_the_wheel_has_everything_an_installed_edge_needs(tmp_path: Path) -> Non
         "edge/bundled/demo.yaml",
         "edge/bundled/scenarios/hypertensive-responder.yaml",
         "edge/web/static/index.html",
+        "edge/web/static/record.html",
+        "edge/web/static/vendor/uplot/uPlot.iife.min.js",
+        "edge/web/static/vendor/uplot/LICENSE",
         "drivers/bbraun_bcc/codec.py",
     ):
         assert needed in names, needed

@@ -10,10 +10,10 @@ Resends are harmless: a reading's Observation is created with ``ifNoneExist`` on
 identifier (bed, device, code, time), a Device and an alarm are PUT by identifier (an alarm
 Observation holds the current state of its episode, like the retained MQTT alarm topic).
 
-Alarms are Observations (docs/clinical-outputs.md "FHIR R4 output" says why): code the MDC event (limit high/
-low, or generic alarm) with the rule beside it, value and reference range the measured value
-and limit, ``effectivePeriod`` from raise to end, components for priority, state, phase and
-alert type (the PCD-04 attributes).
+Alarms are Observations (docs/clinical-outputs.md "FHIR R4 output" says why): code the MDC
+event (limit high/low, or generic alarm) with the rule beside it, value and reference range
+the measured value and limit, ``effectivePeriod`` from raise to end, components for priority,
+state, phase and alert type (the PCD-04 attributes).
 """
 
 from __future__ import annotations

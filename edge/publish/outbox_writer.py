@@ -17,6 +17,7 @@ outbox is full.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TypeVar
 
@@ -53,7 +54,8 @@ class OutboxWriter:
     """Writes every bus item to the outbox as the message the contract names for it.
 
     ``telemetry_expiry_s`` becomes the MQTT 5 message expiry of telemetry: a reading older
-    than that is of no use to a live consumer.
+    than that is of no use to a live consumer. ``labels`` (bed -> display label) go into each
+    bed's session payload.
     """
 
     def __init__(
@@ -62,8 +64,10 @@ class OutboxWriter:
         topics: Topics,
         envelopes: EnvelopeFactory,
         telemetry_expiry_s: int = 3600,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         self._outbox = outbox
+        self._labels = dict(labels or {})  # bed -> display label, carried in the session
         self._topics = topics
         self._envelopes = envelopes
         self._expiry_s = telemetry_expiry_s
@@ -148,9 +152,12 @@ class OutboxWriter:
 
     def _session(self, event: SessionEvent) -> NewMessage:
         session = event.session
+        fields = {**self._envelopes.fields(SessionPayload, event.at), **dict(session)}
+        label = self._labels.get(session.bed)
+        payload = SessionPayload.model_validate(fields | ({"label": label} if label else {}))
         return NewMessage(
             self._topics.session(session.bed),
-            self._payload(SessionPayload, event.at, session),
+            payload.to_json(),
             MessageClass.STATE,
             retain=True,
         )

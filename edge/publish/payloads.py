@@ -114,9 +114,13 @@ class AlarmLogPayload(Envelope, AlarmEvent):
 
 
 class SessionPayload(Envelope, TreatmentSession):
-    """Retained treatment session of one bed: phase, order, baseline, times."""
+    """Retained treatment session of one bed: phase, order, baseline, times, and the bed's
+    display ``label`` from the edge's config (``beds.<bed>.label``; absent when none is set),
+    so that a dashboard of many edges can show it."""
 
     SCHEMA: ClassVar[str] = "infusion-edge.session/1"
+
+    label: str | None = Field(None, max_length=64, description="the bed's display label")
 
 
 class StatusPayload(Envelope):

@@ -2,7 +2,8 @@
 
 Routes: ``/`` (the page), ``/static/...`` (its CSS and JavaScript, no build step),
 ``/api/beds``, ``/api/alarms``, ``/api/events`` (SSE), ``POST /api/alarms/{alarm_id}/ack``,
-``POST /api/login``, ``POST /api/logout``, ``GET /api/me``, ``/healthz``, ``/readyz``, and
+``POST /api/login``, ``POST /api/logout``, ``GET /api/me``, ``/healthz``, ``/readyz``, the
+history's (``/api/beds/{bed}/history``, sessions and records, ``/record``: ``history_api``), and
 whatever ``extra_routes`` the caller adds (``/metrics``). The app's lifespan runs the broker
 feed. Every response carries a strict Content-Security-Policy and no-cache headers.
 """
@@ -28,6 +29,7 @@ from edge.web.api import Api, ReadyCheck
 from edge.web.auth import RequestRefusedError
 from edge.web.dashboard import Dashboard
 from edge.web.events import event_routes
+from edge.web.history_api import HistoryApi
 
 __all__ = ["SESSION_COOKIE", "create_app", "dashboard_of"]
 
@@ -107,6 +109,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/", _index, methods=["GET"]),
         *Api(dashboard, ready_checks or {}).routes(),
+        *HistoryApi(dashboard).routes(),
         *event_routes(dashboard),
         *dashboard.access.routes(),
         *extra_routes,

@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from edge.backoff import Backoff
 from edge.config import Config
 from edge.web.auth import Access
+from edge.web.history_recorder import HistoryRecorder
+from edge.web.history_store import HistoryStore, history_path
 from edge.web.journal import EventJournal
 from edge.web.mqtt_view import MqttFeed
 from edge.web.passwords import PasswordBook
@@ -46,7 +49,13 @@ class Dashboard:
         configured = config.http.ack_secret
         self.ack_secret = configured.get_secret_value() if configured else ack_secret
         self.dashboard_id = config.dashboard_id
-        self.state = LiveState(config.mqtt.topic_prefix)
+        self.history, self.recorder = _history(config)
+        labels = {f"{config.site}/{bed}": b.label for bed, b in config.beds.items() if b.label}
+        self.state = LiveState(
+            config.mqtt.topic_prefix,
+            observe=self.recorder.take if self.recorder else None,
+            labels=labels,
+        )
         self.journal = EventJournal(journal_capacity)
         self.feed = MqttFeed(
             config.mqtt,
@@ -89,12 +98,38 @@ class Dashboard:
     async def running(self) -> AsyncIterator[None]:
         """Run the broker feed while inside; the app's lifespan."""
         self.closing.clear()
-        feed = asyncio.create_task(self.feed.run(), name="web.mqtt-feed")
+        tasks = [asyncio.create_task(self.feed.run(), name="web.mqtt-feed")]
+        if self.recorder is not None:
+            tasks.append(asyncio.create_task(self.recorder.run(), name="web.history"))
         try:
             yield
         finally:
             self.close_streams()
-            feed.cancel()
-            _, pending = await asyncio.wait([feed], timeout=FEED_STOP_TIMEOUT_S)
+            for task in tasks:
+                task.cancel()
+            _, pending = await asyncio.wait(tasks, timeout=FEED_STOP_TIMEOUT_S)
             if pending:
                 log.warning("dashboard feed did not stop in time")
+
+
+def _history(config: Config) -> tuple[HistoryStore | None, HistoryRecorder | None]:
+    """The history store and its recorder, or none when disabled or the file cannot be
+    opened (the dashboard runs on without trends and records, and says why in the log)."""
+    settings = config.http.history
+    if not settings.enabled:
+        return None, None
+    path = history_path(config)
+    try:
+        store = HistoryStore(path)
+    except (OSError, sqlite3.Error) as exc:
+        error = str(exc) or type(exc).__name__
+    else:
+        recorder = HistoryRecorder(
+            store, retention_s=settings.retention_h * 3600.0, sample_s=settings.sample_s
+        )
+        return store, recorder
+    log.error(
+        "dashboard history cannot be opened: no trends nor session records until a restart",
+        extra={"path": str(path), "error": error},
+    )
+    return None, None

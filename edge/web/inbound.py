@@ -9,8 +9,9 @@ contract's topics (``edge.publish.topics``) it keeps::
     {site}/beds/{bed}/devices/{device_id}/state      device connection
     {site}/beds/{bed}/alarms/{alarm_id}              current alarm; ``ended``, then emptied
     {site}/beds/{bed}/session                        treatment session
+    {site}/alarm-log                                 every alarm transition (history only)
 
-and ignores the rest (acknowledgements, the alarm log, anything unknown).
+and ignores the rest (acknowledgements, anything unknown).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Literal
 
 __all__ = ["Inbound", "InboundKind", "parse_topic"]
 
-InboundKind = Literal["status", "alarm_digest", "telemetry", "device_state", "alarm", "session"]
+InboundKind = Literal[
+    "status", "alarm_digest", "telemetry", "device_state", "alarm", "session", "alarm_log"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,4 +59,6 @@ def parse_topic(prefix: str, topic: str) -> Inbound | None:
             return Inbound("alarm", site, bed=bed, alarm_id=alarm_id)
         case [site, "beds", bed, "session"]:
             return Inbound("session", site, bed=bed)
+        case [site, "alarm-log"]:
+            return Inbound("alarm_log", site)
     return None

@@ -30,15 +30,16 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from edge.publish.payloads import (
     AlarmDigestPayload,
+    AlarmLogPayload,
     AlarmPayload,
     DeviceStatePayload,
     PumpTelemetry,
@@ -100,8 +101,19 @@ class Change:
 class LiveState:
     """Beds, alarms and edges of every site under ``prefix``, and the broker connection."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        observe: Callable[[Inbound, BaseModel], None] | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        """``observe`` is handed every valid telemetry, session and alarm payload (the
+        history recorder); ``labels`` (``{site}/{bed}`` -> label) name beds whose sessions
+        carry no label."""
         self.prefix = prefix
+        self._observe = observe or (lambda _inbound, _payload: None)
+        self._observing = observe is not None
+        self._labels = dict(labels or {})
         self.beds: dict[str, BedView] = {}
         self.alarms: dict[str, JsonDict] = {}
         self.edges: dict[str, JsonDict] = {}
@@ -119,6 +131,7 @@ class LiveState:
             "session": self._session,
             "alarm": self._alarm,
             "alarm_digest": self._digest,
+            "alarm_log": self._alarm_log,
         }
 
     def apply(self, topic: str, payload: bytes) -> list[Change]:
@@ -174,7 +187,7 @@ class LiveState:
     def _bed(self, site: str, bed: str) -> BedView:
         key = f"{site}/{bed}"
         if key not in self.beds:
-            self.beds[key] = BedView(site, bed)
+            self.beds[key] = BedView(site, bed, label=self._labels.get(key))
         return self.beds[key]
 
     def _status(self, inbound: Inbound, payload: bytes) -> list[Change]:
@@ -188,6 +201,7 @@ class LiveState:
         if not payload:
             return []
         reading = _TELEMETRY.validate_json(payload)
+        self._observe(inbound, reading)
         bed = self._bed(inbound.site, inbound.bed)
         if isinstance(reading, PumpTelemetry):
             bed.apply_pump(reading)
@@ -206,6 +220,8 @@ class LiveState:
 
     def _session(self, inbound: Inbound, payload: bytes) -> list[Change]:
         session = SessionPayload.model_validate_json(payload) if payload else None
+        if session is not None:
+            self._observe(inbound, session)
         bed = self._bed(inbound.site, inbound.bed)
         bed.apply_session(session)
         if session is not None:
@@ -219,6 +235,7 @@ class LiveState:
         if alarm.alarm_id != inbound.alarm_id or alarm.bed != inbound.bed:
             self.rejected += 1
             return []
+        self._observe(inbound, alarm)
         key = f"{inbound.site}/{inbound.alarm_id}"
         version = _Version(f"{inbound.site}/{alarm.edge_id}", alarm.session, alarm.seq, alarm.ts)
         held = self._versions.get(key) or self._ended.get(key)
@@ -237,6 +254,13 @@ class LiveState:
         if previous is None or _content(previous) != _content(view):
             changes.append(Change("alarm", view))
         return changes
+
+    def _alarm_log(self, inbound: Inbound, payload: bytes) -> list[Change]:
+        """A transition of the alarm log: for the history only (the retained alarm topics
+        drive the view)."""
+        if payload and self._observing:
+            self._observe(inbound, AlarmLogPayload.model_validate_json(payload))
+        return []
 
     def _digest(self, inbound: Inbound, payload: bytes) -> list[Change]:
         if not payload:

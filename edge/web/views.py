@@ -128,11 +128,13 @@ class _Pump:
 
 @dataclass(slots=True)
 class BedView:
-    """Everything the dashboard knows of one bed of one site."""
+    """Everything the dashboard knows of one bed of one site; ``label`` is the bed's display
+    label (from its session, else from the dashboard's own config), ``None`` when unknown."""
 
     site: str
     bed: str
     edge_id: str | None = None
+    label: str | None = None
     vitals: dict[str, _Measured] = field(default_factory=dict)
     pumps: dict[str, _Pump] = field(default_factory=dict)
     devices: dict[str, JsonDict] = field(default_factory=dict)
@@ -194,6 +196,7 @@ class BedView:
         if payload is None:
             self.session = None
             return
+        self.label = payload.label or self.label
         self.session = payload.model_dump(
             mode="json",
             include={
@@ -221,6 +224,7 @@ class BedView:
             "key": self.key,
             "site": self.site,
             "bed": self.bed,
+            "label": self.label,
             "edge_id": self.edge_id,
             "vitals": {name: m.to_json() for name, m in self.vitals.items()},
             "pumps": [pump.to_json() for _, pump in sorted(self.pumps.items())],

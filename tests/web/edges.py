@@ -150,10 +150,15 @@ class FakeEdge:
         await self._send(self.topics.device_state(bed, device_id), payload.to_json(), True)
 
     async def session(
-        self, bed: str, phase: str = "infusion", minutes_ago: float = 12, estimated: bool = False
+        self,
+        bed: str,
+        phase: str = "infusion",
+        minutes_ago: float = 12,
+        estimated: bool = False,
+        label: str | None = None,
     ) -> None:
         """A session whose infusion started ``minutes_ago`` (a start ``estimated`` by the edge,
-        if so); in ``observation`` it stopped after 40 minutes."""
+        if so); in ``observation`` it stopped after 40 minutes; the bed's ``label``, if any."""
         started = datetime.now(UTC) - timedelta(minutes=minutes_ago + 10)
         infusion = started + timedelta(minutes=10)
         stopped = infusion + timedelta(minutes=40) if phase == "observation" else None
@@ -171,6 +176,7 @@ class FakeEdge:
                 "baseline_systolic": 124.0,
                 "baseline_diastolic": 79.0,
                 "baseline_count": 2,
+                **({"label": label} if label else {}),
             }
         )
         await self._send(self.topics.session(bed), payload.to_json(), True)

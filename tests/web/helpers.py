@@ -42,7 +42,8 @@ def _hash(password: str) -> str:
 
 def web_config(mqtt_url: str, **http: Any) -> Config:
     """A dashboard config on the broker at ``mqtt_url`` with a nurse and a viewer, signing
-    acknowledgements as :data:`DASHBOARD_ID` with :data:`ACK_SECRET`."""
+    acknowledgements as :data:`DASHBOARD_ID` with :data:`ACK_SECRET`; no history unless
+    ``history`` is given."""
     users = [
         {"name": "nurse.kim", "role": "nurse", "password_hash": _hash(PASSWORDS["nurse.kim"])},
         {"name": "viewer.lee", "role": "viewer", "password_hash": _hash(PASSWORDS["viewer.lee"])},
@@ -52,6 +53,7 @@ def web_config(mqtt_url: str, **http: Any) -> Config:
         "session_secret": SECRET,
         "ack_secret": ACK_SECRET,
         "port": 8080,
+        "history": {"enabled": False},
         **http,
     }
     return Config(site="dash-site", edge_id="dash-1", mqtt={"url": mqtt_url}, http=settings)

@@ -76,9 +76,9 @@ def test_topics_of_every_site_are_parsed_and_the_rest_ignored() -> None:
     assert parse_topic(PREFIX, f"{PREFIX}/s/beds/b/devices/d/state") == Inbound(
         "device_state", "s", bed="b", device_id="d"
     )
+    assert parse_topic(PREFIX, f"{PREFIX}/s/alarm-log") == Inbound("alarm_log", "s")
     for ignored in (
         f"{PREFIX}/s/beds/b/alarms/a/ack",
-        f"{PREFIX}/s/alarm-log",
         f"{PREFIX}/s/beds//session",
         "other/prefix/s/beds/b/session",
     ):

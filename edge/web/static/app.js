@@ -16,6 +16,17 @@
   const STREAM_SILENT_MS = 15000; // no event nor heartbeat for this long: the data is stale
   const REOPEN_MS = 2000;
   const ACK_WAIT_MS = 15000;
+  const RENDER_MIN_MS = 250; // at most 4 redraws a second, however many events arrive
+  const TREND_SPAN_S = 3 * 3600; // a card's trend: the last 3 h
+  const TREND_DRAW_MS = 2000; // live points are drawn on the cards at most this often
+  const TREND_REFETCH_MS = 5 * 60 * 1000;
+  const TREND_FETCHES = 4; // history requests in flight at once
+  const FLAG_WORDS = {
+    occlusion: "occlusion", air_in_line: "air in line", end_of_volume: "end of volume",
+    near_end: "near end of volume", battery: "battery low",
+  };
+  const PUMP_STATE_WORDS = { infusing: "infusing", stopped: "stopped", kvo: "keep vein open (KVO)", alarm: "pump alarm" };
+  const CONNECTION_WORDS = { online: "connected", stale: "no recent data", offline: "disconnected", unknown: "not reported" };
 
   const S = {
     me: null,
@@ -32,9 +43,25 @@
     lastMessageAt: 0,
     pendingAcks: new Map(), // alarm key -> {at, text}
     rows: new Map(), // alarm key -> <li>
-    tiles: new Map(), // bed key -> {el, html}
+    tiles: new Map(), // bed key -> {el, body, trend, html}
     loaded: false,
+    lastRenderAt: 0,
+    trends: new Map(), // bed key -> {series, fetchedAt, loading, dirty, disabled, signature}
+    trendQueue: [],
+    trendFetching: 0,
+    openTrend: null, // bed key of the larger view
+    visible: new Set(), // bed keys on (or near) the screen: only these are redrawn
   };
+  // Cards off the screen are not redrawn (with 200 beds most are), and redrawn once they
+  // come into view; their alarms still show in the alarm list at once.
+  const visibility = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (e.isIntersecting) S.visible.add(e.target.dataset.key);
+      else S.visible.delete(e.target.dataset.key);
+    }
+    scheduleRender();
+  }, { rootMargin: "300px 0px" });
+  window.__dashboard = S; // for the browser tests and the console
 
   const $ = (id) => document.getElementById(id);
   const esc = (value) =>
@@ -56,8 +83,10 @@
     if (s < 3600) return Math.floor(s / 60) + " min ago";
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min ago";
   }
+  const TIME_OF_DAY = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  const BY_NAME = new Intl.Collator(undefined, { numeric: true });
   function timeOfDay(iso) {
-    return iso ? new Date(ms(iso)).toLocaleTimeString([], { hour12: false }) : "";
+    return iso ? TIME_OF_DAY.format(new Date(ms(iso))) : "";
   }
   function fmt(value) {
     if (value === null || value === undefined) return "—";
@@ -194,11 +223,11 @@
     }
     S.loaded = true;
   }
-  function onBed(bed) { S.beds.set(bed.key, bed); }
+  function onBed(bed) { S.beds.set(bed.key, bed); liveTrend(bed); }
   function onAlarm(alarm) {
     const known = S.alarms.get(alarm.key);
     S.alarms.set(alarm.key, alarm);
-    if (!known) announceAlarm(alarm);
+    if (!known) { announceAlarm(alarm); queueTrend(alarm.site + "/" + alarm.bed); }
     else if (PRIORITY[alarm.priority].rank > PRIORITY[known.priority].rank) announceAlarm(alarm);
     if (alarm.state !== "active" || (known && known.state !== alarm.state)) S.pendingAcks.delete(alarm.key);
   }
@@ -210,19 +239,28 @@
 
   function announce(text) { $("announcer").textContent = text; }
   function announceAlarm(alarm) {
-    announce("New " + PRIORITY[alarm.priority].word + " priority alarm, " + alarm.bed + ": " + alarm.message);
+    announce("New " + PRIORITY[alarm.priority].word + " priority alarm, " + alarmBedName(alarm) + ": " + alarm.message);
+  }
+  function bedName(bed) { return bed.label || bed.bed; }
+  function alarmBedName(alarm) {
+    const bed = S.beds.get(alarm.site + "/" + alarm.bed);
+    return bed && bed.label && bed.label !== alarm.bed ? bed.label + " (" + alarm.bed + ")" : alarm.bed;
   }
 
   // ---- rendering ---------------------------------------------------------------------------
 
+  // Events only mark the view dirty; it is redrawn at most every RENDER_MIN_MS.
   let renderQueued = false;
   function scheduleRender() {
     if (renderQueued) return;
     renderQueued = true;
-    setTimeout(() => { renderQueued = false; render(); }, 0);
+    const wait = Math.max(0, S.lastRenderAt + RENDER_MIN_MS - Date.now());
+    setTimeout(() => { renderQueued = false; render(); }, wait);
   }
 
   function render() {
+    S.lastRenderAt = Date.now();
+    S.renders = (S.renders || 0) + 1;
     const canLook = S.me && (S.me.user || !S.me.view_requires_login);
     $("main").hidden = !canLook;
     $("login-needed").hidden = !!canLook || !S.me;
@@ -231,6 +269,8 @@
     renderAlarms();
     renderBeds();
     renderFooter();
+    drawTrends();
+    AlarmSound.update(S.alarms.values());
   }
 
   function renderAccount() {
@@ -309,7 +349,7 @@
       const p = PRIORITY[alarm.priority];
       li.className = "alarm prio-" + alarm.priority + " state-" + alarm.state + (alarm.escalated ? " escalated" : "");
       li.querySelector(".mark").textContent = p.mark;
-      li.querySelector(".where").textContent = alarm.bed + " · " + alarm.site + (alarm.kind === "technical" ? " · technical" : "");
+      li.querySelector(".where").textContent = alarmBedName(alarm) + " · " + alarm.site + (alarm.kind === "technical" ? " · technical" : "");
       li.querySelector(".msg").textContent = alarm.message;
       li.querySelector(".when").textContent = "raised " + timeOfDay(alarm.raised_at) + " (" + age(alarm.raised_at) + ")";
       li.querySelector(".status").textContent = alarmStatus(alarm) + (alarm.escalated ? " · ESCALATED" : "");
@@ -322,7 +362,7 @@
       const ackable = alarm.state === "active" || alarm.state === "latched";
       button.hidden = !(canAck && ackable);
       button.disabled = !!(pending && !pending.failed);
-      button.setAttribute("aria-label", "Acknowledge " + p.word + " alarm at " + alarm.bed);
+      button.setAttribute("aria-label", "Acknowledge " + p.word + " alarm at " + alarmBedName(alarm));
       li.querySelector(".ack-note").textContent = pending && ackable ? pending.text : "";
       if (list.children[index] !== li) list.insertBefore(li, list.children[index] || null);
     });
@@ -353,7 +393,7 @@
       '<span class="value">' + esc(value) + "</span>" +
       (missing ? "" : ' <span class="unit">' + esc(unit) + "</span>") +
       '<span class="meta">' + (tag ? '<span class="tag">' + tag + "</span> " : "") +
-      (missing ? "" : '<span class="age">' + esc(age(shown[0].ts)) + "</span>") + "</span>" +
+      (missing || S.station ? "" : '<span class="age">' + esc(age(shown[0].ts)) + "</span>") + "</span>" +
       "</dd></div>";
   }
 
@@ -366,7 +406,7 @@
       case "infusion": {
         // A session first seen mid-infusion has an estimated start: its clock is marked "~".
         const text = since("Infusion", session.infusion_started_at || session.started_at);
-        return session.infusion_started_estimated ? text.replace(" · ", " · ~") : text;
+        return session.infusion_started_estimated ? text.replace(" · ", " · ~") + " (start estimated)" : text;
       }
       case "observation":
         return isNaN(ms(session.observation_ends_at))
@@ -379,18 +419,19 @@
   function pumpHtml(pump, limitS) {
     const v = pump.values || {};
     const stale = isStale(pump, limitS);
-    const flags = pump.flags.length ? ' <span class="tag flag">' + esc(pump.flags.join(", ").toUpperCase()) + "</span>" : "";
+    const words = pump.flags.map((f) => FLAG_WORDS[f] || f.replace(/_/g, " "));
+    const flags = words.length ? ' <span class="tag flag">' + esc(words.join(", ")) + "</span>" : "";
     return '<div class="pump' + (stale ? " stale" : "") + '">' +
       '<span class="pump-name">' + esc(pump.device_id) + "</span> " +
       '<span class="drug">' + esc(pump.drug || "drug not shown") + "</span> · " +
       "<span>" + esc(fmt(v.rate && v.rate.value)) + " mL/h</span> · " +
       "<span>" + esc(fmt(v.volume && v.volume.value)) + " mL infused</span> · " +
-      '<span class="pump-state">' + esc(pump.state.toUpperCase()) + "</span>" + flags +
+      '<span class="pump-state">' + esc(PUMP_STATE_WORDS[pump.state] || pump.state) + "</span>" + flags +
       (stale ? ' <span class="tag">STALE</span>' : "") +
-      ' <span class="age">' + esc(age(pump.ts)) + "</span></div>";
+      (S.station ? "" : ' <span class="age">' + esc(age(pump.ts)) + "</span>") + "</div>";
   }
 
-  function bedHtml(bed) {
+  function bedParts(bed) {
     const alarms = bedAlarms(bed);
     const top = alarms[0];
     const edge = S.edges.get(bed.site + "/" + bed.edge_id);
@@ -399,49 +440,216 @@
     const v = bed.vitals || {};
     const classes = ["bed", top ? "prio-" + top.priority : "", top ? "state-" + top.state : "", edgeDown ? "edge-down" : ""].join(" ");
     const mark = top ? '<span class="mark prio-' + top.priority + '">' + PRIORITY[top.priority].mark + " ALARM</span>" : "";
-    const devices = bed.devices.map((d) =>
-      '<li class="device conn-' + esc(d.connection || "unknown") + '">' + esc(d.device_id) + " " +
-      esc((d.connection || "unknown").toUpperCase()) + "</li>").join("");
+    const devices = bed.devices.map((d) => {
+      const conn = d.connection || "unknown";
+      return '<li class="device conn-' + esc(conn) + '">' + esc(d.device_id) + ": " + esc(CONNECTION_WORDS[conn] || conn) + "</li>";
+    }).join("");
     const pumps = bed.pumps.length
       ? bed.pumps.map((p) => pumpHtml(p, s.stale_after_s)).join("")
       : '<div class="pump missing">Pump: — <span class="tag">NO DATA</span></div>';
-    return '<article class="' + classes + '" data-key="' + esc(bed.key) + '" aria-label="Bed ' + esc(bed.bed) +
-      (top ? ", " + PRIORITY[top.priority].word + " priority alarm" : "") + '">' +
-      "<header><h3>" + esc(bed.bed) + '</h3><span class="site">' + esc(bed.site) + " · " + esc(bed.edge_id || "") + "</span>" + mark + "</header>" +
+    const id = bed.label && bed.label !== bed.bed ? '<span class="bed-id">' + esc(bed.bed) + "</span>" : "";
+    const body =
+      "<header><h3>" + esc(bedName(bed)) + "</h3>" + id + '<span class="site">' + esc(bed.site) + " · " + esc(bed.edge_id || "") + "</span>" + mark + "</header>" +
       (edgeDown ? '<p class="edge-warning">EDGE ' + esc(edge.state.toUpperCase()) + " — values not current</p>" : "") +
-      '<p class="phase">' + esc(phase(bed.session)) + "</p>" +
+      '<p class="phase"></p>' + // its clock is set apart: it changes every second
       '<dl class="vitals">' +
       vital("BP", [v.sbp, v.dbp], s.nibp_stale_after_s, "mmHg") +
-      vital("HR", [v.hr], s.stale_after_s, "/min") +
       vital("SpO₂", [v.spo2], s.stale_after_s, "%") +
+      vital("HR", [v.hr], s.stale_after_s, "/min") +
       vital("RR", [v.rr], s.stale_after_s, "/min") +
       "</dl>" + pumps +
-      '<ul class="devices">' + devices + "</ul></article>";
+      '<ul class="devices">' + devices + "</ul>";
+    const aria = "Bed " + bedName(bed) + (top ? ", " + PRIORITY[top.priority].word + " priority alarm" : "") + ". Open its trends.";
+    return { classes, aria, body, phase: phase(bed.session) };
+  }
+
+  function newTile(key) {
+    const el = document.createElement("article");
+    el.dataset.key = key;
+    el.tabIndex = 0;
+    const body = document.createElement("div");
+    body.className = "bed-body";
+    const trend = document.createElement("div");
+    trend.className = "bed-trend";
+    trend.setAttribute("aria-hidden", "true");
+    el.append(body, trend);
+    visibility.observe(el);
+    return { el, body, trend, html: "" };
   }
 
   function renderBeds() {
     const beds = [...S.beds.values()].sort((a, b) =>
-      a.site.localeCompare(b.site) || a.bed.localeCompare(b.bed, undefined, { numeric: true }));
+      BY_NAME.compare(a.site, b.site) || BY_NAME.compare(bedName(a), bedName(b)));
     const grid = $("bed-grid");
     const keep = new Set();
     beds.forEach((bed, index) => {
-      const html = bedHtml(bed);
+      const parts = bedParts(bed);
       let tile = S.tiles.get(bed.key);
-      if (!tile || tile.html !== html) {
-        const template = document.createElement("template");
-        template.innerHTML = html;
-        const el = template.content.firstElementChild;
-        if (tile) tile.el.replaceWith(el);
-        tile = { el, html };
-        S.tiles.set(bed.key, tile);
+      if (!tile) { tile = newTile(bed.key); S.tiles.set(bed.key, tile); }
+      if (tile.el.className !== parts.classes) tile.el.className = parts.classes;
+      if (tile.el.getAttribute("aria-label") !== parts.aria) tile.el.setAttribute("aria-label", parts.aria);
+      const shown = S.visible.has(bed.key) || !tile.html;
+      if (shown && tile.html !== parts.body) {
+        tile.body.innerHTML = parts.body; tile.html = parts.body; tile.phase = null;
+        tile.phaseEl = tile.body.querySelector(".phase");
       }
+      if (shown && tile.phase !== parts.phase) { tile.phaseEl.textContent = parts.phase; tile.phase = parts.phase; }
       if (grid.children[index] !== tile.el) grid.insertBefore(tile.el, grid.children[index] || null);
+      if (S.visible.has(bed.key) && !S.station) ensureTrend(bed, tile);
       keep.add(bed.key);
     });
     for (const [key, tile] of S.tiles) {
-      if (!keep.has(key)) { tile.el.remove(); S.tiles.delete(key); }
+      if (!keep.has(key)) {
+        visibility.unobserve(tile.el);
+        Trends.destroy(tile.trend);
+        tile.el.remove(); S.tiles.delete(key); S.trends.delete(key); S.visible.delete(key);
+      }
     }
     $("no-beds").hidden = beds.length > 0;
+  }
+
+  // ---- trends ------------------------------------------------------------------------------
+
+  function historyPath(site, bed, sinceS) {
+    return "/api/beds/" + encodeURIComponent(bed) + "/history?site=" + encodeURIComponent(site) +
+      "&since=" + encodeURIComponent(String(Math.floor(sinceS)));
+  }
+
+  function signature(bed) {
+    const s = bed.session;
+    return s ? s.session_id + ":" + s.phase : "";
+  }
+
+  function ensureTrend(bed, tile) {
+    let entry = S.trends.get(bed.key);
+    if (!entry) {
+      entry = { series: null, fetchedAt: 0, loading: false, dirty: false, disabled: false, signature: signature(bed), drawn: false };
+      S.trends.set(bed.key, entry);
+      queueTrend(bed.key);
+    }
+    if (tile.trend.hidden !== entry.disabled) tile.trend.hidden = entry.disabled;
+    if (entry.signature !== signature(bed)) { entry.signature = signature(bed); queueTrend(bed.key); }
+  }
+
+  function trendRange() {
+    const t = now() / 1000;
+    return [t - TREND_SPAN_S, t + 60];
+  }
+
+  function queueTrend(key) {
+    if (!S.trendQueue.includes(key)) S.trendQueue.push(key);
+    pumpTrendQueue();
+  }
+
+  function pumpTrendQueue() {
+    while (S.trendFetching < TREND_FETCHES && S.trendQueue.length) {
+      const key = S.trendQueue.shift();
+      const bed = S.beds.get(key);
+      const entry = S.trends.get(key);
+      if (!bed || !entry || entry.disabled) continue;
+      S.trendFetching++;
+      entry.loading = true;
+      api("GET", historyPath(bed.site, bed.bed, now() / 1000 - TREND_SPAN_S))
+        .then(({ status, data }) => {
+          if (status === 503) { entry.disabled = true; return; }
+          if (status !== 200) return;
+          entry.series = data;
+          entry.fetchedAt = Date.now();
+          entry.drawn = false;
+        })
+        .catch(() => {})
+        .finally(() => { entry.loading = false; S.trendFetching--; pumpTrendQueue(); scheduleRender(); });
+    }
+  }
+
+  function liveTrend(bed) {
+    const entry = S.trends.get(bed.key);
+    if (entry && entry.series && Trends.append(entry.series, bed)) entry.dirty = true;
+  }
+
+  // Draw the trends on screen: new ones, and those with new points (or not moved for 30 s).
+  // The cards of the grid are all as wide: their width is read once, after the DOM writes.
+  function drawTrends() {
+    if (S.station) return;
+    const range = trendRange();
+    let width = 0;
+    for (const [key, entry] of S.trends) {
+      const tile = S.tiles.get(key);
+      if (!tile || !entry.series || !S.visible.has(key) || entry.disabled) continue;
+      if (Date.now() - entry.fetchedAt > TREND_REFETCH_MS && !entry.loading) { queueTrend(key); continue; }
+      const since = Date.now() - (entry.drawnAt || 0);
+      if (entry.drawn && !((entry.dirty && since > TREND_DRAW_MS) || since > 30000)) continue;
+      width = width || tile.trend.clientWidth;
+      if (!width) return;
+      Trends.trim(entry.series, range[0]);
+      if (entry.drawn) Trends.refresh(tile.trend, entry.series, range);
+      else Trends.mini(tile.trend, entry.series, range, width);
+      entry.drawn = true;
+      entry.dirty = false;
+      entry.drawnAt = Date.now();
+    }
+  }
+
+  // ---- the larger view of one bed -----------------------------------------------------------
+
+  async function openTrend(key) {
+    const bed = S.beds.get(key);
+    if (!bed) return;
+    S.openTrend = key;
+    const dialog = $("trend-dialog");
+    $("trend-title").textContent = bedName(bed) + (bed.label ? " (" + bed.bed + ")" : "") + " · " + bed.site;
+    if (!dialog.open) dialog.showModal();
+    await loadLargeTrend();
+  }
+
+  async function loadLargeTrend() {
+    const key = S.openTrend;
+    const bed = key && S.beds.get(key);
+    if (!bed) return;
+    const span = Number($("trend-span").value) * 3600;
+    const [history, sessions] = await Promise.all([
+      api("GET", historyPath(bed.site, bed.bed, now() / 1000 - span)),
+      api("GET", "/api/beds/" + encodeURIComponent(bed.bed) + "/sessions?site=" + encodeURIComponent(bed.site)),
+    ]);
+    if (S.openTrend !== key) return;
+    const box = $("trend-large");
+    if (history.status !== 200) {
+      Trends.destroy(box);
+      box.textContent = "No trend: " + (history.data.error || history.status);
+      return;
+    }
+    const t = now() / 1000;
+    Trends.large(box, history.data, [t - span, t + 60]);
+    $("trend-alarms").innerHTML = history.data.alarms.map((a) =>
+      '<li class="prio-' + esc(a.priority) + '"><span class="mark prio-' + esc(a.priority) + '">' + PRIORITY[a.priority].mark + "</span> " +
+      esc(timeOfDay(new Date(a.raised_at * 1000).toISOString())) + " " + esc(a.message) +
+      (a.acknowledged_by ? " — acknowledged by " + esc(a.acknowledged_by) + " at " + esc(timeOfDay(a.acknowledged_at)) : "") + "</li>").join("");
+    const list = (sessions.data.sessions || []).slice(0, 10);
+    $("trend-sessions").innerHTML = list.map((s) => {
+      const href = "/record?site=" + encodeURIComponent(bed.site) + "&bed=" + encodeURIComponent(bed.bed) + "&session=" + encodeURIComponent(s.session_id);
+      return '<li><a href="' + esc(href) + '" target="_blank" rel="noopener">Session record</a> ' +
+        esc(new Date(ms(s.started_at)).toLocaleString([], { hour12: false })) + " · " + esc(s.phase) + "</li>";
+    }).join("") || "<li>No session recorded yet.</li>";
+  }
+
+  function closeTrend() {
+    S.openTrend = null;
+    const dialog = $("trend-dialog");
+    if (dialog.open) dialog.close();
+    Trends.destroy($("trend-large"));
+  }
+
+  function setStation(on) {
+    S.station = on; // the station leaves out the ages (they change every second)
+    document.body.classList.toggle("station", on);
+    const button = $("station-toggle");
+    button.setAttribute("aria-pressed", String(on));
+    button.textContent = on ? "Bed grid view" : "Central station view";
+    const url = new URL(location.href);
+    if (on) url.searchParams.set("view", "station"); else url.searchParams.delete("view");
+    history.replaceState(null, "", url);
+    for (const entry of S.trends.values()) entry.drawn = false; // the cards changed size
+    scheduleRender();
   }
 
   function renderFooter() {
@@ -459,7 +667,22 @@
       const button = event.target.closest("button.ack");
       if (button) acknowledge(button.closest("li").dataset.key);
     });
+    $("bed-grid").addEventListener("click", (event) => {
+      const tile = event.target.closest("article.bed");
+      if (tile && !event.target.closest("a, button")) openTrend(tile.dataset.key);
+    });
+    $("bed-grid").addEventListener("keydown", (event) => {
+      const tile = event.target.closest("article.bed");
+      if (tile && (event.key === "Enter" || event.key === " ")) { event.preventDefault(); openTrend(tile.dataset.key); }
+    });
+    $("trend-close").addEventListener("click", closeTrend);
+    $("trend-dialog").addEventListener("close", () => { S.openTrend = null; });
+    $("trend-span").addEventListener("change", loadLargeTrend);
+    $("sound-toggle").addEventListener("click", () => AlarmSound.toggle());
+    $("station-toggle").addEventListener("click", () => setStation(!document.body.classList.contains("station")));
+    setStation(new URLSearchParams(location.search).get("view") === "station");
     setInterval(render, 1000);
+    setInterval(() => { if (S.openTrend) loadLargeTrend(); }, 30000);
     reload();
   });
 })();

@@ -126,8 +126,8 @@ def test_without_a_visit_number_nothing_is_invented() -> None:
     assert str(segment[3]) == ""
     assert str(segment[5]) == "^^^^^^U"
     assert "chair-2" in str(hl7.parse(message).segment("PV1")[3])
-    # hl7apy's only complaint: v2.6 makes PID-3 required (docs/clinical-outputs.md: configure a visit number
-    # for receivers that insist on it).
+    # hl7apy's only complaint: v2.6 makes PID-3 required (docs/clinical-outputs.md: configure
+    # a visit number for receivers that insist on it).
     with pytest.raises(ValidationError, match="PID_3"):
         strict(message)
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from edge.alarms.models import Alarm, AlarmEvent, Transition
+from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, Transition, TreatmentSession
 from edge.items import AlarmRefresh
 from edge.publish.outbox import MessageClass, NewMessage, Outbox
 from edge.publish.outbox_writer import OutboxWriter
-from edge.publish.payloads import EnvelopeFactory
+from edge.publish.payloads import EnvelopeFactory, SessionPayload
 from edge.publish.topics import Topics
 from tests.web.edges import hypertension
 
@@ -107,3 +107,22 @@ def test_a_refresh_republishes_every_open_alarm_then_the_digest(tmp_path: Path) 
 def test_an_empty_refresh_still_publishes_the_digest(tmp_path: Path) -> None:
     messages = writer(tmp_path).messages_for(AlarmRefresh((), T0))
     assert [listed(m) for m in messages] == [[]]
+
+
+def test_the_session_payload_carries_the_bed_label_when_the_config_gives_one(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite", 1000, 3600)
+    labelled = OutboxWriter(
+        outbox,
+        Topics("infusion-edge/v1", "north"),
+        EnvelopeFactory("edge-a"),
+        labels={"chair-1": "Chair 1 (window)"},
+    )
+    for bed, label in (("chair-1", "Chair 1 (window)"), ("chair-2", None)):
+        session = TreatmentSession(session_id=f"{bed}.s1", bed=bed, phase="baseline", started_at=T0)
+        [message] = labelled.messages_for(SessionEvent(session=session, change="started", at=T0))
+        assert message.topic == f"{ROOT}/beds/{bed}/session"
+        assert message.retain
+        payload = SessionPayload.model_validate_json(message.payload)
+        assert payload.label == label
