@@ -69,6 +69,7 @@ class FloodResult:
     telemetry_ms: dict[str, list[float]]
     rss_mb: dict[str, float]  # "quiet", "flood": the most at a block's end; "peak": VmHWM
     cpu: dict[str, float]  # the daemon's, per phase
+    preempted: dict[str, float]  # the daemon's event loop thread: involuntary switches per s
     client_cpu: float  # the flood process's, while flooding
     streams: dict[int, int]  # HTTP status -> attempts
     idle_opened: int
@@ -199,6 +200,7 @@ async def http_flood(
     answers: list[tuple[float, float, int]] = []
     done: list[_Block] = []
     samples: dict[str, list[tuple[float, ProcSample]]] = {phase: [] for phase in PHASES}
+    preempted: dict[str, list[float]] = {phase: [0.0, 0.0] for phase in PHASES}  # count, s
     client_cpu_s = 0.0
     async with (
         subscribed(broker.port) as subscriber,
@@ -223,8 +225,12 @@ async def http_flood(
                 at = await flood.command("on" if phase == "flood" else "off")
                 before = (time.monotonic(), proc_sample(ward.daemon.pid))
                 client_before = proc_sample(flood.process.pid).cpu_s
+                switches = _involuntary_switches(ward.daemon.pid)
                 await asyncio.sleep(max(0.0, end - time.time()))
-                samples[phase] += [before, (time.monotonic(), proc_sample(ward.daemon.pid))]
+                after = (time.monotonic(), proc_sample(ward.daemon.pid))
+                samples[phase] += [before, after]
+                preempted[phase][0] += _involuntary_switches(ward.daemon.pid) - switches
+                preempted[phase][1] += after[0] - before[0]
                 if phase == "flood":
                     client_cpu_s += proc_sample(flood.process.pid).cpu_s - client_before
                 done.append(_Block(phase, at, time.time()))
@@ -254,6 +260,7 @@ async def http_flood(
             "peak": max(s.peak_rss for p in PHASES for _, s in samples[p]) / 2**20,
         },
         {p: _cores(samples[p]) for p in PHASES},
+        {p: n / s if s else 0.0 for p, (n, s) in preempted.items()},
         client_cpu_s / flood_s if flood_s else 0.0,
         {int(k): v for k, v in report["streams"].items()},
         report["idle_opened"],
@@ -267,6 +274,14 @@ def _cores(samples: list[tuple[float, ProcSample]]) -> float:
     cpu_s = sum(b.cpu_s - a.cpu_s for (_, a), (_, b) in pairs)
     wall_s = sum(tb - ta for (ta, _), (tb, _) in pairs)
     return cpu_s / wall_s if wall_s else 0.0
+
+
+def _involuntary_switches(pid: int) -> int:
+    """Times the kernel took the CPU from ``pid``'s main thread (its event loop)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("nonvoluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return 0
 
 
 def _pin_apart(daemon: int) -> None:
@@ -302,8 +317,8 @@ def table(result: FloodResult) -> list[str]:
     lines = [
         "| phase | acks answered | ack answer p50 ms | ack answer max ms | alarms "
         "| alarm latency p50 ms | alarm latency max ms | readings | reading latency p50 ms "
-        "| reading latency p99 ms | daemon RSS MB | daemon CPU |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| reading latency p99 ms | daemon RSS MB | daemon CPU | daemon preempted /s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for phase in PHASES:
         acks, alarms, readings = r.acks_ms[phase], r.alarm_ms[phase], r.telemetry_ms[phase]
@@ -311,7 +326,7 @@ def table(result: FloodResult) -> list[str]:
             f"| {phase} | {len(acks)} | {show(acks, 0.5)} | {show(acks, 1.0)} | {len(alarms)} "
             f"| {show(alarms, 0.5)} | {show(alarms, 1.0)} | {len(readings):,} "
             f"| {show(readings, 0.5)} | {show(readings, 0.99)} | {r.rss_mb[phase]:.0f} "
-            f"| {r.cpu[phase]:.2f} |"
+            f"| {r.cpu[phase]:.2f} | {r.preempted[phase]:.0f} |"
         )
     streams = ", ".join(f"{status or 'failed'}: {n}" for status, n in r.streams.items())
     pinned = "; daemon pinned to CPU 0, the rest to CPU 1" if r.pinned else ""
