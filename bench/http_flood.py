@@ -65,6 +65,7 @@ class FloodResult:
     blocks: int
     pinned: bool
     acks_ms: dict[str, list[float]]
+    ack_errors: dict[str, int]  # requests that got no answer (tried again)
     alarm_ms: dict[str, list[float]]
     telemetry_ms: dict[str, list[float]]
     rss_mb: dict[str, float]  # "quiet", "flood": the most at a block's end; "peak": VmHWM
@@ -152,15 +153,20 @@ async def _login(base: str, name: str) -> httpx.AsyncClient:
 
 
 async def _nurse(client: httpx.AsyncClient, subscriber: Subscriber, answers: list[Any]) -> None:
-    """Acknowledge every alarm that reaches ``subscriber``: (raised_at, answer s) in
-    ``answers``; an alarm the dashboard does not show yet (404) is tried again."""
+    """Acknowledge every alarm that reaches ``subscriber``: (raised_at, answer s, status) in
+    ``answers``; an alarm the dashboard does not show yet (404) is tried again, and so is
+    one whose request failed without an answer (status 0: the connection was closed)."""
     done: set[str] = set()
     while True:
         for alarm in list(subscriber.alarms.values()):
             if alarm.alarm_id in done or alarm.rule in TIMER_RULES:
                 continue
             started = time.monotonic()
-            response = await client.post(f"/api/alarms/{alarm.alarm_id}/ack", json={})
+            try:
+                response = await client.post(f"/api/alarms/{alarm.alarm_id}/ack", json={})
+            except httpx.TransportError:
+                answers.append((alarm.raised_at, time.monotonic() - started, 0))
+                continue
             if response.status_code != 404:
                 answers.append((alarm.raised_at, time.monotonic() - started, response.status_code))
                 done.add(alarm.alarm_id)
@@ -241,7 +247,7 @@ async def http_flood(
             await flood.stop()
             for client in (nurse, *viewers):
                 await client.aclose()
-    failed = [a for a in answers if a[2] != 202]
+    failed = [a for a in answers if a[2] not in (0, 202)]
     if failed:
         raise RuntimeError(f"acknowledgements not accepted: {failed[:5]}")
     raised = [a for a in subscriber.alarms.values() if a.rule not in TIMER_RULES]
@@ -252,7 +258,8 @@ async def http_flood(
         devices,
         blocks,
         pin,
-        _phases(done, [(t, s * 1000) for t, s, _ in answers]),
+        _phases(done, [(t, s * 1000) for t, s, status in answers if status]),
+        {p: len(ms) for p, ms in _phases(done, [(t, 0.0) for t, _, c in answers if not c]).items()},
         _phases(done, [(a.raised_at, (a.at - a.raised_at) * 1000) for a in raised]),
         _phases(done, telemetry),
         {
@@ -315,15 +322,16 @@ def table(result: FloodResult) -> list[str]:
         return f"{percentile(values, q):,.0f}" if values else "-"
 
     lines = [
-        "| phase | acks answered | ack answer p50 ms | ack answer max ms | alarms "
+        "| phase | acks answered | ack errors | ack answer p50 ms | ack answer max ms | alarms "
         "| alarm latency p50 ms | alarm latency max ms | readings | reading latency p50 ms "
         "| reading latency p99 ms | daemon RSS MB | daemon CPU | daemon preempted /s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for phase in PHASES:
         acks, alarms, readings = r.acks_ms[phase], r.alarm_ms[phase], r.telemetry_ms[phase]
         lines.append(
-            f"| {phase} | {len(acks)} | {show(acks, 0.5)} | {show(acks, 1.0)} | {len(alarms)} "
+            f"| {phase} | {len(acks)} | {r.ack_errors[phase]} | {show(acks, 0.5)} "
+            f"| {show(acks, 1.0)} | {len(alarms)} "
             f"| {show(alarms, 0.5)} | {show(alarms, 1.0)} | {len(readings):,} "
             f"| {show(readings, 0.5)} | {show(readings, 0.99)} | {r.rss_mb[phase]:.0f} "
             f"| {r.cpu[phase]:.2f} | {r.preempted[phase]:.0f} |"
