@@ -12,9 +12,11 @@ Changes go out in chunks, each event encoded once for all streams, so many open 
 little: alarms and the other urgent events within ``BATCH_S`` (0.1 s), bed updates (one after
 every reading of a bed) within ``BED_BATCH_S`` (0.5 s), or with the next urgent chunk. A bed
 event carries the whole bed, so a chunk holds only the newest of each bed; the event ids of the
-ones left out are covered by the later id, and replay still misses nothing. Each stream ticks
-at its own phase, so many streams never send at once. Streams are capped per client and in
-total (:mod:`edge.web.streams`).
+ones left out are covered by the later id, and replay still misses nothing. The snapshot is
+encoded once for the streams that open within ``SNAPSHOT_REUSE_S`` (0.5 s; each then gets the
+changes after it), so a burst of new streams costs little more than their sends. Each stream
+ticks at its own phase, so many streams never send at once. Streams are capped per client and
+in total (:mod:`edge.web.streams`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import AsyncIterator
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -35,13 +38,14 @@ from edge.web.journal import MERGED_TYPES, EventJournal, JournalEvent
 from edge.web.streams import client_key
 from edge.web.views import JsonDict
 
-__all__ = ["event_routes", "newest_only", "until_due"]
+__all__ = ["EncodedEvents", "event_routes", "newest_only", "until_due"]
 
 RETRY_MS = 2000  # how soon the browser reconnects
 SEND_TIMEOUT_S = 15.0  # a page that takes no data for this long is dropped
 CLOSE_GRACE_S = 1.0
 BATCH_S = 0.1  # s: how late an urgent change (an alarm) goes out, several in one chunk
 BED_BATCH_S = 0.5  # s: how late a bed update goes out when nothing urgent comes
+SNAPSHOT_REUSE_S = 0.5  # s: a snapshot encoded this recently serves a new stream too
 ENCODED_KEPT = 1024
 
 
@@ -78,12 +82,37 @@ def _encode(data: JsonDict) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-class _EncodedEvents:
-    """Each journal event encoded once for every stream: the last :data:`ENCODED_KEPT`."""
+class EncodedEvents:
+    """Each journal event encoded once for every stream (the last :data:`ENCODED_KEPT`), and
+    the snapshot once for the streams that open within :data:`SNAPSHOT_REUSE_S`."""
 
     def __init__(self, dashboard: Dashboard) -> None:
+        self._dashboard = dashboard
         self._journal = dashboard.journal
         self._encoded: dict[int, bytes] = {}
+        self._snapshot = b""
+        self._snapshot_cursor = 0
+        self._snapshot_made = float("-inf")  # monotonic s
+
+    def snapshot(self) -> tuple[int, bytes]:
+        """The ``snapshot`` event and the journal number it stands at. A new stream gets the
+        events after that number next, so a snapshot made a moment ago serves as well as a
+        new one (a flood of new streams, or every page of a ward after a restart)."""
+        now = time.monotonic()
+        cursor = self._snapshot_cursor
+        if now - self._snapshot_made >= SNAPSHOT_REUSE_S or self._journal.after(cursor) is None:
+            dashboard, cursor = self._dashboard, self._journal.last
+            snapshot = {
+                **dashboard.state.snapshot(),
+                "settings": dashboard.settings(),
+                "server_time": dashboard.server_time(),
+            }
+            event_id = self._journal.event_id(cursor)
+            self._snapshot = ServerSentEvent(
+                _encode(snapshot), event="snapshot", id=event_id, retry=RETRY_MS
+            ).encode()
+            self._snapshot_cursor, self._snapshot_made = cursor, now
+        return cursor, self._snapshot
 
     def encode(self, events: list[JournalEvent]) -> bytes:
         """``events`` as one chunk of the stream, each bed only in its newest state."""
@@ -102,7 +131,7 @@ class _EncodedEvents:
 
 
 async def _events(
-    dashboard: Dashboard, encoded: _EncodedEvents, last_event_id: str | None
+    dashboard: Dashboard, encoded: EncodedEvents, last_event_id: str | None
 ) -> AsyncIterator[ServerSentEvent | bytes]:
     journal = dashboard.journal
     cursor = journal.parse_id(last_event_id)
@@ -113,15 +142,8 @@ async def _events(
     phase = random.uniform(0, BED_BATCH_S)  # noqa: S311 (spreading load, not a secret)
     while True:
         if backlog is None:
-            cursor = journal.last
-            snapshot = {
-                **dashboard.state.snapshot(),
-                "settings": dashboard.settings(),
-                "server_time": dashboard.server_time(),
-            }
-            yield ServerSentEvent(
-                _encode(snapshot), event="snapshot", id=journal.event_id(cursor), retry=RETRY_MS
-            )
+            cursor, snapshot = encoded.snapshot()
+            yield snapshot
         else:
             if first:
                 yield ServerSentEvent(comment="replay", retry=RETRY_MS)
@@ -171,7 +193,7 @@ async def until_due(
 
 def event_routes(dashboard: Dashboard) -> list[Route]:
     """``GET /api/events``."""
-    encoded = _EncodedEvents(dashboard)
+    encoded = EncodedEvents(dashboard)
 
     async def events(request: Request) -> Response:
         dashboard.access.require_viewer(request)

@@ -1,13 +1,19 @@
 """How the event streams batch changes: a bed only in its newest state per chunk, bed updates
-held for ``BED_BATCH_S``, an urgent change (an alarm) sent within ``BATCH_S`` even then."""
+held for ``BED_BATCH_S``, an urgent change (an alarm) sent within ``BATCH_S`` even then; one
+snapshot serves the streams that open within ``SNAPSHOT_REUSE_S``."""
 
 from __future__ import annotations
 
 import asyncio
 
-from edge.web.events import BATCH_S, BED_BATCH_S, newest_only, until_due
+import pytest
+
+from edge.web import events
+from edge.web.dashboard import Dashboard
+from edge.web.events import BATCH_S, BED_BATCH_S, EncodedEvents, newest_only, until_due
 from edge.web.journal import EventJournal, JournalEvent
 from edge.web.state import Change
+from tests.web.helpers import web_config
 
 
 def bed(number: int, key: str, volume: float) -> JournalEvent:
@@ -56,3 +62,26 @@ async def test_a_pending_urgent_change_goes_at_the_next_fast_tick() -> None:
     started = loop.time()
     await until_due(journal, 0, loop, phase=started)
     assert loop.time() - started < BED_BATCH_S * 0.8
+
+
+def test_a_snapshot_serves_the_streams_that_open_soon_after() -> None:
+    dashboard = Dashboard(web_config("mqtt://127.0.0.1:1"))
+    encoded = EncodedEvents(dashboard)
+    cursor, snapshot = encoded.snapshot()
+    dashboard.journal.extend([Change("alarm", {"key": "site/a1"})])
+    assert encoded.snapshot() == (cursor, snapshot)  # reused, one encoding
+    assert [e.type for e in dashboard.journal.after(cursor) or []] == ["alarm"]  # sent next
+    assert b"event: snapshot" in snapshot
+
+
+def test_a_snapshot_is_made_again_when_old_or_past_the_journal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dashboard = Dashboard(web_config("mqtt://127.0.0.1:1"), journal_capacity=2)
+    encoded = EncodedEvents(dashboard)
+    cursor, _ = encoded.snapshot()
+    dashboard.journal.extend([Change("alarm", {"key": f"site/a{n}"}) for n in range(3)])
+    assert encoded.snapshot()[0] == dashboard.journal.last  # the events after it are gone
+    dashboard.journal.extend([Change("alarm", {"key": "site/a9"})])
+    monkeypatch.setattr(events, "SNAPSHOT_REUSE_S", 0.0)
+    assert encoded.snapshot()[0] == dashboard.journal.last != cursor
