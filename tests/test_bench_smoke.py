@@ -66,6 +66,7 @@ async def test_http_flood_benchmark_answers_the_nurse(tmp_path: Path) -> None:
             first_s=10.0,
             spread_s=1.0,
             settle_s=4.0,
+            blocks=2,
         )
     finally:
         broker.stop()
@@ -74,6 +75,8 @@ async def test_http_flood_benchmark_answers_the_nurse(tmp_path: Path) -> None:
     assert result.streams == {200: 16, 429: 4}  # 8 per login
     assert result.idle_opened >= 20
     assert result.rss_mb["flood"] > 0
+    assert result.telemetry_ms["quiet"]
+    assert result.telemetry_ms["flood"]
 
 
 async def test_hl7_throughput_benchmark_runs() -> None:

@@ -8,9 +8,15 @@ exactly the events it missed; when they are no longer kept, or the id is from an
 process, it gets a fresh snapshot. With no change for ``http.stream_heartbeat_s`` a
 ``heartbeat`` (no id) carries the server time and the broker connection, so a page can tell a
 quiet stream from a dead one, and the server finds a client that is gone when the write fails.
-Changes go out in chunks at most every ``BATCH_S`` (0.1 s), each event encoded once for all
-streams, so many open pages cost little. Streams are capped per client and in total
-(:mod:`edge.web.streams`).
+Changes go out in chunks, each event encoded once for all streams, so many open pages cost
+little: alarms and the other urgent events within ``BATCH_S`` (0.1 s), bed updates (one after
+every reading of a bed) within ``BED_BATCH_S`` (0.5 s), or with the next urgent chunk. A bed
+event carries the whole bed, so a chunk holds only the newest of each bed; the event ids of the
+ones left out are covered by the later id, and replay still misses nothing. The snapshot is
+encoded once for the streams that open within ``SNAPSHOT_REUSE_S`` (0.5 s; each then gets the
+changes after it), so a burst of new streams costs little more than their sends. Each stream
+ticks at its own phase, so many streams never send at once. Streams are capped per client and
+in total (:mod:`edge.web.streams`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import AsyncIterator
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -27,16 +34,18 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from edge.web.dashboard import Dashboard
-from edge.web.journal import JournalEvent
+from edge.web.journal import MERGED_TYPES, EventJournal, JournalEvent
 from edge.web.streams import client_key
 from edge.web.views import JsonDict
 
-__all__ = ["event_routes"]
+__all__ = ["EncodedEvents", "event_routes", "newest_only", "until_due"]
 
 RETRY_MS = 2000  # how soon the browser reconnects
 SEND_TIMEOUT_S = 15.0  # a page that takes no data for this long is dropped
 CLOSE_GRACE_S = 1.0
-BATCH_S = 0.1  # s: a stream sends changes at most this often, several in one chunk
+BATCH_S = 0.1  # s: how late an urgent change (an alarm) goes out, several in one chunk
+BED_BATCH_S = 0.5  # s: how late a bed update goes out when nothing urgent comes
+SNAPSHOT_REUSE_S = 0.5  # s: a snapshot encoded this recently serves a new stream too
 ENCODED_KEPT = 1024
 
 
@@ -73,16 +82,41 @@ def _encode(data: JsonDict) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-class _EncodedEvents:
-    """Each journal event encoded once for every stream: the last :data:`ENCODED_KEPT`."""
+class EncodedEvents:
+    """Each journal event encoded once for every stream (the last :data:`ENCODED_KEPT`), and
+    the snapshot once for the streams that open within :data:`SNAPSHOT_REUSE_S`."""
 
     def __init__(self, dashboard: Dashboard) -> None:
+        self._dashboard = dashboard
         self._journal = dashboard.journal
         self._encoded: dict[int, bytes] = {}
+        self._snapshot = b""
+        self._snapshot_cursor = 0
+        self._snapshot_made = float("-inf")  # monotonic s
+
+    def snapshot(self) -> tuple[int, bytes]:
+        """The ``snapshot`` event and the journal number it stands at. A new stream gets the
+        events after that number next, so a snapshot made a moment ago serves as well as a
+        new one (a flood of new streams, or every page of a ward after a restart)."""
+        now = time.monotonic()
+        cursor = self._snapshot_cursor
+        if now - self._snapshot_made >= SNAPSHOT_REUSE_S or self._journal.after(cursor) is None:
+            dashboard, cursor = self._dashboard, self._journal.last
+            snapshot = {
+                **dashboard.state.snapshot(),
+                "settings": dashboard.settings(),
+                "server_time": dashboard.server_time(),
+            }
+            event_id = self._journal.event_id(cursor)
+            self._snapshot = ServerSentEvent(
+                _encode(snapshot), event="snapshot", id=event_id, retry=RETRY_MS
+            ).encode()
+            self._snapshot_cursor, self._snapshot_made = cursor, now
+        return cursor, self._snapshot
 
     def encode(self, events: list[JournalEvent]) -> bytes:
-        """``events`` as one chunk of the stream."""
-        return b"".join(self._one(event) for event in events)
+        """``events`` as one chunk of the stream, each bed only in its newest state."""
+        return b"".join(self._one(event) for event in newest_only(events))
 
     def _one(self, event: JournalEvent) -> bytes:
         encoded = self._encoded.get(event.number)
@@ -97,7 +131,7 @@ class _EncodedEvents:
 
 
 async def _events(
-    dashboard: Dashboard, encoded: _EncodedEvents, last_event_id: str | None
+    dashboard: Dashboard, encoded: EncodedEvents, last_event_id: str | None
 ) -> AsyncIterator[ServerSentEvent | bytes]:
     journal = dashboard.journal
     cursor = journal.parse_id(last_event_id)
@@ -105,18 +139,11 @@ async def _events(
     first = True
     heartbeat_s = dashboard.config.http.stream_heartbeat_s
     loop = asyncio.get_running_loop()
-    phase = random.uniform(0, BATCH_S)  # noqa: S311 (spreading load, not a secret)
+    phase = random.uniform(0, BED_BATCH_S)  # noqa: S311 (spreading load, not a secret)
     while True:
         if backlog is None:
-            cursor = journal.last
-            snapshot = {
-                **dashboard.state.snapshot(),
-                "settings": dashboard.settings(),
-                "server_time": dashboard.server_time(),
-            }
-            yield ServerSentEvent(
-                _encode(snapshot), event="snapshot", id=journal.event_id(cursor), retry=RETRY_MS
-            )
+            cursor, snapshot = encoded.snapshot()
+            yield snapshot
         else:
             if first:
                 yield ServerSentEvent(comment="replay", retry=RETRY_MS)
@@ -128,20 +155,45 @@ async def _events(
         try:
             async with asyncio.timeout(heartbeat_s):
                 await journal.wait_after(cursor)
-            # What else changes until this stream's next tick goes in the same chunk; each
-            # stream ticks at its own phase, so that many streams never send all at once.
-            await asyncio.sleep(BATCH_S - (loop.time() - phase) % BATCH_S)
         except TimeoutError:
             heartbeat = {"server_time": dashboard.server_time(), "feed": dashboard.state.feed}
             yield ServerSentEvent(_encode(heartbeat), event="heartbeat")
+        else:
+            await until_due(journal, cursor, loop, phase)
         if dashboard.closing.is_set():
             return
         backlog = journal.after(cursor)
 
 
+def newest_only(events: list[JournalEvent]) -> list[JournalEvent]:
+    """``events`` without those a later event of the same bed (``data["key"]``) replaces."""
+    newest = {e.data["key"]: e.number for e in events if e.type in MERGED_TYPES}
+    return [e for e in events if e.type not in MERGED_TYPES or newest[e.data["key"]] == e.number]
+
+
+def _to_tick(now: float, phase: float, period_s: float) -> float:
+    """Seconds from ``now`` to the stream's next tick of ``period_s`` (ticks at ``phase``)."""
+    return period_s - (now - phase) % period_s
+
+
+async def until_due(
+    journal: EventJournal, cursor: int, loop: asyncio.AbstractEventLoop, phase: float
+) -> None:
+    """Wait until the changes after ``cursor`` are due: at the stream's next ``BATCH_S`` tick
+    once one of them is urgent, else at its next ``BED_BATCH_S`` tick. What else changes
+    meanwhile goes in the same chunk."""
+    if journal.last_urgent <= cursor:
+        try:
+            async with asyncio.timeout(_to_tick(loop.time(), phase, BED_BATCH_S)):
+                await journal.wait_urgent_after(cursor)
+        except TimeoutError:
+            return  # bed updates only: due now
+    await asyncio.sleep(_to_tick(loop.time(), phase, BATCH_S))
+
+
 def event_routes(dashboard: Dashboard) -> list[Route]:
     """``GET /api/events``."""
-    encoded = _EncodedEvents(dashboard)
+    encoded = EncodedEvents(dashboard)
 
     async def events(request: Request) -> Response:
         dashboard.access.require_viewer(request)

@@ -5,6 +5,10 @@ Event ids are ``{epoch}-{number}``: ``number`` grows by one per event; ``epoch``
 each journal (each dashboard process), so an id from before a restart is recognised as
 foreign. The journal keeps the last ``capacity`` events; a page whose last id is foreign,
 malformed or older than the journal cannot be replayed and gets a full snapshot instead.
+
+``bed`` events (a bed's whole view, sent after each of its readings) may wait a little and
+be merged; every other event (alarms, edges, the broker feed) is *urgent*, and readers can
+wait for the next urgent one apart (see ``edge.web.events``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from dataclasses import dataclass
 from edge.web.state import Change
 from edge.web.views import JsonDict
 
-__all__ = ["EventJournal", "JournalEvent"]
+__all__ = ["MERGED_TYPES", "EventJournal", "JournalEvent"]
+
+MERGED_TYPES = frozenset({"bed"})  # events that replace the whole of one thing: not urgent
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +44,26 @@ class EventJournal:
             raise ValueError("the journal keeps at least one event")
         self.epoch = epoch or uuid.uuid4().hex[:12]
         self.last = 0
+        self.last_urgent = 0  # the number of the newest event not in MERGED_TYPES
         self._events: deque[JournalEvent] = deque(maxlen=capacity)
         self._changed = asyncio.Event()
+        self._urgent = asyncio.Event()
 
     def extend(self, changes: Iterable[Change]) -> None:
-        """Number and keep ``changes``; wake every reader."""
-        added = False
+        """Number and keep ``changes``; wake the readers."""
+        added = urgent = False
         for change in changes:
             self.last += 1
             self._events.append(JournalEvent(self.last, change.type, change.data))
             added = True
-        if added:
+            if change.type not in MERGED_TYPES:
+                self.last_urgent = self.last
+                urgent = True
+        if urgent:
             self.wake()
+        elif added:
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     def event_id(self, number: int) -> str:
         """The SSE id of event ``number``."""
@@ -80,7 +94,14 @@ class EventJournal:
         if self.last <= number:
             await self._changed.wait()
 
+    async def wait_urgent_after(self, number: int) -> None:
+        """Return once there is an urgent event after ``number``, or on :meth:`wake`."""
+        if self.last_urgent <= number:
+            await self._urgent.wait()
+
     def wake(self) -> None:
-        """Wake every reader (to let it see that its stream must end)."""
-        self._changed.set()
-        self._changed = asyncio.Event()
+        """Wake every reader, both waits (also to let a reader see that its stream must
+        end)."""
+        for event in (self._changed, self._urgent):
+            event.set()
+        self._changed, self._urgent = asyncio.Event(), asyncio.Event()

@@ -129,3 +129,28 @@ async def test_stopping_the_server_ends_open_streams_promptly(mosquitto: Mosquit
         assert loop.time() - started < 5  # served() stops the server, the stream still open
         async with asyncio.timeout(5):
             assert await follower >= 1  # the stream ended cleanly
+
+
+async def test_a_burst_of_readings_reaches_the_page_as_the_newest_bed(
+    mosquitto: Mosquitto,
+) -> None:
+    async with (
+        served(web_config(mosquitto.url)) as server,
+        logged_in(server) as client,
+        fake_edge(mosquitto.port) as edge,
+        asyncio.timeout(15),
+        client.stream("GET", "/api/events") as response,
+    ):
+        events = sse_events(response)
+        assert (await anext(events)).event == "snapshot"
+        for volume in range(1, 6):  # within a few ms: less than one bed tick (0.5 s)
+            await edge.pump("bed-1", rate=50.0, volume=float(volume))
+        volumes = []
+        async for event in events:
+            if event.event == "bed":
+                [pump] = event.json()["pumps"]
+                volumes.append(pump["values"]["volume"]["value"])
+                if volumes[-1] == 5.0:
+                    break
+    assert len(volumes) < 5  # merged: at most one per bed and chunk
+    assert volumes == sorted(volumes)

@@ -45,3 +45,28 @@ async def test_a_reader_wakes_up_on_new_events() -> None:
     journal.extend(changes(1))
     async with asyncio.timeout(1):
         await waiter
+
+
+async def test_only_an_urgent_event_wakes_the_urgent_wait() -> None:
+    journal = EventJournal()
+    waiter = asyncio.create_task(journal.wait_urgent_after(0))
+    journal.extend(changes(1, 2))  # bed updates may wait
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    assert (journal.last, journal.last_urgent) == (2, 0)
+    journal.extend([Change("alarm", {"key": "site/a1"})])
+    async with asyncio.timeout(1):
+        await waiter
+    assert journal.last_urgent == 3
+
+
+async def test_wake_ends_both_waits() -> None:
+    journal = EventJournal()
+    waiters = [
+        asyncio.create_task(journal.wait_after(0)),
+        asyncio.create_task(journal.wait_urgent_after(0)),
+    ]
+    await asyncio.sleep(0)
+    journal.wake()
+    async with asyncio.timeout(1):
+        await asyncio.gather(*waiters)
