@@ -50,6 +50,19 @@ class Subscription(Generic[T]):
             self._queue.put_nowait(_CLOSED)
         return batch
 
+    async def get_batch_within(self, max_items: int, timeout_s: float) -> list[T] | None:
+        """Like :meth:`get_batch`, but wait at most ``timeout_s`` seconds for the first item:
+        an empty list when none came in time, ``None`` when the bus closed (nothing lost:
+        an item is taken from the queue only once the wait succeeded)."""
+        if not self._queue.empty():
+            return await self.get_batch(max_items) or None
+        try:
+            async with asyncio.timeout(timeout_s):
+                batch = await self.get_batch(max_items)
+        except TimeoutError:
+            return []
+        return batch or None
+
     def depth(self) -> int:
         """Items waiting for this consumer."""
         return self._queue.qsize()
