@@ -199,7 +199,10 @@ class Publisher:
         """Publish the outbox until ``finish()`` was asked and the outbox is empty.
 
         A short batch took everything there was: unless something was stored since, wait for
-        new messages instead of asking the disk again (one outbox operation per batch)."""
+        new messages instead of asking the disk again (one outbox operation per batch). The
+        first take of a connection reads the disk: what an earlier connection had in flight
+        and never saw acknowledged is published again, in order."""
+        self._outbox.rewind()
         while True:
             self._outbox.new_messages.clear()
             batch = await self._outbox.take(WINDOW)
