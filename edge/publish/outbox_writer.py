@@ -180,13 +180,15 @@ class OutboxWriter:
         )
 
     def _telemetry(self, reading: PumpReading | VitalsReading) -> NewMessage:
+        # The reading was validated by its codec: its own JSON (``ts`` included, the
+        # envelope's ``ts``) follows the envelope's fields, each encoded once.
         model = PumpTelemetry if isinstance(reading, PumpReading) else VitalsTelemetry
-        payload = model.model_validate(
-            {**self._envelopes.fields(model, reading.ts), **dict(reading)}
+        payload = (
+            self._envelopes.json_head(model) + reading.__pydantic_serializer__.to_json(reading)[1:]
         )
         return NewMessage(
             self._topics.telemetry(reading.bed, reading.device_id),
-            payload.to_json(),
+            payload,
             MessageClass.TELEMETRY,
             expiry_s=self._expiry_s,
         )
