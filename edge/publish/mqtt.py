@@ -32,7 +32,7 @@ from edge.backoff import Backoff
 from edge.config import MqttConfig
 from edge.publish.ack_signing import Verdict
 from edge.publish.ack_verifier import AckVerifier
-from edge.publish.confirm import Confirmations, ConnectionLostError, StalledError
+from edge.publish.confirm import Confirmations, ConnectionLostError, Outgoing, StalledError
 from edge.publish.connection import connected
 from edge.publish.outbox import Outbox, OutboxMessage
 from edge.publish.payloads import AckCommand, EnvelopeFactory, StatusPayload
@@ -219,9 +219,9 @@ class Publisher:
         self, confirmations: Confirmations, batch: list[OutboxMessage]
     ) -> None:
         now = time.time()
-        results = await asyncio.gather(
-            *(
-                confirmations.publish(
+        results = await confirmations.publish_many(
+            [
+                Outgoing(
                     m.topic,
                     m.payload,
                     m.qos,
@@ -229,8 +229,7 @@ class Publisher:
                     None if m.expiry_s is None else int(m.expiry_s - (now - m.created)),
                 )
                 for m in batch
-            ),
-            return_exceptions=True,
+            ]
         )
         delivered, refused = [], []
         failure: BaseException | None = None
