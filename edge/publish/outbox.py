@@ -14,12 +14,14 @@ calls :meth:`Outbox.retry`, which moves them to disk, in order, once it takes wr
 corrupt file is moved aside and a fresh one begun; its ids go on above the last one taken, so
 a late acknowledgement never deletes a new row.
 
-Hand-off: once a take from disk came back short (the publisher has everything stored so far),
-each later put also keeps its messages in memory, with their ids, and :meth:`Outbox.take`
-hands those out without reading them back: one disk operation per batch instead of two. The
-disk stays the truth: the publisher calls :meth:`Outbox.rewind` on every new connection, a
-fault, a deferral coming due or more than ``HANDOFF_MAX`` messages waiting send the next take
-back to disk.
+Takes go on from the last message handed out, so the publisher may take the next batch while
+the last one is still in flight. Hand-off: once a take from disk came back short (the
+publisher has everything stored so far), each later put also keeps its messages in memory,
+with their ids, and :meth:`Outbox.take` hands those out without reading them back: one disk
+operation per batch instead of two. The disk stays the truth: the publisher calls
+:meth:`Outbox.rewind` on every new connection (what was in flight and not acknowledged is
+taken again, in order); a fault, a deferral coming due or more than ``HANDOFF_MAX`` messages
+waiting send the next take back to disk.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class Outbox:
         self.memory = MemoryTier(memory_max_messages, self.dropped)
         self.state = FaultState("outbox", corrupt_notice_s)
         self._last_taken_id = 0  # a fresh file's ids start above it
+        self._cursor = 0  # ids up to it were handed out since the last rewind
         self._handoff = False  # every stored message up to the last put is taken or in _fresh
         self._fresh: deque[OutboxMessage] = deque()  # stored since the last take, in id order
         self._deferred_until: list[float] = []  # heap of Unix times deferrals come due
@@ -209,7 +212,7 @@ class Outbox:
     def _hand_off(self, messages: Sequence[NewMessage], created: float, last_id: int) -> None:
         """Keep the messages just stored (ids up to ``last_id``) for the next take."""
         if len(self._fresh) + len(messages) > HANDOFF_MAX:
-            self.rewind()  # the publisher is behind (or away): it reads the disk again
+            self._read_disk()  # the publisher is behind (or away): it reads the disk again
             return
         first_id = last_id - len(messages) + 1
         self._fresh.extend(
@@ -219,8 +222,13 @@ class Outbox:
         )
 
     def rewind(self) -> None:
-        """Send the next take to disk: what was handed out and not delivered (a lost
-        connection, a refusal) is read from there again, in order."""
+        """Take from the oldest message again: what was handed out and not delivered (a lost
+        connection, a refusal) is read from disk again, in order."""
+        self._read_disk()
+        self._cursor = 0
+
+    def _read_disk(self) -> None:
+        """The next take reads the disk (after the last message handed out)."""
         self._handoff = False
         self._fresh.clear()
 
@@ -228,20 +236,19 @@ class Outbox:
         fresh = self._fresh
         messages = [fresh.popleft() for _ in range(min(limit, len(fresh)))]
         if messages:
-            self._last_taken_id = messages[-1].id
+            self._last_taken_id = self._cursor = messages[-1].id
         self._file.oldest_created = messages[0].created if messages else None
         return messages
 
     def _disk_due(self) -> bool:
-        """Whether the next take reads the disk: no hand-off, or a deferral came due."""
-        if not self._handoff:
-            return True
+        """Whether the next take reads the disk: no hand-off, or a deferral came due (then
+        from the oldest message, since the deferred ones were handed out before)."""
         deferred = self._deferred_until
         if deferred and deferred[0] <= self._now():
             while deferred and deferred[0] <= self._now():
                 heapq.heappop(deferred)
-            return True
-        return False
+            self.rewind()
+        return not self._handoff
 
     async def take(self, limit: int) -> list[OutboxMessage]:
         """Up to ``limit`` messages, oldest first, skipping those deferred to a later time and
@@ -249,16 +256,16 @@ class Outbox:
         if self.state.fault is None and not self.memory:
             if not self._disk_due():
                 return self._take_fresh(limit)
-            self.rewind()
-            delivered = self._pop_delivered()
+            self._read_disk()
+            delivered, after = self._pop_delivered(), self._cursor
             try:
-                messages = await self._disk(lambda: self._file.take(limit, delivered))
+                messages = await self._disk(lambda: self._file.take(limit, delivered, after))
             except StorageFaultError as fault:
                 self._delivered[:0] = delivered
                 await self._failed(fault)
                 return await self._take_faulted(limit)
             if messages:
-                self._last_taken_id = messages[-1].id
+                self._last_taken_id = self._cursor = messages[-1].id
             self._handoff = len(messages) < limit  # the disk holds nothing more to take
             return messages
         delivered = self._pop_delivered()

@@ -181,15 +181,15 @@ class OutboxFile:
                 },
             )
 
-    def take(self, limit: int, delivered: Sequence[int]) -> list[OutboxMessage]:
-        """Delete ``delivered``, then up to ``limit`` messages, oldest first, skipping those
-        deferred to a later time."""
+    def take(self, limit: int, delivered: Sequence[int], after: int = 0) -> list[OutboxMessage]:
+        """Delete ``delivered``, then up to ``limit`` messages with an id above ``after``,
+        oldest first, skipping those deferred to a later time."""
         if delivered:
             self.delete(delivered)
         rows = self.require().execute(
             "SELECT id, topic, payload, qos, retain, class, created, expiry_s, attempts"
-            " FROM outbox WHERE not_before <= ? ORDER BY id LIMIT ?",
-            (self._now(), limit),
+            " FROM outbox WHERE id > ? AND not_before <= ? ORDER BY id LIMIT ?",
+            (after, self._now(), limit),
         )
         messages = [
             OutboxMessage(r[0], r[1], r[2], r[3], bool(r[4]), MessageClass(r[5]), r[6], r[7], r[8])

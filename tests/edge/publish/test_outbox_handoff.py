@@ -93,3 +93,20 @@ async def test_a_publisher_far_behind_reads_the_disk_in_order(tmp_path: Path) ->
         assert taken == list(range(limit + 9))
     finally:
         await outbox.close()
+
+
+async def test_takes_go_on_after_what_is_in_flight_and_a_rewind_starts_over(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", 1000, 3600)
+    await outbox.open()
+    try:
+        await outbox.put([message(n) for n in range(250)])
+        first, second = await outbox.take(100), await outbox.take(100)  # both in flight
+        assert numbers(first) + numbers(second) == list(range(200))
+        outbox.mark_delivered([m.id for m in first])
+        assert numbers(await outbox.take(100)) == list(range(200, 250))
+        outbox.rewind()  # the connection dropped before the second batch was acknowledged
+        assert numbers(await outbox.take(500)) == list(range(100, 250))
+    finally:
+        await outbox.close()
