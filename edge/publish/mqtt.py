@@ -210,17 +210,17 @@ class Publisher:
             while True:
                 self._outbox.new_messages.clear()
                 batch = await self._outbox.take(WINDOW)
-                task = self._start_batch(confirmations, batch) if batch else None
-                if in_flight is not None:
-                    await in_flight
-                in_flight = task
                 if len(batch) == WINDOW and not self._outbox.faulted:
+                    previous, in_flight = in_flight, self._start_batch(confirmations, batch)
+                    if previous is not None:
+                        await previous
                     continue
                 if in_flight is not None:
-                    previous: asyncio.Task[None] = in_flight
-                    in_flight = None
+                    previous, in_flight = in_flight, None
                     await previous
-                if not batch and self._finishing.is_set():
+                if batch:
+                    await self._publish_batch(confirmations, batch)
+                elif self._finishing.is_set():
                     return
                 if not self._outbox.new_messages.is_set():
                     with contextlib.suppress(TimeoutError):

@@ -236,7 +236,8 @@ class Outbox:
         fresh = self._fresh
         messages = [fresh.popleft() for _ in range(min(limit, len(fresh)))]
         if messages:
-            self._last_taken_id = self._cursor = messages[-1].id
+            self._cursor = messages[-1].id
+            self._last_taken_id = max(self._last_taken_id, self._cursor)
         self._file.oldest_created = messages[0].created if messages else None
         return messages
 
@@ -265,7 +266,8 @@ class Outbox:
                 await self._failed(fault)
                 return await self._take_faulted(limit)
             if messages:
-                self._last_taken_id = self._cursor = messages[-1].id
+                self._cursor = messages[-1].id
+                self._last_taken_id = max(self._last_taken_id, self._cursor)
             self._handoff = len(messages) < limit  # the disk holds nothing more to take
             return messages
         delivered = self._pop_delivered()
