@@ -112,3 +112,26 @@ async def test_the_bus_wait_with_a_deadline_loses_nothing() -> None:
     await bus.close()
     assert await items.get_batch_within(10, 0.01) == [3]
     assert await items.get_batch_within(10, 0.01) is None
+
+
+async def test_a_lazy_subscriber_sees_every_item_in_order_waking_once_per_burst() -> None:
+    bus: Bus[int] = Bus()
+    lazy = bus.subscribe("metrics", lazy_s=0.2)
+    seen: list[tuple[int, float]] = []
+
+    async def consume() -> None:
+        async for item in lazy:
+            seen.append((item, asyncio.get_running_loop().time()))
+
+    task = asyncio.create_task(consume())
+    await bus.publish(0)
+    await asyncio.sleep(0.01)  # the consumer took item 0 and now waits 0.2 s
+    for n in range(1, 6):
+        await bus.publish(n)
+        await asyncio.sleep(0.01)
+    await bus.close()
+    await task
+    assert [n for n, _ in seen] == list(range(6))
+    burst = [t for n, t in seen if n >= 1]
+    assert burst[0] - seen[0][1] >= 0.15  # items 1-5 waited for the consumer's next look
+    assert burst[-1] - burst[0] < 0.05  # and were taken together
