@@ -103,8 +103,8 @@ def destuff(data: bytes) -> bytes:
     try:
         parts[1::2] = [_DESTUFF[escape] for escape in parts[1::2]]
     except KeyError:
-        _ESCAPE.sub(_plain, data)  # raises, with the position of the bad escape
-        raise  # not reached: a bad escape is always found again
+        _ESCAPE.sub(_plain, data)  # raises FrameError with the position of the bad escape
+        raise FrameError("bad stuffing escape") from None  # not reached
     return b"".join(parts)
 
 
