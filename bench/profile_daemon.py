@@ -46,7 +46,7 @@ def summarize(raw: str, top: int = 25) -> str:
     return "\n".join(lines)
 
 
-async def main(devices: int, seconds: int, keep: Path | None = None) -> str:
+async def main(devices: int, seconds: int, keep: Path | None = None, gil: bool = False) -> str:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with tempfile.TemporaryDirectory() as tmp:
         broker = Mosquitto(Path(tmp) / "broker")
@@ -72,6 +72,7 @@ async def main(devices: int, seconds: int, keep: Path | None = None) -> str:
                     "--output",
                     str(out),
                     "--nonblocking",
+                    *(["--gil"] if gil else []),
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -89,5 +90,8 @@ if __name__ == "__main__":
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--raw", type=Path, help="also keep py-spy's collapsed stacks here")
+    parser.add_argument(
+        "--gil", action="store_true", help="sample only the thread holding the GIL (CPU, no waits)"
+    )
     arguments = parser.parse_args()
-    print(asyncio.run(main(arguments.devices, arguments.seconds, arguments.raw)))
+    print(asyncio.run(main(arguments.devices, arguments.seconds, arguments.raw, arguments.gil)))

@@ -17,6 +17,11 @@ with the bytes the device sent) is recorded with its time, then replayed and tim
 - ``outbox put``: ``Outbox.put`` in batches of 50 and of 500 (the writer's largest batch),
   SQLite WAL + ``synchronous=FULL`` on this machine's disk; wall time per message.
 
+Every stage but the put is timed in CPU time of this thread (``time.thread_time``), not wall
+time: on a machine shared with other work, wall time also counts the time the process waits
+for a core, which varied 2x between back-to-back runs. The put is wall time (it waits for the
+disk).
+
 Usage: ``python -m bench.stages [--runs 3] [--readings 600]``. Prints a Markdown table.
 """
 
@@ -110,7 +115,7 @@ def _replay(recording: Recording) -> tuple[float, int]:
     """Seconds spent in ``receive`` replaying ``recording``, and the readings it made."""
     conversation = _conversation(recording.spec)
     spent, count = 0.0, 0
-    clock = time.perf_counter
+    clock = _cpu
     for kind, t, data in recording.calls:
         at = _instant(t)
         if kind == "open":
@@ -125,23 +130,26 @@ def _replay(recording: Recording) -> tuple[float, int]:
     return spent, count
 
 
+_cpu = time.thread_time  # s of CPU of this thread (see the module docstring)
+
+
 def _framer_s(recording: Recording) -> float:
     framer: BccFramer | IntelliVueFramer = (
         BccFramer() if recording.spec.driver == "bbraun_bcc" else IntelliVueFramer()
     )
     wire = recording.wire
-    started = time.perf_counter()
+    started = _cpu()
     for chunk in wire:
         framer.feed(chunk)
-    return time.perf_counter() - started
+    return _cpu() - started
 
 
 def _per_item_us(fn: Callable[[Any], object], items: list[Any], repeat: int = 3) -> float:
-    started = time.perf_counter()
+    started = _cpu()
     for _ in range(repeat):
         for item in items:
             fn(item)
-    return (time.perf_counter() - started) / (repeat * len(items)) * 1e6
+    return (_cpu() - started) / (repeat * len(items)) * 1e6
 
 
 class _ManualClock:
@@ -159,11 +167,11 @@ def _alarm_us(config: Config, readings: list[Reading]) -> float:
     clock = _ManualClock()
     engine = AlarmEngine.from_config(config, clock)
     ordered = sorted(readings, key=lambda r: r.ts)
-    started = time.perf_counter()
+    started = _cpu()
     for reading in ordered:
         clock.at = reading.ts
         engine.on_reading(reading)
-    return (time.perf_counter() - started) / len(ordered) * 1e6
+    return (_cpu() - started) / len(ordered) * 1e6
 
 
 async def _put_us(directory: Path, messages: list[NewMessage], batch: int) -> float:
@@ -229,7 +237,7 @@ async def run(runs: int, readings: int) -> dict[str, Spread]:
 
 
 def table(figures: dict[str, Spread]) -> str:
-    lines = ["| stage | µs per reading, median (min-max) |", "|---|---:|"]
+    lines = ["| stage | µs per reading (CPU; put: wall), median (min-max) |", "|---|---:|"]
     lines += [f"| {stage} | {figures[stage].show('{:,.1f}')} |" for stage in STAGES]
     total = sum(
         figures[s].median

@@ -2,7 +2,10 @@
 
 Each subscriber has a bounded queue. ``publish`` waits while a subscriber's queue is full, so a
 slow consumer slows the producers instead of losing data; the queue bound caps memory.
-``close`` lets every subscriber drain what it has and then stop.
+``close`` lets every subscriber drain what it has and then stop. A subscriber that need not
+see items at once (logs, metrics) subscribes with ``lazy_s``: iterating, it drains its queue,
+then waits that long before looking again, so it wakes a few times a second in all instead of
+once per item.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ _CLOSED = object()
 class Subscription(Generic[T]):
     """One consumer's view of the bus; iterate it with ``async for``."""
 
-    def __init__(self, name: str, maxsize: int) -> None:
+    def __init__(self, name: str, maxsize: int, lazy_s: float = 0.0) -> None:
         self.name = name
         self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize)
+        self._lazy_s = lazy_s
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._items()
@@ -33,6 +37,8 @@ class Subscription(Generic[T]):
             if item is _CLOSED:
                 return
             yield item  # type: ignore[misc]  # everything but the sentinel is a T
+            if self._lazy_s and self._queue.empty():
+                await asyncio.sleep(self._lazy_s)
 
     async def get_batch(self, max_items: int) -> list[T]:
         """Wait for at least one item, then take what else is ready, up to ``max_items``.
@@ -50,6 +56,19 @@ class Subscription(Generic[T]):
             self._queue.put_nowait(_CLOSED)
         return batch
 
+    async def get_batch_within(self, max_items: int, timeout_s: float) -> list[T] | None:
+        """Like :meth:`get_batch`, but wait at most ``timeout_s`` seconds for the first item:
+        an empty list when none came in time, ``None`` when the bus closed (nothing lost:
+        an item is taken from the queue only once the wait succeeded)."""
+        if not self._queue.empty():
+            return await self.get_batch(max_items) or None
+        try:
+            async with asyncio.timeout(timeout_s):
+                batch = await self.get_batch(max_items)
+        except TimeoutError:
+            return []
+        return batch or None
+
     def depth(self) -> int:
         """Items waiting for this consumer."""
         return self._queue.qsize()
@@ -62,9 +81,10 @@ class Bus(Generic[T]):
         self._subscribers: list[Subscription[T]] = []
         self._closed = False
 
-    def subscribe(self, name: str, maxsize: int = 10_000) -> Subscription[T]:
-        """A new subscription that sees every item published from now on."""
-        subscription: Subscription[T] = Subscription(name, maxsize)
+    def subscribe(self, name: str, maxsize: int = 10_000, lazy_s: float = 0.0) -> Subscription[T]:
+        """A new subscription that sees every item published from now on; ``lazy_s``: see the
+        module docstring (seconds an iterating consumer waits after draining its queue)."""
+        subscription: Subscription[T] = Subscription(name, maxsize, lazy_s)
         self._subscribers.append(subscription)
         return subscription
 

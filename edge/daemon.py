@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 STOP_READING_TIMEOUT_S = 3.0
 DRAIN_TIMEOUT_S = 5.0
 FLUSH_TIMEOUT_S = 5.0
+LAZY_CONSUMER_S = 0.1  # s the log and metrics consumers wait after draining the output bus
 
 Consumer = Callable[[Subscription[OutputItem]], Coroutine[Any, Any, None]]
 
@@ -175,8 +176,8 @@ class Daemon:
         )
         self._consumers: list[tuple[Consumer, Subscription[OutputItem]]] = [
             (writer.run, self.outputs.subscribe("outbox")),
-            (log_bus_items, self.outputs.subscribe("log")),
-            (self.metrics.consume, self.outputs.subscribe("metrics")),
+            (log_bus_items, self.outputs.subscribe("log", lazy_s=LAZY_CONSUMER_S)),
+            (self.metrics.consume, self.outputs.subscribe("metrics", lazy_s=LAZY_CONSUMER_S)),
         ]
         for stack in self.clinical:
             self._consumers.append(

@@ -59,10 +59,12 @@ _OVERHEAD = 14  # SOH, 5 length digits, STX, ETX/ETB, 5 check digits, EOT
 _BED_BYTES = frozenset(range(0x2F, 0x3A)) | frozenset(range(0x41, 0x7B))
 _MAX_BED = 15
 _FRAMING = frozenset({SOH, STX, ETX, EOT, ACK, NAK, ETB})
-_STUFF = {0x44: b"EX", 0x45: b"EE", 0x64: b"ex", 0x65: b"ee"}
+_FRAMING_BYTE = re.compile(b"[%s]" % re.escape(bytes(sorted(_FRAMING))))
+_TO_STUFF = re.compile(b"[DEde]")
 _DESTUFF = {b"EX": b"D", b"EE": b"E", b"ex": b"d", b"ee": b"e"}
 _ESCAPE = re.compile(rb"[Ee].?", re.DOTALL)
 """An escape: ``E`` or ``e`` and the byte it consumes (none at the very end: an error)."""
+_ESCAPES = re.compile(rb"([Ee].?)", re.DOTALL)  # split keeps the escapes at odd indices
 
 
 class FrameError(ValueError):
@@ -81,17 +83,13 @@ class Control(enum.Enum):
 
 
 def stuff(data: bytes) -> bytes:
-    """``data`` with D, E, d, e replaced by their two-byte escapes (§3)."""
-    if not any(byte in _STUFF for byte in data):
+    """``data`` with D, E, d, e replaced by their two-byte escapes (§3).
+
+    ``E`` and ``e`` are doubled first: the escapes of ``D`` and ``d`` bring new ones, which
+    must stay as they are."""
+    if _TO_STUFF.search(data) is None:
         return data
-    out = bytearray()
-    for byte in data:
-        escape = _STUFF.get(byte)
-        if escape is None:
-            out.append(byte)
-        else:
-            out += escape
-    return bytes(out)
+    return data.replace(b"E", b"EE").replace(b"e", b"ee").replace(b"D", b"EX").replace(b"d", b"ex")
 
 
 def destuff(data: bytes) -> bytes:
@@ -101,13 +99,20 @@ def destuff(data: bytes) -> bytes:
     ``EEX`` becomes ``EX``, never ``ED``.
     """
 
-    def plain(match: re.Match[bytes]) -> bytes:
-        byte = _DESTUFF.get(match.group())
-        if byte is None:
-            raise FrameError(f"bad stuffing escape at byte {match.start()}")
-        return byte
+    parts = _ESCAPES.split(data)
+    try:
+        parts[1::2] = [_DESTUFF[escape] for escape in parts[1::2]]
+    except KeyError:
+        _ESCAPE.sub(_plain, data)  # raises FrameError with the position of the bad escape
+        raise FrameError("bad stuffing escape") from None  # not reached
+    return b"".join(parts)
 
-    return _ESCAPE.sub(plain, data)
+
+def _plain(match: re.Match[bytes]) -> bytes:
+    byte = _DESTUFF.get(match.group())
+    if byte is None:
+        raise FrameError(f"bad stuffing escape at byte {match.start()}")
+    return byte
 
 
 def _check_bed_id(bed: bytes) -> None:
@@ -143,7 +148,7 @@ class BccFrame:
         except UnicodeEncodeError:
             raise FrameError("bedId is not ASCII") from None
         _check_bed_id(bed)
-        if any(byte in _FRAMING for byte in self.information):
+        if _FRAMING_BYTE.search(self.information) is not None:
             raise FrameError("information contains a framing control byte")
         if self.length > MAX_LENGTH:
             raise FrameError(f"message of {self.length} bytes exceeds {MAX_LENGTH}")

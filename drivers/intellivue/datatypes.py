@@ -15,12 +15,15 @@ All fields are big-endian. Every list on the wire is ``u16 count, u16 length`` f
 from __future__ import annotations
 
 import enum
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Self, TypeVar
 
 from drivers.errors import DecodeError
+
+_U16 = struct.Struct(">H")
 
 __all__ = [
     "NO_ABS_TIME",
@@ -72,19 +75,28 @@ class Reader:
 
     def take(self, size: int) -> bytes:
         """The next ``size`` bytes."""
-        if size > self.remaining:
-            raise DecodeError(
-                f"{self.what}: truncated at byte {self._pos} (need {size}, have {self.remaining})"
-            )
-        chunk = self._data[self._pos : self._pos + size]
-        self._pos += size
-        return chunk
+        start = self._pos
+        end = start + size
+        if end > len(self._data):
+            raise self._short(size)
+        self._pos = end
+        return self._data[start:end]
+
+    def _short(self, size: int) -> DecodeError:
+        return DecodeError(
+            f"{self.what}: truncated at byte {self._pos} (need {size}, have {self.remaining})"
+        )
 
     def u8(self) -> int:
         return self.take(1)[0]
 
     def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
+        start = self._pos
+        if start + 2 > len(self._data):
+            raise self._short(2)
+        self._pos = start + 2
+        value: int = _U16.unpack_from(self._data, start)[0]
+        return value
 
     def u32(self) -> int:
         return int.from_bytes(self.take(4), "big")

@@ -16,10 +16,14 @@ Receiver rules, applied byte by byte:
 
 from __future__ import annotations
 
+import re
+
 from drivers.base import BadFrame
 from drivers.intellivue.frames import BOF, EOF, ESC, MAX_USER_DATA, Frame, parse_content
 
 __all__ = ["IntelliVueFramer"]
+
+_SPECIAL = re.compile(b"[%s]" % re.escape(bytes((BOF, EOF, ESC))))
 
 
 class IntelliVueFramer:
@@ -32,30 +36,56 @@ class IntelliVueFramer:
         self._escaped = False
 
     def feed(self, data: bytes) -> list[Frame | BadFrame]:
-        """Frames and bad-frame markers completed by ``data``, in wire order."""
+        """Frames and bad-frame markers completed by ``data``, in wire order.
+
+        Plain runs between special bytes are copied as slices (the rules above, a run at a
+        time), so the Python loop turns once per special byte, not once per byte."""
         out: list[Frame | BadFrame] = []
-        for byte in data:
-            if byte == BOF:
-                if self._content or self._escaped:
-                    out.append(BadFrame("frame cut short by a new start byte 0xC0"))
+        index, size = 0, len(data)
+        while index < size:
+            if not self._in_frame:
+                start = data.find(BOF, index)
+                if start < 0:
+                    return out
                 self._reset(in_frame=True)
-            elif not self._in_frame:
-                continue
-            elif byte == EOF:
-                if self._escaped:
-                    out.append(BadFrame("frame aborted by the sender (0x7D 0xC1)"))
-                else:
-                    out.append(parse_content(bytes(self._content)))
-                self._reset(in_frame=False)
-            elif self._escaped or byte != ESC:
-                self._content.append(byte ^ 0x20 if self._escaped else byte)
-                self._escaped = False
-                if len(self._content) > self._limit:
+                index = start + 1
+            elif self._escaped:
+                self._special(data[index], out)
+                index += 1
+            else:
+                match = _SPECIAL.search(data, index)
+                end = size if match is None else match.start()
+                if len(self._content) + end - index > self._limit:
                     out.append(BadFrame(f"frame longer than {self._limit} bytes"))
                     self._reset(in_frame=False)
-            else:
-                self._escaped = True
+                    index = end  # the rest of the run is outside any frame
+                    continue
+                self._content += data[index:end]
+                if match is not None:
+                    self._special(data[end], out)
+                index = end + 1
         return out
+
+    def _special(self, byte: int, out: list[Frame | BadFrame]) -> None:
+        """One byte inside a frame that is a special byte or follows an escape."""
+        if byte == BOF:
+            if self._content or self._escaped:
+                out.append(BadFrame("frame cut short by a new start byte 0xC0"))
+            self._reset(in_frame=True)
+        elif byte == EOF:
+            if self._escaped:
+                out.append(BadFrame("frame aborted by the sender (0x7D 0xC1)"))
+            else:
+                out.append(parse_content(bytes(self._content)))
+            self._reset(in_frame=False)
+        elif self._escaped:
+            self._content.append(byte ^ 0x20)
+            self._escaped = False
+            if len(self._content) > self._limit:
+                out.append(BadFrame(f"frame longer than {self._limit} bytes"))
+                self._reset(in_frame=False)
+        else:  # ESC
+            self._escaped = True
 
     def _reset(self, *, in_frame: bool) -> None:
         self._content.clear()

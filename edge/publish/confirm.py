@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -23,7 +24,27 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-__all__ = ["Confirmations", "ConnectionLostError", "PublishFailedError", "StalledError"]
+__all__ = [
+    "Confirmations",
+    "ConnectionLostError",
+    "Outgoing",
+    "PublishFailedError",
+    "PublishResult",
+    "StalledError",
+]
+
+PublishResult = ReasonCode | None | BaseException
+"""A publish's outcome: the PUBACK's reason code, ``None`` for QoS 0, or why it failed."""
+
+
+class Outgoing(NamedTuple):
+    """One message for :meth:`Confirmations.publish_many`; ``expiry_s`` MQTT 5 only."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+    expiry_s: int | None = None
 
 
 class ConnectionLostError(aiomqtt.MqttError):
@@ -98,19 +119,52 @@ class Confirmations:
         Raises :class:`ConnectionLostError`, :class:`StalledError` (no acknowledgement within
         ``ack_timeout_s``) or :class:`PublishFailedError`.
         """
+        outcome = await self.publish_many([Outgoing(topic, payload, qos, retain, expiry_s)])
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def publish_many(self, messages: Sequence[Outgoing]) -> list[PublishResult]:
+        """Publish ``messages`` in order, then wait for their acknowledgements under one
+        deadline (``ack_timeout_s`` from the last publish): each one's reason code (``None``
+        for QoS 0) or exception (:class:`ConnectionLostError`, :class:`StalledError`,
+        :class:`PublishFailedError`), in order. One wait for the batch, no task per message."""
+        results: list[PublishResult | asyncio.Future[ReasonCode | None]] = [
+            self._send(m) for m in messages
+        ]
+        waiting = [(i, r) for i, r in enumerate(results) if isinstance(r, asyncio.Future)]
+        try:
+            async with asyncio.timeout(self._ack_timeout_s):
+                for index, future in waiting:
+                    try:
+                        results[index] = await future
+                    except ConnectionLostError as exc:
+                        results[index] = exc
+        except TimeoutError:
+            stalled = StalledError(self._ack_timeout_s)
+            for index, future in waiting:
+                if not isinstance(results[index], asyncio.Future):
+                    continue
+                if future.done() and not future.cancelled():
+                    results[index] = future.exception() or future.result()
+                else:
+                    future.cancel()
+                    results[index] = stalled
+            self._pending = {m: f for m, f in self._pending.items() if not f.done()}
+        return [r for r in results if not isinstance(r, asyncio.Future)]
+
+    def _send(self, m: Outgoing) -> PublishResult | asyncio.Future[ReasonCode | None]:
+        """Hand ``m`` to paho: its result when known at once, else a future for its PUBACK."""
+        expiry_s = m.expiry_s
         properties = _expiry(max(1, expiry_s)) if self._mqtt5 and expiry_s is not None else None
-        info = self._paho.publish(topic, payload, qos, retain, properties)
+        info = self._paho.publish(m.topic, m.payload, m.qos, m.retain, properties)
         if info.rc != paho.MQTT_ERR_SUCCESS:
-            raise PublishFailedError(f"cannot publish: {paho.error_string(info.rc)}")
-        if qos == 0:
+            return PublishFailedError(f"cannot publish: {paho.error_string(info.rc)}")
+        if m.qos == 0:
             return None
         if info.mid in self._early:
             return self._early.pop(info.mid)
         future: asyncio.Future[ReasonCode | None] = self._loop.create_future()
         self._pending[info.mid] = future
-        try:
-            async with asyncio.timeout(self._ack_timeout_s):
-                return await future
-        except TimeoutError:
-            self._pending.pop(info.mid, None)
-            raise StalledError(self._ack_timeout_s) from None
+        return future

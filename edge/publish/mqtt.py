@@ -32,7 +32,7 @@ from edge.backoff import Backoff
 from edge.config import MqttConfig
 from edge.publish.ack_signing import Verdict
 from edge.publish.ack_verifier import AckVerifier
-from edge.publish.confirm import Confirmations, ConnectionLostError, StalledError
+from edge.publish.confirm import Confirmations, ConnectionLostError, Outgoing, StalledError
 from edge.publish.connection import connected
 from edge.publish.outbox import Outbox, OutboxMessage
 from edge.publish.payloads import AckCommand, EnvelopeFactory, StatusPayload
@@ -43,7 +43,7 @@ __all__ = ["AckHandler", "Publisher", "PublisherCounters"]
 
 log = logging.getLogger(__name__)
 
-WINDOW = 100  # messages in flight
+WINDOW = 100  # messages per batch; two batches may be in flight
 REFUSED_RETRY_S = 30.0  # a refused message is tried again after this long
 IDLE_POLL_S = 1.0  # look for deferred messages at least this often
 GOODBYE_TIMEOUT_S = 2.0
@@ -174,7 +174,7 @@ class Publisher:
             self._config,
             self._config.client_id or f"infusion-edge-{self._edge_id}",
             will=aiomqtt.Will(self._topics.status(self._edge_id), lost, qos=1, retain=True),
-            max_inflight_messages=WINDOW,
+            max_inflight_messages=2 * WINDOW,  # two batches
         )
 
     def _status_payload(self, state: str) -> bytes:
@@ -198,27 +198,51 @@ class Publisher:
     async def _drain(self, confirmations: Confirmations) -> None:
         """Publish the outbox until ``finish()`` was asked and the outbox is empty.
 
-        A short batch took everything there was: unless something was stored since, wait for
-        new messages instead of asking the disk again (one outbox operation per batch)."""
-        while True:
-            self._outbox.new_messages.clear()
-            batch = await self._outbox.take(WINDOW)
-            if not batch and self._finishing.is_set():
-                return
-            if batch:
-                await self._publish_batch(confirmations, batch)
-            if len(batch) < WINDOW and not self._outbox.new_messages.is_set():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(IDLE_POLL_S):
-                        await self._outbox.new_messages.wait()
+        A full batch means a backlog: the next one is taken and published while it is in
+        flight (two batches at most, never while the outbox is faulted). A short batch took
+        everything there was: once it is acknowledged, and unless something was stored since,
+        wait for new messages instead of asking the disk again (one outbox operation per
+        batch). The first take of a connection reads the disk: what an earlier connection had
+        in flight and never saw acknowledged is published again, in order."""
+        self._outbox.rewind()
+        in_flight: asyncio.Task[None] | None = None
+        try:
+            while True:
+                self._outbox.new_messages.clear()
+                batch = await self._outbox.take(WINDOW)
+                if len(batch) == WINDOW and not self._outbox.faulted:
+                    previous, in_flight = in_flight, self._start_batch(confirmations, batch)
+                    if previous is not None:
+                        await previous
+                    continue
+                if in_flight is not None:
+                    previous, in_flight = in_flight, None
+                    await previous
+                if batch:
+                    await self._publish_batch(confirmations, batch)
+                elif self._finishing.is_set():
+                    return
+                if not self._outbox.new_messages.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(IDLE_POLL_S):
+                            await self._outbox.new_messages.wait()
+        finally:
+            if in_flight is not None:
+                in_flight.cancel()
+                await asyncio.gather(in_flight, return_exceptions=True)
+
+    def _start_batch(
+        self, confirmations: Confirmations, batch: list[OutboxMessage]
+    ) -> asyncio.Task[None]:
+        return asyncio.create_task(self._publish_batch(confirmations, batch), name="mqtt.batch")
 
     async def _publish_batch(
         self, confirmations: Confirmations, batch: list[OutboxMessage]
     ) -> None:
         now = time.time()
-        results = await asyncio.gather(
-            *(
-                confirmations.publish(
+        results = await confirmations.publish_many(
+            [
+                Outgoing(
                     m.topic,
                     m.payload,
                     m.qos,
@@ -226,8 +250,7 @@ class Publisher:
                     None if m.expiry_s is None else int(m.expiry_s - (now - m.created)),
                 )
                 for m in batch
-            ),
-            return_exceptions=True,
+            ]
         )
         delivered, refused = [], []
         failure: BaseException | None = None

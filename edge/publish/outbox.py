@@ -13,13 +13,24 @@ the disk refuses writes (full, read-only, missing) new messages go to a bounded 
 calls :meth:`Outbox.retry`, which moves them to disk, in order, once it takes writes again. A
 corrupt file is moved aside and a fresh one begun; its ids go on above the last one taken, so
 a late acknowledgement never deletes a new row.
+
+Takes go on from the last message handed out, so the publisher may take the next batch while
+the last one is still in flight. Hand-off: once a take from disk came back short (the
+publisher has everything stored so far), each later put also keeps its messages in memory,
+with their ids, and :meth:`Outbox.take` hands those out without reading them back: one disk
+operation per batch instead of two. The disk stays the truth: the publisher calls
+:meth:`Outbox.rewind` on every new connection (what was in flight and not acknowledged is
+taken again, in order); a fault, a deferral coming due or more than ``HANDOFF_MAX`` messages
+waiting send the next take back to disk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -39,6 +50,7 @@ T = TypeVar("T")
 MEMORY_MAX_MESSAGES = 10_000  # default bound of the memory tier
 CORRUPT_NOTICE_S = 300.0  # default time a store counts as faulted after a corrupt file
 FLUSH_ROUNDS = 3  # memory -> disk rounds in one retry (puts may come in between)
+HANDOFF_MAX = 2_000  # messages kept for hand-off; past it the publisher is behind: read the disk
 _MEANWHILE = "messages kept in memory"
 
 
@@ -67,6 +79,10 @@ class Outbox:
         self.memory = MemoryTier(memory_max_messages, self.dropped)
         self.state = FaultState("outbox", corrupt_notice_s)
         self._last_taken_id = 0  # a fresh file's ids start above it
+        self._cursor = 0  # ids up to it were handed out since the last rewind
+        self._handoff = False  # every stored message up to the last put is taken or in _fresh
+        self._fresh: deque[OutboxMessage] = deque()  # stored since the last take, in id order
+        self._deferred_until: list[float] = []  # heap of Unix times deferrals come due
 
     @property
     def faulted(self) -> bool:
@@ -112,6 +128,7 @@ class Outbox:
         """Note ``fault``; a corrupt file is closed and moved aside (a fresh one is opened by
         the next :meth:`retry`)."""
         self.state.failed(fault, _MEANWHILE)
+        self.rewind()
         if fault.kind != "corrupt":
             return
         lost = self._file.count
@@ -170,39 +187,90 @@ class Outbox:
         if self.state.fault is None:
             delivered = self._pop_delivered()
             try:
-                await self._disk(lambda: self._put(messages, delivered))
+                created, last_id = await self._disk(lambda: self._put(messages, delivered))
             except StorageFaultError as fault:
                 self._delivered[:0] = delivered
                 self.memory.put(messages, self._now())
                 await self._failed(fault)
                 if fault.kind == "corrupt":
                     await self.retry()
+            else:
+                if self._handoff:
+                    self._hand_off(messages, created, last_id)
         else:
             self.memory.put(messages, self._now())
         self.new_messages.set()
 
-    def _put(self, messages: Sequence[NewMessage], delivered: Sequence[int]) -> None:
+    def _put(self, messages: Sequence[NewMessage], delivered: Sequence[int]) -> tuple[float, int]:
         created = self._now()
         rows = [
             (m.topic, m.payload, m.qos, int(m.retain), int(m.cls), created, m.expiry_s)
             for m in messages
         ]
-        self._file.insert(rows, delivered)
+        return created, self._file.insert(rows, delivered)
+
+    def _hand_off(self, messages: Sequence[NewMessage], created: float, last_id: int) -> None:
+        """Keep the messages just stored (ids up to ``last_id``) for the next take."""
+        if len(self._fresh) + len(messages) > HANDOFF_MAX:
+            self._read_disk()  # the publisher is behind (or away): it reads the disk again
+            return
+        first_id = last_id - len(messages) + 1
+        self._fresh.extend(
+            OutboxMessage(i, m.topic, m.payload, m.qos, m.retain, m.cls, created, m.expiry_s, 0)
+            for i, m in enumerate(messages, first_id)
+            if i > self._last_taken_id  # defensive: a take from disk already had them
+        )
+
+    def rewind(self) -> None:
+        """Take from the oldest message again: what was handed out and not delivered (a lost
+        connection, a refusal) is read from disk again, in order."""
+        self._read_disk()
+        self._cursor = 0
+
+    def _read_disk(self) -> None:
+        """The next take reads the disk (after the last message handed out)."""
+        self._handoff = False
+        self._fresh.clear()
+
+    def _take_fresh(self, limit: int) -> list[OutboxMessage]:
+        fresh = self._fresh
+        messages = [fresh.popleft() for _ in range(min(limit, len(fresh)))]
+        if messages:
+            self._cursor = messages[-1].id
+            self._last_taken_id = max(self._last_taken_id, self._cursor)
+        self._file.oldest_created = messages[0].created if messages else None
+        return messages
+
+    def _disk_due(self) -> bool:
+        """Whether the next take reads the disk: no hand-off, or a deferral came due (then
+        from the oldest message, since the deferred ones were handed out before)."""
+        deferred = self._deferred_until
+        if deferred and deferred[0] <= self._now():
+            while deferred and deferred[0] <= self._now():
+                heapq.heappop(deferred)
+            self.rewind()
+        return not self._handoff
 
     async def take(self, limit: int) -> list[OutboxMessage]:
         """Up to ``limit`` messages, oldest first, skipping those deferred to a later time and
         those marked delivered (deleted first, in the same disk operation)."""
-        delivered = self._pop_delivered()
         if self.state.fault is None and not self.memory:
+            if not self._disk_due():
+                return self._take_fresh(limit)
+            self._read_disk()
+            delivered, after = self._pop_delivered(), self._cursor
             try:
-                messages = await self._disk(lambda: self._file.take(limit, delivered))
+                messages = await self._disk(lambda: self._file.take(limit, delivered, after))
             except StorageFaultError as fault:
                 self._delivered[:0] = delivered
                 await self._failed(fault)
                 return await self._take_faulted(limit)
             if messages:
-                self._last_taken_id = messages[-1].id
+                self._cursor = messages[-1].id
+                self._last_taken_id = max(self._last_taken_id, self._cursor)
+            self._handoff = len(messages) < limit  # the disk holds nothing more to take
             return messages
+        delivered = self._pop_delivered()
         self._delivered[:0] = delivered
         return await self._take_faulted(limit)
 
@@ -250,6 +318,8 @@ class Outbox:
         until = self._now() + delay_s
         self.memory.defer((i for i in ids if i < 0), until)
         ids = [i for i in ids if i > 0]
+        if ids:
+            heapq.heappush(self._deferred_until, until)
         if ids and self._file.db is not None:
             try:
                 await self._disk(lambda: self._file.defer(ids, until))

@@ -111,20 +111,26 @@ class OutboxFile:
         """Raise unless the disk takes a write of a few pages now."""
         probe_write(self.require())
 
-    def insert(self, rows: Sequence[Row], delivered: Sequence[int]) -> None:
+    def insert(self, rows: Sequence[Row], delivered: Sequence[int]) -> int:
         """Store ``rows`` and delete ``delivered`` in one transaction (durable on return),
-        then enforce the bounds."""
+        then enforce the bounds. The id of the last row stored (0 when none): the rows got
+        consecutive ids up to it (one connection, AUTOINCREMENT, one transaction)."""
         if not rows and not delivered:
-            return
+            return 0
         db = self.require()
+        last_id = 0
         with db:
             db.execute("BEGIN")
             deleted = _delete_rows(db, delivered)
-            db.executemany(
-                "INSERT INTO outbox (topic, payload, qos, retain, class, created, expiry_s)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            if rows:
+                db.executemany(
+                    "INSERT INTO outbox (topic, payload, qos, retain, class, created, expiry_s)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                last_id = db.execute(
+                    "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
+                ).fetchone()[0]
         self.count += len(rows) - deleted
         if self.oldest_created is None and rows:
             self.oldest_created = rows[0][5]
@@ -132,6 +138,7 @@ class OutboxFile:
             self._enforce_bounds(db)
         except sqlite3.Error as exc:  # the rows are committed; the bounds wait for the next put
             log.warning("outbox bounds not enforced", extra={"error": str(exc)})
+        return int(last_id)
 
     def _enforce_bounds(self, db: sqlite3.Connection) -> None:
         now = self._now()
@@ -174,15 +181,15 @@ class OutboxFile:
                 },
             )
 
-    def take(self, limit: int, delivered: Sequence[int]) -> list[OutboxMessage]:
-        """Delete ``delivered``, then up to ``limit`` messages, oldest first, skipping those
-        deferred to a later time."""
+    def take(self, limit: int, delivered: Sequence[int], after: int = 0) -> list[OutboxMessage]:
+        """Delete ``delivered``, then up to ``limit`` messages with an id above ``after``,
+        oldest first, skipping those deferred to a later time."""
         if delivered:
             self.delete(delivered)
         rows = self.require().execute(
             "SELECT id, topic, payload, qos, retain, class, created, expiry_s, attempts"
-            " FROM outbox WHERE not_before <= ? ORDER BY id LIMIT ?",
-            (self._now(), limit),
+            " FROM outbox WHERE id > ? AND not_before <= ? ORDER BY id LIMIT ?",
+            (after, self._now(), limit),
         )
         messages = [
             OutboxMessage(r[0], r[1], r[2], r[3], bool(r[4]), MessageClass(r[5]), r[6], r[7], r[8])

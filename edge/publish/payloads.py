@@ -11,8 +11,9 @@ state). The models are the reference: ``infusion-edge schemas`` prints their JSO
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -37,6 +38,9 @@ __all__ = [
     "Telemetry",
     "VitalsTelemetry",
 ]
+
+
+_NO_TS = datetime(1970, 1, 1, tzinfo=UTC)  # a placeholder, left out of every JSON head
 
 
 class Envelope(BaseModel):
@@ -176,11 +180,23 @@ class EnvelopeFactory:
         self.edge_id = edge_id
         self.session = session or uuid.uuid4().hex
         self._seq = itertools.count(first_seq)
+        self._heads: dict[type[Envelope], bytes] = {}
 
     def fields(self, model: type[Envelope], ts: datetime) -> dict[str, Any]:
         """Envelope fields for a new ``model`` payload about an event at ``ts``, with the next
         ``seq``."""
         return {**self.status_fields(model, ts), "seq": next(self._seq)}
+
+    def json_head(self, model: type[Envelope]) -> bytes:
+        """The envelope of a new ``model`` payload as the opening of a JSON object, with the
+        next ``seq`` and without ``ts``: ``{"schema":...,"seq":7,``. A payload whose own JSON
+        carries ``ts`` (a Reading) follows it without its opening brace, so a value this
+        process built and validated is neither validated nor encoded twice."""
+        prefix = self._heads.get(model)
+        if prefix is None:
+            fields = {k: v for k, v in self.status_fields(model, _NO_TS).items() if k != "ts"}
+            prefix = self._heads[model] = json.dumps(fields, separators=(",", ":"))[:-2].encode()
+        return b"%s%d," % (prefix, next(self._seq))
 
     def status_fields(self, model: type[Envelope], ts: datetime) -> dict[str, Any]:
         """Envelope fields with ``seq`` 0, for the edge status: it is a retained state set

@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.checksums import FCS16_GOOD, fcs16, fcs16_update, sum_mod256, xor8
+from drivers.checksums import (
+    FCS16_GOOD,
+    fcs16,
+    fcs16_update,
+    fcs16_update_bytewise,
+    sum_mod256,
+    xor8,
+)
 
 
 def test_fcs16_check_value() -> None:
@@ -30,3 +37,8 @@ def test_sum_mod256_bcc_alive_example() -> None:
 def test_xor8() -> None:
     assert xor8(b"") == 0
     assert xor8(b"GPGLL,4916.45,N,12311.12,W,225444,A") == 0x31  # a well-known NMEA sentence
+
+
+@given(st.binary(max_size=300), st.integers(0, 0xFFFF))
+def test_fcs16_in_c_matches_the_table_step_per_byte(data: bytes, start: int) -> None:
+    assert fcs16_update(start, data) == fcs16_update_bytewise(start, data)

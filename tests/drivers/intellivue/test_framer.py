@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from drivers.base import BadFrame
 from drivers.intellivue.framer import IntelliVueFramer
-from drivers.intellivue.frames import MAX_USER_DATA, Frame
+from drivers.intellivue.frames import MAX_USER_DATA, Frame, parse_content
 from tests.drivers.intellivue.vectors import EXAMPLES, S3_MDS_CREATE_EVENT, S6_EXTENDED_POLL_RESULT
 
 ALL_WIRE = b"".join(example[1] for example in EXAMPLES)
@@ -115,3 +115,53 @@ def test_any_split_gives_the_same_frames(data: st.DataObject) -> None:
     for start, end in zip([0, *cuts], [*cuts, len(ALL_WIRE)], strict=True):
         out += framer.feed(ALL_WIRE[start:end])
     assert out == ALL_FRAMES
+
+
+class ByteByByteFramer:
+    """The framer's rules applied one byte at a time (its first form): the reference."""
+
+    def __init__(self, max_user_data: int) -> None:
+        self.limit = max_user_data + 6
+        self.content = bytearray()
+        self.in_frame = self.escaped = False
+
+    def feed(self, data: bytes) -> list[Frame | BadFrame]:
+        out: list[Frame | BadFrame] = []
+        for byte in data:
+            if byte == 0xC0:
+                if self.content or self.escaped:
+                    out.append(BadFrame("frame cut short by a new start byte 0xC0"))
+                self.content, self.escaped, self.in_frame = bytearray(), False, True
+            elif not self.in_frame:
+                continue
+            elif byte == 0xC1:
+                if self.escaped:
+                    out.append(BadFrame("frame aborted by the sender (0x7D 0xC1)"))
+                else:
+                    out.append(parse_content(bytes(self.content)))
+                self.content, self.escaped, self.in_frame = bytearray(), False, False
+            elif self.escaped or byte != 0x7D:
+                self.content.append(byte ^ 0x20 if self.escaped else byte)
+                self.escaped = False
+                if len(self.content) > self.limit:
+                    out.append(BadFrame(f"frame longer than {self.limit} bytes"))
+                    self.content, self.escaped, self.in_frame = bytearray(), False, False
+            else:
+                self.escaped = True
+        return out
+
+
+WIRE_PIECES = [b"\xc0", b"\xc1", b"\x7d", b"\x11\x01", b"\x00" * 5, *(e[1] for e in EXAMPLES)]
+wire_chunks = st.lists(
+    st.lists(st.sampled_from(WIRE_PIECES)).map(b"".join) | st.binary(max_size=30),
+    max_size=8,
+)
+
+
+@given(wire_chunks, st.sampled_from([4, 16, MAX_USER_DATA]))
+def test_the_run_at_a_time_framer_matches_the_byte_by_byte_rules(
+    chunks: list[bytes], max_user_data: int
+) -> None:
+    fast, reference = IntelliVueFramer(max_user_data), ByteByByteFramer(max_user_data)
+    for chunk in chunks:
+        assert fast.feed(chunk) == reference.feed(chunk)

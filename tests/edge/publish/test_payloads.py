@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from drivers.readings import Observation, PumpReading, PumpStatus, VitalsReading
 from edge.cli import main
+from edge.publish.outbox import Outbox
+from edge.publish.outbox_writer import OutboxWriter
 from edge.publish.payloads import (
     EnvelopeFactory,
     PumpTelemetry,
@@ -51,6 +54,28 @@ def test_telemetry_json_carries_the_reading_and_the_envelope() -> None:
     }
     assert body["pump"]["state"] == "infusing"
     assert body["conditions"] == []
+
+
+@pytest.mark.parametrize("kind", ["pump", "vitals"])
+def test_the_writers_telemetry_bytes_are_the_models_payload_with_the_next_seq(kind: str) -> None:
+    """The writer splices the envelope and the reading's own JSON: the same object as the
+    payload model gives, which validates against it, numbered in sequence."""
+    observation = Observation(code="MDC_PRESS_BLD_NONINV_SYS", value=141.0, unit="mm[Hg]", ts=NOW)
+    reading: PumpReading | VitalsReading = (
+        PumpReading(device_id="p-1", bed='b"1', ts=NOW, pump=PumpStatus(state="kvo"))
+        if kind == "pump"
+        else VitalsReading(device_id="m-1", bed="b-1", ts=NOW, observations=(observation,))
+    )
+    envelopes = EnvelopeFactory('edge-"1')
+    outbox = Outbox(Path("/nonexistent/o.sqlite"), 10, 10)  # never opened
+    writer = OutboxWriter(outbox, Topics("infusion-edge/v1", "north"), envelopes)
+    first, second = (writer.messages_for(reading)[0].payload for _ in range(2))
+    model = PumpTelemetry if kind == "pump" else VitalsTelemetry
+    reference = EnvelopeFactory('edge-"1', session=envelopes.session, first_seq=2)
+    expected = model.model_validate({**reference.fields(model, NOW), **dict(reading)})
+    assert json.loads(second) == json.loads(expected.to_json())
+    assert model.model_validate_json(second) == expected
+    assert json.loads(first)["seq"] == 1
 
 
 def test_vitals_telemetry_publishes_the_device_conditions() -> None:
