@@ -19,7 +19,7 @@ from tests.web.ward import ward
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
-SHOTS = os.environ.get("INFUSION_EDGE_SCREENSHOTS")
+SHOTS = os.environ.get("DASHBOARD_SCREENSHOTS")
 BEDS = 24
 
 

@@ -2,7 +2,7 @@
 edge's own outbox writer to a real broker, the dashboard records it in its SQLite history, and
 the page draws it with uPlot.
 
-Set INFUSION_EDGE_SCREENSHOTS=DIR to save the screenshots of the README there."""
+Set DASHBOARD_SCREENSHOTS=DIR to save the screenshots of the README there."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from tests.web.serving import Served, served
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
-SHOTS = os.environ.get("INFUSION_EDGE_SCREENSHOTS")
+SHOTS = os.environ.get("DASHBOARD_SCREENSHOTS")
 
 
 async def _shot(page: Page, name: str) -> None:
