@@ -87,95 +87,213 @@ def alarms(subscriber: Subscriber, rule: str, device: str) -> list[dict[str, Any
 HR_NOW = {"hr_abnormal": {"medium_delay_s": 0, "high_delay_s": 0, "clear_hold_s": 0}}
 
 
-async def test_a_limit_lowered_live_raises_on_the_next_reading_audited_and_a_bad_config_changes_nothing(
+async def test_a_lowered_limit_raises_at_the_next_reading_audited_and_a_bad_config_changes_nothing(
     tmp_path: Path, monitor: PtyDevice, mosquitto: Mosquitto, control_socket: Path
 ) -> None:
     devices = [textline_device("monitor-1", monitor.path)]
     control = {"socket": str(control_socket)}
     config = write_config(tmp_path, devices, mosquitto.url, control=control, alarms=HR_NOW)
     feeder = Feeder(monitor, vitals(hr=110))  # under the medium limit (120 /min)
-    async with subscribed(mosquitto.port, ROOT) as subscriber, feeding(feeder):
-        async with running_daemon(config) as edge:
-            await edge.wait_for(lambda e: e.get("msg") == "reading")
-            await subscriber.wait_until(lambda: bool(subscriber.on("/edges/test-edge/config")))
-            first = subscriber.on("/edges/test-edge/config")[-1].json()
-            limits = first["beds"]["bed-1"]["limits"]
-            assert limits["hr_abnormal"]["medium_above"] == 120
-            await asyncio.sleep(1.0)
-            assert not alarms(subscriber, "hr_abnormal", "monitor-1")
+    async with (
+        subscribed(mosquitto.port, ROOT) as subscriber,
+        feeding(feeder),
+        running_daemon(config) as edge,
+    ):
+        await edge.wait_for(lambda e: e.get("msg") == "reading")
+        await subscriber.wait_until(lambda: bool(subscriber.on("/edges/test-edge/config")))
+        first = subscriber.on("/edges/test-edge/config")[-1].json()
+        limits = first["beds"]["bed-1"]["limits"]
+        assert limits["hr_abnormal"]["medium_above"] == 120
+        await asyncio.sleep(1.0)
+        assert not alarms(subscriber, "hr_abnormal", "monitor-1")
 
-            lowered = {"hr_abnormal": {**HR_NOW["hr_abnormal"], "medium_above": 100}}
-            configure(config, devices, alarms=lowered)
-            code, out, err = await reload_command("--config", str(config))
-            assert code == 0, err
-            assert "limit bed-1 hr_abnormal.medium_above: 120.0 -> 100.0" in out
-            await subscriber.wait_until(
-                lambda: bool(alarms(subscriber, "hr_abnormal", "monitor-1")), 10
-            )
-            raised = alarms(subscriber, "hr_abnormal", "monitor-1")[0]
-            assert raised["transition"] == "raised"
-            assert raised["alarm"]["priority"] == "medium"
-            assert raised["alarm"]["limit"] == 100
+        lowered = {"hr_abnormal": {**HR_NOW["hr_abnormal"], "medium_above": 100}}
+        configure(config, devices, alarms=lowered)
+        code, out, err = await reload_command("--config", str(config))
+        assert code == 0, err
+        assert "limit bed-1 hr_abnormal.medium_above: 120.0 -> 100.0" in out
+        await subscriber.wait_until(
+            lambda: bool(alarms(subscriber, "hr_abnormal", "monitor-1")), 10
+        )
+        raised = alarms(subscriber, "hr_abnormal", "monitor-1")[0]
+        assert raised["transition"] == "raised"
+        assert raised["alarm"]["priority"] == "medium"
+        assert raised["alarm"]["limit"] == 100
 
-            await subscriber.wait_until(lambda: bool(log_entries(subscriber, CONFIG_LOG)))
-            entry = log_entries(subscriber, CONFIG_LOG)[0]
-            assert entry["schema"] == "infusion-edge.config-log/1"
-            assert entry["edge_id"] == "test-edge"
-            assert entry["seq"] > 0
-            assert entry["by"]["means"] == "control-socket"
-            assert entry["by"]["user"]  # the OS user from SO_PEERCRED
-            assert entry["changes"]["limits"] == [
-                {
-                    "bed": "bed-1",
-                    "limit": "hr_abnormal.medium_above",
-                    "before": 120.0,
-                    "after": 100.0,
-                }
-            ]
-            assert entry["previous_hash"] == first["config_hash"] != entry["config_hash"]
-            await subscriber.wait_until(
-                lambda: (
-                    subscriber.on("/edges/test-edge/config")[-1].json()["config_hash"]
-                    == entry["config_hash"]
-                )
+        await subscriber.wait_until(lambda: bool(log_entries(subscriber, CONFIG_LOG)))
+        entry = log_entries(subscriber, CONFIG_LOG)[0]
+        assert entry["schema"] == "infusion-edge.config-log/1"
+        assert entry["edge_id"] == "test-edge"
+        assert entry["seq"] > 0
+        assert entry["by"]["means"] == "control-socket"
+        assert entry["by"]["user"]  # the OS user from SO_PEERCRED
+        assert entry["changes"]["limits"] == [
+            {
+                "bed": "bed-1",
+                "limit": "hr_abnormal.medium_above",
+                "before": 120.0,
+                "after": 100.0,
+            }
+        ]
+        assert entry["previous_hash"] == first["config_hash"] != entry["config_hash"]
+        await subscriber.wait_until(
+            lambda: (
+                subscriber.on("/edges/test-edge/config")[-1].json()["config_hash"]
+                == entry["config_hash"]
             )
-            state = subscriber.on("/edges/test-edge/config")[-1].json()
-            assert state["beds"]["bed-1"]["limits"]["hr_abnormal"]["medium_above"] == 100
-            assert state["beds"]["bed-1"]["since"] > first["beds"]["bed-1"]["since"]
+        )
+        state = subscriber.on("/edges/test-edge/config")[-1].json()
+        assert state["beds"]["bed-1"]["limits"]["hr_abnormal"]["medium_above"] == 100
+        assert state["beds"]["bed-1"]["since"] > first["beds"]["bed-1"]["since"]
 
-            good = config.read_text()  # invalid: unknown driver, a limit chain broken
-            broken = yaml.safe_load(good)
-            broken["devices"][0]["driver"] = "no-such-driver"
-            broken["alarms"]["hr_abnormal"]["medium_above"] = 200
-            broken["mqtt"]["keepalive_s"] = 60  # would need a restart: not even that applies
-            config.write_text(yaml.safe_dump(broken))
-            code, out, err = await reload_command("--socket", str(control_socket))
-            assert code == 1
-            assert "devices[0].driver" in err
-            assert "medium_above" in err
-            assert "reload rejected" in err
-            await edge.wait_for(
-                lambda e: e.get("msg") == "config reload rejected; the running config stays"
-            )
-            config.write_text(good)
-            assert (await reload(control_socket))["result"] == "unchanged"
+        good = config.read_text()  # invalid: unknown driver, a limit chain broken
+        broken = yaml.safe_load(good)
+        broken["devices"][0]["driver"] = "no-such-driver"
+        broken["alarms"]["hr_abnormal"]["medium_above"] = 200
+        broken["mqtt"]["keepalive_s"] = 60  # would need a restart: not even that applies
+        config.write_text(yaml.safe_dump(broken))
+        code, out, err = await reload_command("--socket", str(control_socket))
+        assert code == 1
+        assert "devices[0].driver" in err
+        assert "medium_above" in err
+        assert "reload rejected" in err
+        await edge.wait_for(
+            lambda e: e.get("msg") == "config reload rejected; the running config stays"
+        )
+        config.write_text(good)
+        assert (await reload(control_socket))["result"] == "unchanged"
 
-            configure(config, devices, alarms=HR_NOW)  # back to 120, by SIGHUP
-            edge.signal(signal.SIGHUP)
-            await subscriber.wait_until(lambda: len(log_entries(subscriber, CONFIG_LOG)) >= 2, 10)
-            by_signal = log_entries(subscriber, CONFIG_LOG)[1]
-            assert by_signal["by"] == {"means": "signal", "user": None, "uid": None}
-            assert by_signal["changes"]["limits"][0]["after"] == 120.0
-            await subscriber.wait_until(
-                lambda: any(
-                    a["transition"] == "ended"
-                    for a in alarms(subscriber, "hr_abnormal", "monitor-1")
-                ),
-                10,
-            )
-            edge.signal(signal.SIGTERM)
-            assert await edge.wait() == 0, edge.output()
+        configure(config, devices, alarms=HR_NOW)  # back to 120, by SIGHUP
+        edge.signal(signal.SIGHUP)
+        await subscriber.wait_until(lambda: len(log_entries(subscriber, CONFIG_LOG)) >= 2, 10)
+        by_signal = log_entries(subscriber, CONFIG_LOG)[1]
+        assert by_signal["by"] == {"means": "signal", "user": None, "uid": None}
+        assert by_signal["changes"]["limits"][0]["after"] == 120.0
+        await subscriber.wait_until(
+            lambda: any(
+                a["transition"] == "ended" for a in alarms(subscriber, "hr_abnormal", "monitor-1")
+            ),
+            10,
+        )
+        edge.signal(signal.SIGTERM)
+        assert await edge.wait() == 0, edge.output()
     with AlarmLog(tmp_path / "alarm-log.sqlite") as stored:
         records = stored.config_changes()
     assert [r.by.means for r in records] == ["control-socket", "signal"]
     assert records[0].changes.limits[0].after == 100.0
+
+
+def telemetry_seqs(subscriber: Subscriber, device: str) -> list[int]:
+    return [m.json()["seq"] for m in subscriber.on(f"/devices/{device}/telemetry")]
+
+
+async def test_devices_added_and_removed_live_and_an_unchanged_link_kept_across_ten_reloads(
+    tmp_path: Path, monitor: PtyDevice, mosquitto: Mosquitto, control_socket: Path
+) -> None:
+    second = PtyDevice(tmp_path / "ttySECOND")
+    kept = [textline_device("monitor-1", monitor.path)]
+    added = {
+        **textline_device("monitor-2", second.path, period_s=0.2, timeout_s=2),
+        "bed": "bed-2",
+    }
+    spo2_now = {"spo2_low": {"high_delay_s": 0, "medium_delay_s": 0}}
+    more: dict[str, Any] = {
+        "control": {"socket": str(control_socket)},
+        "beds": {"bed-1": {}, "bed-2": {}},
+        "alarms": spo2_now,
+    }
+    config = write_config(tmp_path, kept, mosquitto.url, **more)
+    steady, desaturated = Feeder(monitor, vitals()), Feeder(second, vitals(spo2=80))
+    try:
+        async with subscribed(mosquitto.port, ROOT) as subscriber, feeding(steady):
+            async with running_daemon(config) as edge:
+                await subscriber.wait_until(
+                    lambda: len(telemetry_seqs(subscriber, "monitor-1")) >= 3
+                )
+
+                configure(config, [*kept, added])  # added live: starts publishing
+                async with feeding(desaturated):
+                    answer = await reload(control_socket)
+                    assert answer["result"] == "applied", answer
+                    assert "device added: monitor-2" in answer["changes"]
+                    await subscriber.wait_until(
+                        lambda: bool(telemetry_seqs(subscriber, "monitor-2")), 10
+                    )
+                    await subscriber.wait_until(
+                        lambda: bool(alarms(subscriber, "spo2_low", "monitor-2")), 10
+                    )
+                    assert (
+                        alarms(subscriber, "spo2_low", "monitor-2")[0]["alarm"]["priority"]
+                        == "high"
+                    )
+                # silent: device_offline (technical) raised after its 2 s timeout
+                await subscriber.wait_until(
+                    lambda: bool(alarms(subscriber, "device_offline", "monitor-2")), 10
+                )
+
+                configure(config, kept)  # removed live
+                answer = await reload(control_socket)
+                assert "device removed: monitor-2" in answer["changes"]
+                await subscriber.wait_until(
+                    lambda: any(
+                        a["transition"] == "ended"
+                        for a in alarms(subscriber, "device_offline", "monitor-2")
+                    ),
+                    10,
+                )
+                ended = alarms(subscriber, "device_offline", "monitor-2")[-1]["alarm"]
+                assert ended["state"] == "ended"
+                assert ended["ended_reason"] == "device removed"
+                await subscriber.wait_until(
+                    lambda: (
+                        alarms(subscriber, "spo2_low", "monitor-2")[-1]["transition"] == "latched"
+                    ),
+                    10,
+                )  # a high physiological alarm stays until a nurse acknowledges it
+                spo2_latched = alarms(subscriber, "spo2_low", "monitor-2")[-1]["alarm"]
+                assert spo2_latched["state"] == "latched"
+                removal = log_entries(subscriber, CONFIG_LOG)[-1]
+                assert removal["changes"]["devices_removed"] == ["monitor-2"]
+                marker = len(subscriber.messages)
+
+                for n in range(10):  # reloads that leave monitor-1's link alone
+                    limit = 88 + n % 2
+                    configure(
+                        config,
+                        kept,
+                        alarms={"spo2_low": {**spo2_now["spo2_low"], "medium_below": limit}},
+                    )
+                    assert (await reload(control_socket))["result"] == "applied"
+                    await asyncio.sleep(0.2)
+                await asyncio.sleep(1.0)
+                count = len(telemetry_seqs(subscriber, "monitor-1"))
+                await subscriber.wait_until(
+                    lambda: len(telemetry_seqs(subscriber, "monitor-1")) > count + 3
+                )
+                edge.signal(signal.SIGTERM)
+                assert await edge.wait() == 0, edge.output()
+            seqs = [
+                m.json()["seq"]
+                for m in subscriber.messages[marker:]
+                if m.payload and m.json().get("seq")
+            ]
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), (
+                "a message of the stream is missing"
+            )
+            after = subscriber.messages[marker:]
+            states = [
+                m.json()
+                for m in after
+                if m.topic.endswith("/devices/monitor-1/state") and m.payload
+            ]
+            assert all(s["connection"] == "online" and s["reconnects"] == 0 for s in states)
+            assert not alarms(subscriber, "device_offline", "monitor-1")
+            opened = [
+                line
+                for line in edge.lines
+                if line.get("msg") == "link open" and line.get("session") == "device[monitor-1]"
+            ]
+            assert len(opened) == 1, "monitor-1's link was reopened"
+            assert len([m for m in after if m.topic == CONFIG_LOG]) == 10
+    finally:
+        second.close()
