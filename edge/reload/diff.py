@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from edge.alarms.limits import AlarmLimits
 from edge.alarms.sessions import order_summary
 from edge.config import Config, DeviceConfig, Problem, port_key
 from edge.reload.changes import ConfigChanges, DeviceChange, LimitChange, OrderChange
 
-__all__ = ["RESTART_SECTIONS", "Plan", "plan_reload"]
+__all__ = ["RESTART_SECTIONS", "Plan", "limits_of", "plan_reload"]
 
 RESTART_SECTIONS = (
     "log",
@@ -113,6 +114,12 @@ def plan_reload(running: Config, new: Config) -> Plan:
     return Plan(effective, changes, refused, stop, start, tuple(removed), tuple(added))
 
 
+def limits_of(config: Config, bed: str) -> AlarmLimits:
+    """The alarm limits in force for ``bed``: the site's with the bed's overrides."""
+    limits = config.alarms.for_bed(bed)
+    return AlarmLimits.model_validate(limits.model_dump(exclude={"beds"}))
+
+
 def _links(config: Config) -> dict[str, LinkKey]:
     return {port_key(group[0].port): tuple(group) for group in config.links()}
 
@@ -135,8 +142,8 @@ def _summary(config: Config, bed: str) -> Any:
 def _limit_changes(running: Config, new: Config) -> list[LimitChange]:
     changes = []
     for bed in (b for b in new.beds if b in running.beds):
-        before = _flat(running.alarms.for_bed(bed).model_dump())
-        after = _flat(new.alarms.for_bed(bed).model_dump())
+        before = _flat(limits_of(running, bed).model_dump())
+        after = _flat(limits_of(new, bed).model_dump())
         changes += [
             LimitChange(bed=bed, limit=key, before=before.get(key), after=after.get(key))
             for key in after

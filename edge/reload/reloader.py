@@ -32,7 +32,7 @@ from edge.publish.outbox import Outbox
 from edge.publish.payloads import BedLimits, ConfigLogPayload, EdgeConfigPayload, EnvelopeFactory
 from edge.publish.topics import Topics
 from edge.reload.changes import ChangedBy, ConfigChangeRecord
-from edge.reload.diff import Plan, plan_reload
+from edge.reload.diff import Plan, limits_of, plan_reload
 from edge.reload.links import Links
 
 __all__ = ["Reloader", "file_hash"]
@@ -92,7 +92,7 @@ class Reloader:
                 "config_hash": self.config_hash,
                 "loaded_at": self.loaded_at,
                 "beds": {
-                    bed: BedLimits(limits=self.config.alarms.for_bed(bed), since=self._since[bed])
+                    bed: BedLimits(limits=limits_of(self.config, bed), since=self._since.get(bed, self.loaded_at))
                     for bed in self.config.beds
                 },
                 "pending_restart": self._pending_restart,
