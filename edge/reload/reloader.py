@@ -92,7 +92,10 @@ class Reloader:
                 "config_hash": self.config_hash,
                 "loaded_at": self.loaded_at,
                 "beds": {
-                    bed: BedLimits(limits=limits_of(self.config, bed), since=self._since.get(bed, self.loaded_at))
+                    bed: BedLimits(
+                        limits=limits_of(self.config, bed),
+                        since=self._since.get(bed, self.loaded_at),
+                    )
                     for bed in self.config.beds
                 },
                 "pending_restart": self._pending_restart,

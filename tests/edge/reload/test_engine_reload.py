@@ -3,6 +3,8 @@ alarms end (technical) or latch (high physiological), a reopened link is not an 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from edge.alarms.devices import DeviceInfo
 from edge.alarms.engine import DEVICE_REMOVED
 from edge.alarms.models import AlarmEvent
@@ -13,7 +15,7 @@ from tests.edge.alarms.timeline import BED, MONITOR, FakeClock, engine_for, vita
 NOW = {"hr_abnormal": {"medium_delay_s": 0, "clear_hold_s": 0}, "spo2_low": {"high_delay_s": 0}}
 
 
-def alarm_events(events: list[object]) -> list[AlarmEvent]:
+def alarm_events(events: Sequence[object]) -> list[AlarmEvent]:
     return [e for e in events if isinstance(e, AlarmEvent)]
 
 
