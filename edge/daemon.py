@@ -67,7 +67,7 @@ from edge.tap import log_bus_items
 from edge.web import create_app, listen, serve
 from edge.web.dashboard import Dashboard
 
-__all__ = ["Daemon", "build_sessions", "raise_open_file_limit"]
+__all__ = ["Daemon", "raise_open_file_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +86,6 @@ def raise_open_file_limit() -> int:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def build_sessions(config: Config, bus: Bus[InputItem], clock: Clock) -> list[LinkSession]:
-    """One session per distinct port, serving every device configured on it."""
-    ranges = plausible_ranges(config.plausibility)
-    return [
-        LinkSession(
-            devices[0].port, devices, config.driver_for(devices[0]), bus, clock, ranges=ranges
-        )
-        for devices in config.links()
-    ]
 
 
 class Daemon:

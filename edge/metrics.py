@@ -168,7 +168,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "config_reloads",
         "counter",
-        "Config reloads, by result (applied, rejected).",
+        "Config reloads, by result (applied, rejected, failed).",
         ("result",),
     ),
     MetricSpec("alarms_active", "gauge", "Alarms not ended, by priority.", ("priority",)),
@@ -223,7 +223,7 @@ class EdgeMetrics:
         self._raised = {(r.name, p): 0 for r in RULES for p in PRIORITIES}
         self._config_hash = ""
         self._config_loaded = 0.0
-        self._reloads = {"applied": 0, "rejected": 0}
+        self._reloads = {"applied": 0, "rejected": 0, "failed": 0}
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_Collector(self))
 
@@ -244,7 +244,7 @@ class EdgeMetrics:
         self._config_hash, self._config_loaded = config_hash, loaded_at.timestamp()
 
     def count_reload(self, result: str) -> None:
-        """Count a reload: ``applied`` or ``rejected``."""
+        """Count a reload: ``applied``, ``rejected`` or ``failed``."""
         self._reloads[result] = self._reloads.get(result, 0) + 1
 
     def reconfigure(self, config: Config) -> None:

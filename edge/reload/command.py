@@ -60,5 +60,8 @@ def _print(answer: dict[str, Any]) -> int:
     print(f"{where}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
     for problem in errors:
         print(f"  {problem}".replace("\n", "\n  "), file=sys.stderr)
-    print(f"{where}: reload rejected; the running config stays in force", file=sys.stderr)
+    if result == "failed":
+        print(f"{where}: reload failed part way; restart the daemon", file=sys.stderr)
+    else:
+        print(f"{where}: reload rejected; the running config stays in force", file=sys.stderr)
     return 1

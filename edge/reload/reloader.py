@@ -108,23 +108,36 @@ class Reloader:
 
     async def reload(self, by: ChangedBy) -> dict[str, Any]:
         """Reload the file; the answer for the caller: ``result`` ``applied``, ``unchanged``
-        or ``rejected`` (with ``errors``, each located as ``config check`` prints them)."""
+        or ``rejected`` (with ``errors``, each located as ``config check`` prints them), or
+        ``failed`` (a bug part way: logged with its traceback, counted)."""
         async with self._lock:
-            config_hash = file_hash(self.path)
             try:
-                new = load_config(self.path)
-            except ConfigError as exc:
-                return self._reject(list(exc.problems), by)
-            plan = plan_reload(self.config, new)
-            if plan.refused:
-                return self._reject(list(plan.refused), by)
-            if not plan.changes.applied_anything and not plan.changes.needs_restart:
-                self.config_hash = config_hash
-                self._metrics.set_config(config_hash, self._clock.now())
-                log.info("config reloaded: no change", extra={"by": _who(by)})
-                return {"result": "unchanged", "config_hash": config_hash}
-            await self._apply(plan)
-            return await self._audit(plan, config_hash, by)
+                return await self._reload(by)
+            except Exception:  # a boundary: a bug in a reload must not stop the monitoring
+                log.exception("config reload failed", extra={"by": _who(by)})
+                self._metrics.count_reload("failed")
+                return {
+                    "result": "failed",
+                    "path": str(self.path),
+                    "errors": ["the reload failed part way (see the daemon's log): restart it"],
+                }
+
+    async def _reload(self, by: ChangedBy) -> dict[str, Any]:
+        config_hash = await asyncio.to_thread(file_hash, self.path)
+        try:
+            new = await asyncio.to_thread(load_config, self.path)
+        except ConfigError as exc:
+            return self._reject(list(exc.problems), by)
+        plan = plan_reload(self.config, new)
+        if plan.refused:
+            return self._reject(list(plan.refused), by)
+        if not plan.changes.applied_anything and not plan.changes.needs_restart:
+            self.config_hash = config_hash
+            self._metrics.set_config(config_hash, self._clock.now())
+            log.info("config reloaded: no change", extra={"by": _who(by)})
+            return {"result": "unchanged", "config_hash": config_hash}
+        await self._apply(plan)
+        return await self._audit(plan, config_hash, by)
 
     def _reject(self, problems: list[Problem], by: ChangedBy) -> dict[str, Any]:
         self._metrics.count_reload("rejected")
