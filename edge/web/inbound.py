@@ -11,6 +11,7 @@ contract's topics (``edge.publish.topics``) it keeps::
     {site}/beds/{bed}/alarms/{alarm_id}              current alarm; ``ended``, then emptied
     {site}/beds/{bed}/session                        treatment session
     {site}/alarm-log                                 every alarm transition (history only)
+    {site}/config-log                                every applied reload (history only)
 
 and ignores the rest (acknowledgements, anything unknown).
 """
@@ -31,6 +32,7 @@ InboundKind = Literal[
     "alarm",
     "session",
     "alarm_log",
+    "config_log",
 ]
 
 
@@ -71,4 +73,6 @@ def parse_topic(prefix: str, topic: str) -> Inbound | None:
             return Inbound("session", site, bed=bed)
         case [site, "alarm-log"]:
             return Inbound("alarm_log", site)
+        case [site, "config-log"]:
+            return Inbound("config_log", site)
     return None

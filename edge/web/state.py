@@ -41,6 +41,7 @@ from edge.publish.payloads import (
     AlarmDigestPayload,
     AlarmLogPayload,
     AlarmPayload,
+    ConfigLogPayload,
     DeviceStatePayload,
     EdgeConfigPayload,
     PumpTelemetry,
@@ -135,6 +136,7 @@ class LiveState:
             "alarm_digest": self._digest,
             "alarm_log": self._alarm_log,
             "edge_config": self._edge_config,
+            "config_log": self._config_log,
         }
 
     def apply(self, topic: str, payload: bytes) -> list[Change]:
@@ -289,6 +291,13 @@ class LiveState:
         drive the view)."""
         if payload and self._observing:
             self._observe(inbound, AlarmLogPayload.model_validate_json(payload))
+        return []
+
+    def _config_log(self, inbound: Inbound, payload: bytes) -> list[Change]:
+        """An applied reload of an edge's config: for the history only (its limit changes
+        go into the session records)."""
+        if payload and self._observing:
+            self._observe(inbound, ConfigLogPayload.model_validate_json(payload))
         return []
 
     def _digest(self, inbound: Inbound, payload: bytes) -> list[Change]:
