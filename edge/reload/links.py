@@ -1,5 +1,6 @@
-"""The running link sessions by port, each a named task of the daemon's TaskGroup, so that a
-reload can stop and start one link without touching the others."""
+"""The running link sessions, each a named task of the daemon's TaskGroup, so that a reload can
+stop and start one link without touching the others. Links are known by their devices' ids,
+not their port: a by-id path may resolve to another tty by the time a reload stops it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from drivers.plausibility import PlausibleRange
 from drivers.registry import get_driver
 from edge.bus import Bus
 from edge.clock import Clock
-from edge.config import DeviceConfig, port_key
+from edge.config import DeviceConfig
 from edge.items import InputItem
 from edge.session import LinkSession
 
@@ -38,7 +39,7 @@ class Links:
         self._ranges = ranges
         self._supervise = supervise
         self._group: asyncio.TaskGroup | None = None
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[tuple[str, ...], asyncio.Task[None]] = {}  # device ids -> task
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """The tasks of the links running now."""
@@ -63,14 +64,17 @@ class Links:
             ranges=self._ranges,
         )
         task = self._group.create_task(self._supervise(session), name=session.name)
-        self._running[port_key(first.port)] = task
+        self._running[tuple(d.id for d in devices)] = task
 
     async def stop(self, devices: Sequence[DeviceConfig], grace_s: float) -> None:
-        """Stop the link serving ``devices``: its session says goodbye and closes its port."""
-        task = self._running.pop(port_key(devices[0].port), None)
-        if task is None:
+        """Stop the link(s) serving any of ``devices``: each session says goodbye and closes
+        its port."""
+        ids = {d.id for d in devices}
+        tasks = [self._running.pop(key) for key in list(self._running) if ids.intersection(key)]
+        if not tasks:
             return
-        task.cancel()
-        _, pending = await asyncio.wait([task], timeout=grace_s)
-        if pending:
+        for task in tasks:
+            task.cancel()
+        _, pending = await asyncio.wait(tasks, timeout=grace_s)
+        for task in pending:
             log.warning("link did not stop in time", extra={"session": task.get_name()})
