@@ -297,3 +297,56 @@ async def test_devices_added_and_removed_live_and_an_unchanged_link_kept_across_
             assert len([m for m in after if m.topic == CONFIG_LOG]) == 10
     finally:
         second.close()
+
+
+async def test_a_device_whose_port_changed_is_reopened_alone_without_an_offline(
+    tmp_path: Path, monitor: PtyDevice, mosquitto: Mosquitto, control_socket: Path
+) -> None:
+    old_port, new_port = PtyDevice(tmp_path / "ttyOLD"), PtyDevice(tmp_path / "ttyNEW")
+    kept = textline_device("monitor-1", monitor.path)
+    moved = {**textline_device("monitor-2", old_port.path), "bed": "bed-2"}
+    more: dict[str, Any] = {
+        "control": {"socket": str(control_socket)},
+        "beds": {"bed-1": {}, "bed-2": {}},
+    }
+    config = write_config(tmp_path, [kept, moved], mosquitto.url, **more)
+    feeders = (
+        Feeder(monitor, vitals()),
+        Feeder(old_port, vitals(hr=70)),
+        Feeder(new_port, vitals(hr=77)),  # the same monitor, on its new adapter
+    )
+
+    def hr_of_monitor_2() -> list[float]:
+        return [
+            o["value"]
+            for m in subscriber.on("/devices/monitor-2/telemetry")
+            for o in m.json()["observations"]
+            if o["code"] == "MDC_ECG_HEART_RATE"
+        ]
+
+    try:
+        async with (
+            subscribed(mosquitto.port, ROOT) as subscriber,
+            feeding(*feeders),
+            running_daemon(config) as edge,
+        ):
+            await subscriber.wait_until(lambda: 70 in hr_of_monitor_2())
+            configure(config, [kept, {**moved, "port": str(new_port.path)}])
+            answer = await reload(control_socket)
+            assert answer["changes"] == ["device changed: monitor-2 (port; link reopened)"]
+            await subscriber.wait_until(lambda: 77 in hr_of_monitor_2(), 10)
+            await asyncio.sleep(1.0)
+            entry = log_entries(subscriber, CONFIG_LOG)[-1]
+            assert entry["changes"]["devices_changed"] == [
+                {"device_id": "monitor-2", "bed": "bed-2", "fields": ["port"]}
+            ]
+            edge.signal(signal.SIGTERM)
+            assert await edge.wait() == 0, edge.output()
+        opened = [line.get("session") for line in edge.lines if line.get("msg") == "link open"]
+        assert opened.count("device[monitor-1]") == 1  # left alone
+        assert opened.count("device[monitor-2]") == 2  # reopened, on its new port
+        assert not alarms(subscriber, "device_offline", "monitor-2")
+        assert not alarms(subscriber, "device_offline", "monitor-1")
+    finally:
+        old_port.close()
+        new_port.close()
