@@ -71,6 +71,14 @@ class AlarmStage:
             log.info("alarms restored from the alarm log", extra={"count": len(alarms)})
         return len(alarms)
 
+    async def remove_devices(self, device_ids: Sequence[str]) -> None:
+        """Forget devices removed by a reload; their alarms end or latch as the engine says
+        (:meth:`AlarmEngine.remove_device`), logged and published like any transition."""
+        events: list[EngineEvent] = []
+        for device_id in device_ids:
+            events += self.engine.remove_device(device_id)
+        await self._emit(events)
+
     async def run(self, inputs: Subscription[InputItem]) -> None:
         """Refresh the open alarms, then process inputs until the input bus closes."""
         await self._refresh()

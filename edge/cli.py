@@ -1,6 +1,7 @@
 """The ``infusion-edge`` command line.
 
-Commands: ``run`` (the daemon), ``demo`` (simulated clinic plus the daemon), ``simulate`` (one
+Commands: ``run`` (the daemon), ``reload`` (apply the running daemon's edited config),
+``demo`` (simulated clinic plus the daemon), ``simulate`` (one
 simulated device), ``dashboard`` (the nurses' dashboard alone), ``hash-password``, ``ack-key``
 (a dashboard's acknowledgement key), ``ports`` and ``probe`` (commissioning), ``config
 check``, ``config schema``, ``schemas`` (MQTT payloads), ``drivers``, ``hl7 sample`` and
@@ -61,6 +62,15 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the daemon")
     run.add_argument("--config", required=True, type=Path, help="YAML config file")
+
+    reload = commands.add_parser(
+        "reload", help="apply the running daemon's edited config without a restart"
+    )
+    target = reload.add_mutually_exclusive_group()
+    target.add_argument(
+        "--config", type=Path, help="the daemon's config file (to find its control socket)"
+    )
+    target.add_argument("--socket", type=Path, help="the daemon's control socket")
 
     demo = commands.add_parser("demo", help="simulated 5-bed clinic and the daemon, on loopback")
     demo.add_argument("--config", type=Path, default=DEFAULT_DEMO_CONFIG, help="demo config")
@@ -185,7 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.http_port,
             ),
         )
-    return _run_with_config(args.config, lambda config: Daemon(config).run())
+    if args.command == "reload":
+        from edge.reload.command import reload_command
+
+        return reload_command(args.config, args.socket)
+    return _run_with_config(
+        args.config, lambda config: Daemon(config, config_path=args.config).run()
+    )
 
 
 def _port(value: str) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -47,6 +47,7 @@ __all__ = [
     "BedConfig",
     "Config",
     "ConfigError",
+    "ControlConfig",
     "DeviceConfig",
     "FhirConfig",
     "HistoryConfig",
@@ -231,6 +232,35 @@ class StorageConfig(_Model):
     memory_max_messages: int = Field(10_000, ge=100)
     retry_s: float = Field(5.0, ge=1.0, le=60.0)
     corrupt_notice_s: float = Field(300.0, ge=0.0)
+
+
+UNIX_SOCKET_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path, with its NUL)
+
+
+class ControlConfig(_Model):
+    """The control socket ``infusion-edge reload`` talks to: a Unix socket (mode 0660) at
+    ``socket``; by default ``control.sock`` in the service's runtime directory
+    (``$RUNTIME_DIRECTORY``, set by systemd's ``RuntimeDirectory=``), else
+    ``var/run/control.sock``. ``enabled: false``: no socket (SIGHUP still reloads)."""
+
+    enabled: bool = True
+    socket: Path | None = None
+
+    @field_validator("socket")
+    @classmethod
+    def _fits(cls, value: Path | None) -> Path | None:
+        if value is not None and len(os.fsencode(value)) > UNIX_SOCKET_PATH_MAX:
+            raise ValueError(
+                f"a Unix socket path has at most {UNIX_SOCKET_PATH_MAX} bytes: use a shorter one"
+            )
+        return value
+
+    def socket_path(self, environ: Mapping[str, str]) -> Path:
+        """Where the socket is: ``socket``, else in the runtime directory."""
+        if self.socket is not None:
+            return self.socket
+        runtime = environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+        return Path(runtime, "control.sock") if runtime else Path("var/run/control.sock")
 
 
 Hl7Text = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,39}$")]
@@ -475,6 +505,7 @@ class Config(BaseSettings):
     http: HttpConfig = HttpConfig()
     storage: StorageConfig = StorageConfig()
     acknowledgements: AcknowledgementsConfig = AcknowledgementsConfig()
+    control: ControlConfig = ControlConfig()
     beds: dict[Name, BedConfig] = Field(default_factory=dict)
     devices: list[DeviceConfig] = Field(default_factory=list)
     alarms: AlarmsConfig = AlarmsConfig()

@@ -5,7 +5,9 @@ Data flows one way: sessions -> input bus -> alarm stage -> output bus -> consum
 outbox writer, the log tap, the metrics, and the HL7 and FHIR outputs when configured) ->
 outbox -> publisher -> broker (and each clinical output's queue -> its sender -> receiver).
 The HTTP listener serves the dashboard (a view of the broker, like any other dashboard) and
-``/metrics``.
+``/metrics``. SIGHUP, or ``infusion-edge reload`` on the control socket, reloads the config
+file live (:mod:`edge.reload.reloader`): each link session is a task of its own
+(:class:`~edge.reload.links.Links`), so one can be stopped or started without the others.
 Acknowledgements from the broker enter the input bus once the publisher's verifier accepted
 their signature (the built-in dashboard signs with its own key like any other dashboard), so
 the alarm engine sees everything in one order. Shutdown on SIGTERM or
@@ -21,10 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import signal
 import socket
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -39,7 +43,7 @@ from edge.alarms.log_guard import GuardedAlarmLog
 from edge.backoff import Backoff
 from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
-from edge.config import Config
+from edge.config import Config, DeviceConfig
 from edge.fhir.stack import fhir_stack
 from edge.forward.stack import ForwardStack
 from edge.hl7.stack import hl7_stack
@@ -52,6 +56,10 @@ from edge.publish.outbox import Outbox
 from edge.publish.outbox_writer import OutboxWriter
 from edge.publish.payloads import AckCommand, EnvelopeFactory
 from edge.publish.topics import AckTopic, Topics
+from edge.reload.changes import ChangedBy
+from edge.reload.control import ControlServer
+from edge.reload.links import Links
+from edge.reload.reloader import Reloader
 from edge.session import LinkSession
 from edge.startup import bind_error
 from edge.storage.monitor import StorageMonitor
@@ -59,7 +67,7 @@ from edge.tap import log_bus_items
 from edge.web import create_app, listen, serve
 from edge.web.dashboard import Dashboard
 
-__all__ = ["Daemon", "build_sessions", "raise_open_file_limit"]
+__all__ = ["Daemon", "raise_open_file_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -81,25 +89,20 @@ def raise_open_file_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def build_sessions(config: Config, bus: Bus[InputItem], clock: Clock) -> list[LinkSession]:
-    """One session per distinct port, serving every device configured on it."""
-    ranges = plausible_ranges(config.plausibility)
-    return [
-        LinkSession(
-            devices[0].port, devices, config.driver_for(devices[0]), bus, clock, ranges=ranges
-        )
-        for devices in config.links()
-    ]
-
-
 class Daemon:
     """The running edge. ``run()`` returns after ``stop()`` (or a signal) and a clean shutdown."""
 
     def __init__(
-        self, config: Config, clock: Clock | None = None, http_socket: socket.socket | None = None
+        self,
+        config: Config,
+        clock: Clock | None = None,
+        http_socket: socket.socket | None = None,
+        config_path: Path | None = None,
     ) -> None:
         """``http_socket``: a listening socket for the dashboard, bound by the caller (the
-        demo binds it first to report a taken port); by default ``http.bind``:``http.port``."""
+        demo binds it first to report a taken port); by default ``http.bind``:``http.port``.
+        ``config_path``: the file ``config`` came from, reloaded on SIGHUP and through the
+        control socket (without it the daemon cannot reload)."""
         self.config = config
         self._http_socket = http_socket
         self.clock = clock or SystemClock()
@@ -174,6 +177,26 @@ class Daemon:
             if config.http.enabled
             else None
         )
+        self.links = Links(
+            self.inputs, self.clock, plausible_ranges(config.plausibility), _supervise
+        )
+        self.reloader = (
+            Reloader(
+                config_path,
+                config,
+                clock=self.clock,
+                links=self.links,
+                alarms=self.alarms,
+                alarm_log=self.alarm_log,
+                outbox=self.outbox,
+                topics=self.topics,
+                envelopes=self.envelopes,
+                metrics=self.metrics,
+            )
+            if config_path is not None
+            else None
+        )
+        self._hup = asyncio.Event()
         self._consumers: list[tuple[Consumer, Subscription[OutputItem]]] = [
             (writer.run, self.outputs.subscribe("outbox")),
             (log_bus_items, self.outputs.subscribe("log", lazy_s=LAZY_CONSUMER_S)),
@@ -191,14 +214,14 @@ class Daemon:
     async def run(self) -> None:
         """Run until stopped; install SIGTERM/SIGINT handlers while running."""
         limit = raise_open_file_limit()
-        sessions = build_sessions(self.config, self.inputs, self.clock)
+        links = self.config.links()
         log.info(
             "edge starting",
             extra={
                 "site": self.config.site,
                 "edge": self.config.edge_id,
                 "devices": len(self.config.devices),
-                "ports": len(sessions),
+                "ports": len(links),
                 "open_file_limit": limit,
             },
         )
@@ -206,19 +229,22 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
+        loop.add_signal_handler(signal.SIGHUP, self._hup.set)
         await self.outbox.open()  # storage faults never stop the daemon (docs/integrator.md)
         self.alarm_log.open()
         for stack in self.clinical:
             await stack.open()
         try:
             self.alarms.restore()
-            await self._run(sessions, http)
+            if self.reloader is not None:
+                await self.reloader.publish_state()
+            await self._run(links, http)
         finally:
             await self.outbox.close()
             self.alarm_log.close()
             for stack in self.clinical:
                 await stack.close()
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
         log.info("edge stopped", extra={"edge": self.config.edge_id})
 
@@ -244,7 +270,25 @@ class Daemon:
         log.info("signal received; stopping", extra={"signal": signal.Signals(signum).name})
         self._stop.set()
 
-    async def _run(self, sessions: list[LinkSession], http: socket.socket | None) -> None:
+    async def _reload_on_signal(self) -> None:
+        while True:
+            await self._hup.wait()
+            self._hup.clear()
+            if self.reloader is None:
+                log.warning("SIGHUP ignored: this daemon was not started from a config file")
+                continue
+            log.info("signal received; reloading the config", extra={"signal": "SIGHUP"})
+            await self.reloader.reload(ChangedBy(means="signal"))
+
+    def _control_tasks(self, tasks: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
+        started = [tasks.create_task(self._reload_on_signal(), name="control.signal")]
+        control = self.config.control
+        if self.reloader is not None and control.enabled:
+            server = ControlServer(control.socket_path(os.environ), self.reloader.reload)
+            started.append(tasks.create_task(server.run(), name="control.socket"))
+        return started
+
+    async def _run(self, links: list[list[DeviceConfig]], http: socket.socket | None) -> None:
         async with asyncio.TaskGroup() as tasks:
             web = []
             if self.web is not None and http is not None:
@@ -261,11 +305,12 @@ class Daemon:
             outputs = [publisher]
             outputs += [tasks.create_task(s.run(), name=s.output.name) for s in self.clinical]
             alarms = tasks.create_task(self.alarms.run(self._alarm_inputs), name="alarms")
-            readers = [
-                tasks.create_task(_supervise(session), name=session.name) for session in sessions
-            ]
-            readers.append(tasks.create_task(self.storage.run(), name="storage.monitor"))
+            self.links.start_all(tasks, links)
+            control = self._control_tasks(tasks)
+            storage = tasks.create_task(self.storage.run(), name="storage.monitor")
             await self._stop.wait()
+            await _cancel_and_wait(control, 1.0, "control")
+            readers = [*self.links.tasks(), storage]
             await _cancel_and_wait(readers, STOP_READING_TIMEOUT_S, "sessions")
             await self.inputs.close()
             _, pending = await asyncio.wait([alarms], timeout=DRAIN_TIMEOUT_S)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -153,6 +154,23 @@ METRICS: tuple[MetricSpec, ...] = (
         )
         for spec in _output_specs(name, label, what)
     ),
+    MetricSpec(
+        "config_info",
+        "gauge",
+        "The config in force (always 1), by the SHA-256 of its file.",
+        ("hash",),
+    ),
+    MetricSpec(
+        "config_loaded_timestamp_seconds",
+        "gauge",
+        "Unix time the config in force was loaded (start or last applied reload).",
+    ),
+    MetricSpec(
+        "config_reloads",
+        "counter",
+        "Config reloads, by result (applied, rejected, failed).",
+        ("result",),
+    ),
     MetricSpec("alarms_active", "gauge", "Alarms not ended, by priority.", ("priority",)),
     MetricSpec(
         "alarms_raised",
@@ -203,6 +221,9 @@ class EdgeMetrics:
         self._engine = engine
         self._devices, self._links = _tables(config)
         self._raised = {(r.name, p): 0 for r in RULES for p in PRIORITIES}
+        self._config_hash = ""
+        self._config_loaded = 0.0
+        self._reloads = {"applied": 0, "rejected": 0, "failed": 0}
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_Collector(self))
 
@@ -217,6 +238,26 @@ class EdgeMetrics:
                     self._raised[key] = self._raised.get(key, 0) + 1
             elif isinstance(item, PumpReading | VitalsReading) and item.device_id in self._devices:
                 self._devices[item.device_id].last_reading = item.ts.timestamp()
+
+    def set_config(self, config_hash: str, loaded_at: datetime) -> None:
+        """The config in force: its file's hash and when it was loaded."""
+        self._config_hash, self._config_loaded = config_hash, loaded_at.timestamp()
+
+    def count_reload(self, result: str) -> None:
+        """Count a reload: ``applied``, ``rejected`` or ``failed``."""
+        self._reloads[result] = self._reloads.get(result, 0) + 1
+
+    def reconfigure(self, config: Config) -> None:
+        """Follow the devices and links of a reloaded config; kept ones keep their values."""
+        devices, links = _tables(config)
+        for device_id, device in devices.items():
+            old = self._devices.get(device_id)
+            if old is not None and old.link == device.link:
+                device.connected, device.last_reading = old.connected, old.last_reading
+                device.implausible, device.errors = old.implausible, old.errors
+        for name in links:
+            links[name] = self._links.get(name, links[name])
+        self._devices, self._links = devices, links
 
     def _on_state(self, state: DeviceState) -> None:
         device = self._devices.get(state.device_id)
@@ -277,6 +318,11 @@ class EdgeMetrics:
             families["alarms_active"].add((priority,), count)
         for (rule, priority), count in self._raised.items():
             families["alarms_raised"].add((rule, priority), count)
+        if self._config_hash:
+            families["config_info"].add((self._config_hash,), 1)
+        families["config_loaded_timestamp_seconds"].add((), self._config_loaded)
+        for result, count in self._reloads.items():
+            families["config_reloads"].add((result,), count)
 
     def _fill_outputs(self, families: dict[str, _Family]) -> None:
         for name, status_of in self._outputs.items():

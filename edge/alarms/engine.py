@@ -42,6 +42,7 @@ __all__ = ["AlarmEngine", "EngineEvent"]
 
 EngineEvent = AlarmEvent | SessionEvent
 _Key = tuple[str, str | None, str]  # bed, device id, rule
+DEVICE_REMOVED = "device removed"  # ended_reason of a removed device's alarms
 ENDED_IDS_KEPT = 10_000  # ended ids remembered, to tell "ended" from "unknown" on an ack
 MAX_USER_LENGTH = 64
 
@@ -78,6 +79,8 @@ class AlarmEngine:
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._new_cuffs: dict[str, LastCuff] = {}
         self._restored_cuffs: dict[str, LastCuff] = {}  # of devices not known yet
+        self._removed: set[str] = set()  # device ids removed by a reload: their items are late
+        self._reopened: set[str] = set()  # devices whose link a reload reopened, until a reading
         infos = list(devices)
         for info in infos:
             self._devices[info.device_id] = DeviceTrack(info, clock.monotonic())
@@ -96,10 +99,13 @@ class AlarmEngine:
     def on_reading(self, reading: PumpReading | VitalsReading) -> list[EngineEvent]:
         """Judge ``reading`` at its measurement time. A reading older than the device's last
         one is ignored (it cannot be judged in order)."""
+        if reading.device_id in self._removed:
+            return []
         device = self._device(reading.device_id, reading.bed)
         if device.last_ts is not None and reading.ts < device.last_ts:
             return []
         device.last_ts, device.last_seen = reading.ts, self._clock.monotonic()
+        self._reopened.discard(reading.device_id)
         device.forced_offline = False
         changes = self.sessions.on_reading(reading)
         events: list[EngineEvent] = list(changes)
@@ -119,10 +125,14 @@ class AlarmEngine:
         """A device's connection and link counters. ``offline`` from its session raises
         ``device_offline`` at once for a device that has sent data (a device never heard of
         is timed by :meth:`tick` from the engine's start); the counters feed ``link_errors``."""
+        if state.device_id in self._removed:
+            return []
         device = self._device(state.device_id, state.bed)
         now = self._clock.now()
         events: list[EngineEvent] = []
         heard = device.last_seen is not None or state.last_reading_at is not None
+        if state.device_id in self._reopened and state.last_reading_at is None:
+            heard = False  # a link reopened by a reload starts offline: timed by tick instead
         if state.connection == "offline" and heard:
             device.forced_offline = True
             events += self._run(state.bed, device, "device", self._offline_facts(device), now)
@@ -215,6 +225,65 @@ class AlarmEngine:
                     state.on = state.on or level.priority_in(section) == alarm.priority
             if rule.source == "device" and alarm.device_id is not None:
                 self._device(alarm.device_id, alarm.bed).forced_offline = True
+
+    # -- live reconfiguration -------------------------------------------------------------
+
+    def reconfigure(
+        self,
+        limits: AlarmsConfig,
+        orders: Mapping[str, InfusionOrder],
+        beds: Iterable[str],
+    ) -> None:
+        """New limits and bed orders for every evaluation from now on. Open alarms keep their
+        state: the next reading (or tick) judges them against the new limits, and a condition
+        that ends or starts does so through the alarm model (delays, holds, latching)."""
+        self._limits = _limits_function(limits)
+        self._orders = dict(orders)
+        self.sessions.set_orders(self._orders)
+        self._beds = list(dict.fromkeys([*beds, *self._beds]))
+
+    def add_device(self, info: DeviceInfo) -> None:
+        """Follow a device added (or whose timeout changed) by a reload; its silence is timed
+        from now."""
+        self._removed.discard(info.device_id)
+        device = self._devices.get(info.device_id)
+        if device is None:
+            self._devices[info.device_id] = DeviceTrack(info, self._clock.monotonic())
+            return
+        device.info = info
+        device.rate.max_gap_s = max(15.0, info.timeout_s)
+
+    def reopen(self, device_id: str) -> None:
+        """The device's link is being reopened by a reload: its new session's first
+        ``offline`` (before its first reading) is not a lost device; silence past its timeout
+        still raises ``device_offline`` through :meth:`tick`."""
+        self._reopened.add(device_id)
+
+    def remove_device(self, device_id: str) -> list[EngineEvent]:
+        """Forget a device removed by a reload. Its technical alarms end with ``ended_reason``
+        ``device removed``; its physiological ones lose their condition as the alarm model
+        says: a high one that is unacknowledged latches and stays until acknowledged, the
+        others end (with the same reason). Items of the device still on the bus are ignored."""
+        self._removed.add(device_id)
+        self._reopened.discard(device_id)
+        self._devices.pop(device_id, None)
+        now = self._clock.now()
+        events: list[AlarmEvent] = []
+        for key, rule_track in list(self._tracks.items()):
+            if key[1] != device_id:
+                continue
+            for event in rule_track.track.update(None, now):
+                if event.alarm.state == "ended":
+                    ended = event.alarm.model_copy(update={"ended_reason": DEVICE_REMOVED})
+                    event = event.model_copy(update={"alarm": ended})
+                events.append(event)
+            if rule_track.track.alarm is None:
+                del self._tracks[key]
+        return list(self._index(events))
+
+    def limits_for(self, bed: str) -> AlarmLimits:
+        """The alarm limits in force for ``bed``."""
+        return self._limits(bed)
 
     # -- outputs --------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ disk when it returns, so the log can be written before the events are published.
 - ``rate_history``: the latest state of each pump's rate estimator
   (:class:`~edge.alarms.rate.RateHistory`, JSON), saved every few seconds in one transaction
   for all pumps, so a restart resumes the delivered-rate windows.
+- ``config_changes``: the audit of every applied reload of the config (when, by whom, the
+  file's hash, the diff: :class:`~edge.reload.changes.ConfigChangeRecord`, JSON).
 
 Blocking I/O: the daemon calls it from a worker thread or accepts a few ms per append.
 Errors are sqlite3's and the OS's; :mod:`edge.alarms.log_guard` is where the daemon meets them.
@@ -33,6 +35,7 @@ from pydantic import ValidationError
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
 from edge.alarms.rate import RateHistory
 from edge.alarms.vitals import LastCuff
+from edge.reload.changes import ConfigChangeRecord
 from edge.storage.sqlite import probe_write, quick_check
 
 __all__ = ["AlarmLog", "LoggedEvent"]
@@ -67,6 +70,12 @@ CREATE TABLE IF NOT EXISTS session_current (
 CREATE TABLE IF NOT EXISTS nibp_current (
     device_id TEXT PRIMARY KEY,
     cuff TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS config_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    record TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rate_history (
     device_id TEXT PRIMARY KEY,
@@ -244,3 +253,19 @@ class AlarmLog:
             except ValidationError:
                 log.warning("rate history skipped", extra={"device": device_id})
         return histories
+
+    def append_config_change(self, record: ConfigChangeRecord) -> None:
+        """Keep the audit ``record`` of an applied reload; durable when this returns."""
+        self._db.execute(
+            "INSERT INTO config_changes (at, config_hash, record) VALUES (?, ?, ?)",
+            (record.at.isoformat(), record.config_hash, record.model_dump_json()),
+        )
+
+    def config_changes(self, limit: int = 1000) -> list[ConfigChangeRecord]:
+        """The latest ``limit`` applied reloads, oldest first."""
+        rows = self._db.execute(
+            "SELECT record FROM (SELECT seq, record FROM config_changes ORDER BY seq DESC "
+            "LIMIT ?) ORDER BY seq",
+            (limit,),
+        )
+        return [ConfigChangeRecord.model_validate_json(raw) for (raw,) in rows]

@@ -25,6 +25,7 @@ from edge.alarms.log import AlarmLog
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
 from edge.alarms.rate import RateHistory
 from edge.alarms.vitals import LastCuff
+from edge.reload.changes import ConfigChangeRecord
 from edge.storage.errors import StorageFaultError, storage_fault
 from edge.storage.files import set_aside
 from edge.storage.state import FaultState
@@ -205,6 +206,28 @@ class GuardedAlarmLog:
         except (sqlite3.Error, OSError) as exc:
             self._failed(storage_fault(self.name, self.path, exc))
             return {}
+
+    def append_config_change(self, record: ConfigChangeRecord) -> bool:
+        """Keep the audit record of a reload; False when the log cannot take it now (the
+        record is still published, and logged)."""
+        if self._log is None:
+            return False
+        try:
+            self._log.append_config_change(record)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(storage_fault(self.name, self.path, exc))
+            return False
+        return True
+
+    def config_changes(self, limit: int = 1000) -> list[ConfigChangeRecord]:
+        """The latest applied reloads, oldest first ([] when the log cannot be read)."""
+        if self._log is None:
+            return []
+        try:
+            return self._log.config_changes(limit)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(storage_fault(self.name, self.path, exc))
+            return []
 
     def close(self) -> None:
         """Write what waits if the disk allows, then close; what cannot be written is lost

@@ -98,7 +98,8 @@ class Alarm(_Frozen):
     that sent the (verified) acknowledgement, ``None`` for one given without a dashboard and in
     alarms logged before it existed. Invariants: ``acknowledged_by`` is set in state
     ``acknowledged``; ``ended_at`` is set exactly in state ``ended``; ``acknowledged_via`` only
-    with ``acknowledged_by``.
+    with ``acknowledged_by``. ``ended_reason`` says why an alarm ended when its condition did
+    not end it (``device removed``: the device left the config by a live reload).
     """
 
     alarm_id: TopicSafe
@@ -118,6 +119,9 @@ class Alarm(_Frozen):
     ended_at: AwareDatetime | None = None
     escalated: bool = False
     escalated_at: AwareDatetime | None = None
+    ended_reason: str | None = Field(
+        None, max_length=64, description="why an alarm ended other than by its condition"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Alarm:

@@ -164,6 +164,11 @@ class TreatmentSessions:
             events.append(self._change(bed, "infusion_stopped", at, update))
         return events
 
+    def set_orders(self, orders: Mapping[str, InfusionOrder]) -> None:
+        """Take ``orders`` (bed -> order) for the sessions that start from now on; a session
+        already open keeps the order summary it started with."""
+        self._orders = dict(orders)
+
     def _start(
         self, name: str, bed: _Bed, at: datetime, started: datetime | None = None
     ) -> SessionEvent:

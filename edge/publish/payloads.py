@@ -19,8 +19,10 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from drivers.readings import PumpReading, VitalsReading
+from edge.alarms.limits import AlarmLimits
 from edge.alarms.models import Alarm, AlarmEvent, TreatmentSession
 from edge.device_state import DeviceState
+from edge.reload.changes import ConfigChangeRecord
 
 __all__ = [
     "PAYLOAD_MODELS",
@@ -28,7 +30,10 @@ __all__ = [
     "AlarmDigestPayload",
     "AlarmLogPayload",
     "AlarmPayload",
+    "BedLimits",
+    "ConfigLogPayload",
     "DeviceStatePayload",
+    "EdgeConfigPayload",
     "Envelope",
     "EnvelopeFactory",
     "OpenAlarm",
@@ -137,6 +142,40 @@ class StatusPayload(Envelope):
     started_at: AwareDatetime
 
 
+class BedLimits(BaseModel):
+    """The alarm limits in force for one bed (units as in the config: mmHg, /min, %, s) and
+    since when: the edge's start, or the reload that last changed them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    limits: AlarmLimits
+    since: AwareDatetime
+
+
+class EdgeConfigPayload(Envelope):
+    """Retained config in force on one edge: the config file's SHA-256 (``config_hash``), when
+    it was loaded (``loaded_at``), the alarm limits in force per bed, and the settings changed
+    in the file that wait for a restart (``pending_restart``). Published at start and after
+    every applied reload; ``ts`` is the load time."""
+
+    SCHEMA: ClassVar[str] = "infusion-edge.edge-config/1"
+
+    config_hash: str
+    loaded_at: AwareDatetime
+    beds: dict[str, BedLimits]
+    pending_restart: tuple[str, ...] = ()
+
+
+class ConfigLogPayload(Envelope, ConfigChangeRecord):
+    """One applied reload of an edge's config: when (``at``), by whom (``by``: the OS user of
+    ``infusion-edge reload``, or a signal), the file's hash before and after, and the diff
+    (limits before/after per bed, orders, devices added/removed/changed, what needs a
+    restart). Not retained: every change of the site, in order; also kept in the edge's alarm
+    log."""
+
+    SCHEMA: ClassVar[str] = "infusion-edge.config-log/1"
+
+
 class AckCommand(BaseModel):
     """An acknowledgement sent by a dashboard to ``{prefix}/{site}/beds/{bed}/alarms/{alarm_id}
     /ack``: who (a user name, never a patient), when, from which dashboard, and the proof.
@@ -169,6 +208,8 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "alarm log": AlarmLogPayload,
     "treatment session": SessionPayload,
     "edge status": StatusPayload,
+    "edge config": EdgeConfigPayload,
+    "config log": ConfigLogPayload,
     "alarm acknowledgement (command)": AckCommand,
 }
 

@@ -4,12 +4,14 @@ All topics live under ``{prefix}/{site}``::
 
     edges/{edge_id}/status                  retained  edge online / offline / lost
     edges/{edge_id}/alarms                  retained  digest: the edge's open alarm ids
+    edges/{edge_id}/config                  retained  config hash, load time, limits per bed
     beds/{bed}/devices/{device_id}/telemetry          one Reading
     beds/{bed}/devices/{device_id}/state    retained  connection and counters
     beds/{bed}/alarms/{alarm_id}            retained  current alarm; ``ended``, then emptied
     beds/{bed}/alarms/{alarm_id}/ack                  signed command from a dashboard
     beds/{bed}/session                      retained  treatment session
     alarm-log                                         every alarm transition, in order
+    config-log                                        every applied reload, with its diff
 
 Ids are restricted by the config to letters, digits, ``_ . -``, so they never contain ``/``,
 ``+`` or ``#``. No topic ever carries a patient identifier.
@@ -54,6 +56,14 @@ class Topics:
     def alarm_digest(self, edge_id: str) -> str:
         """Retained digest of the alarms of one edge that have not ended."""
         return f"{self.root}/edges/{edge_id}/alarms"
+
+    def edge_config(self, edge_id: str) -> str:
+        """Retained config in force on one edge: its hash, load time, limits per bed."""
+        return f"{self.root}/edges/{edge_id}/config"
+
+    def config_log(self) -> str:
+        """Every applied reload of the site's edges: who, when, the diff."""
+        return f"{self.root}/config-log"
 
     def telemetry(self, bed: str, device_id: str) -> str:
         """One reading of one device."""

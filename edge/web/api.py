@@ -44,6 +44,7 @@ class Api:
         return [
             Route("/api/beds", self._beds, methods=["GET"]),
             Route("/api/alarms", self._alarms, methods=["GET"]),
+            Route("/api/beds/{bed}/limits", self._limits, methods=["GET"]),
             Route("/api/alarms/{alarm_id}/ack", self._acknowledge, methods=["POST"]),
             Route("/healthz", self._health, methods=["GET"]),
             Route("/readyz", self._ready, methods=["GET"]),
@@ -60,6 +61,16 @@ class Api:
                 "server_time": self._dashboard.server_time(),
             }
         )
+
+    async def _limits(self, request: Request) -> Response:
+        """The alarm limits in force for a bed (``?site=``, default this edge's), and since
+        when, as its edge last published them; 404 before any."""
+        self._dashboard.access.require_viewer(request)
+        site = request.query_params.get("site") or self._dashboard.config.site
+        limits = self._dashboard.state.limits.get(f"{site}/{request.path_params['bed']}")
+        if limits is None:
+            return JSONResponse({"error": "no alarm limits published for this bed"}, 404)
+        return JSONResponse(limits)
 
     async def _alarms(self, request: Request) -> Response:
         self._dashboard.access.require_viewer(request)

@@ -15,6 +15,7 @@ stops the feed; it retries at the next flush.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import time
@@ -27,6 +28,7 @@ from edge.alarms.vitals import DIASTOLIC, SYSTOLIC
 from edge.publish.payloads import (
     AlarmLogPayload,
     AlarmPayload,
+    ConfigLogPayload,
     PumpTelemetry,
     SessionPayload,
     VitalsTelemetry,
@@ -36,6 +38,7 @@ from edge.web.history_store import (
     AlarmRow,
     CuffRow,
     HistoryStore,
+    LimitChangeRow,
     ReadingRow,
     Row,
     SessionRow,
@@ -121,6 +124,20 @@ class HistoryRecorder:
                     alarm.acknowledged_by if payload.transition == "acknowledged" else None,
                 )
             )
+        elif isinstance(payload, ConfigLogPayload):
+            by = payload.by.user or payload.by.means
+            for change in payload.changes.limits:
+                self._queue(
+                    LimitChangeRow(
+                        inbound.site,
+                        change.bed,
+                        payload.at.timestamp(),
+                        change.limit,
+                        json.dumps(change.before),
+                        json.dumps(change.after),
+                        by,
+                    )
+                )
         elif isinstance(payload, AlarmPayload) and payload.bed == inbound.bed:
             self._queue(
                 AlarmRow(

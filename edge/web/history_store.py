@@ -13,7 +13,9 @@ than asking each edge: whatever it receives it can chart, whichever edge sent it
 - ``alarms``: each alarm's newest state (``ended`` is final), with who acknowledged it and when;
 - ``session_notes``: the one note a nurse may write on a session's record (when enabled);
 - ``alarm_events``: each transition of the alarm log (raised, priority raised, acknowledged...),
-  with the alarm's priority and state after it and who acknowledged it.
+  with the alarm's priority and state after it and who acknowledged it;
+- ``limit_changes``: each alarm limit of a bed changed by a live reload of its edge's config
+  (from ``config-log``): when, which limit, before and after (JSON), and by whom.
 
 Times are Unix seconds (UTC). Rows older than the retention are deleted by :meth:`prune`. No
 patient identifier is stored: payloads carry none. Every method is blocking: call them in a
@@ -42,6 +44,7 @@ __all__ = [
     "AlarmRow",
     "CuffRow",
     "HistoryStore",
+    "LimitChangeRow",
     "ReadingRow",
     "Row",
     "SessionRow",
@@ -83,6 +86,11 @@ CREATE TABLE IF NOT EXISTS alarm_events (
     site TEXT NOT NULL, bed TEXT NOT NULL, at REAL NOT NULL, alarm_id TEXT NOT NULL,
     transition TEXT NOT NULL, priority TEXT NOT NULL, state TEXT NOT NULL, by TEXT,
     PRIMARY KEY (site, bed, at, alarm_id, transition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS limit_changes (
+    site TEXT NOT NULL, bed TEXT NOT NULL, at REAL NOT NULL, limit_path TEXT NOT NULL,
+    before TEXT NOT NULL, after TEXT NOT NULL, by TEXT NOT NULL,
+    PRIMARY KEY (site, bed, at, limit_path)
 ) WITHOUT ROWID;
 """
 
@@ -159,7 +167,22 @@ class AlarmEventRow:
     by: str | None
 
 
-Row = ReadingRow | CuffRow | SessionRow | AlarmRow | AlarmEventRow
+@dataclass(frozen=True, slots=True)
+class LimitChangeRow:
+    """One alarm limit of a bed changed by a reload at ``at`` (Unix s); ``before`` and
+    ``after`` as JSON (a number in the rule's unit, or a priority word); ``by``: the OS user,
+    or ``signal``."""
+
+    site: str
+    bed: str
+    at: float
+    limit_path: str
+    before: str
+    after: str
+    by: str
+
+
+Row = ReadingRow | CuffRow | SessionRow | AlarmRow | AlarmEventRow | LimitChangeRow
 
 
 def history_path(config: Config) -> Path:
@@ -216,6 +239,7 @@ class HistoryStore:
         sessions = [_values(r) for r in rows if isinstance(r, SessionRow)]
         alarms = [_values(r) for r in rows if isinstance(r, AlarmRow)]
         events = [_values(r) for r in rows if isinstance(r, AlarmEventRow)]
+        limits = [_values(r) for r in rows if isinstance(r, LimitChangeRow)]
         with self._lock, self._db:
             self._db.execute("BEGIN")
             self._db.executemany(
@@ -234,6 +258,9 @@ class HistoryStore:
             self._db.executemany(
                 "INSERT OR IGNORE INTO alarm_events VALUES (?,?,?,?,?,?,?,?)", events
             )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO limit_changes VALUES (?,?,?,?,?,?,?)", limits
+            )
 
     def prune(self, before: float) -> int:
         """Delete what is older than ``before`` (Unix s): readings and cuffs measured before
@@ -249,6 +276,7 @@ class HistoryStore:
                 "session_id FROM sessions GROUP BY site, bed, session_id HAVING max(ts) < ?)",
                 "DELETE FROM alarms WHERE raised_at < ? AND state = 'ended'",
                 "DELETE FROM alarm_events WHERE at < ?",
+                "DELETE FROM limit_changes WHERE at < ?",
                 "DELETE FROM session_notes WHERE (site, bed, session_id) NOT IN (SELECT site, "
                 "bed, session_id FROM sessions) AND at < ?",
             ):
@@ -322,6 +350,13 @@ class HistoryStore:
         """The bed's alarm transitions in [``since``, ``until``), oldest first."""
         sql = "SELECT * FROM alarm_events WHERE site=? AND bed=? AND at>=? AND at<? ORDER BY at"
         return [AlarmEventRow(*row) for row in self._query(sql, (site, bed, since, until))]
+
+    def limit_changes(
+        self, site: str, bed: str, since: float, until: float
+    ) -> list[LimitChangeRow]:
+        """The bed's alarm-limit changes in [``since``, ``until``), oldest first."""
+        sql = "SELECT * FROM limit_changes WHERE site=? AND bed=? AND at>=? AND at<? ORDER BY at"
+        return [LimitChangeRow(*row) for row in self._query(sql, (site, bed, since, until))]
 
     def set_note(self, site: str, bed: str, session_id: str, text: str, by: str, at: float) -> None:
         """Write (or replace) the note of a session."""

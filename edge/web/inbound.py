@@ -5,11 +5,13 @@ contract's topics (``edge.publish.topics``) it keeps::
 
     {site}/edges/{edge_id}/status                    edge online / offline / lost
     {site}/edges/{edge_id}/alarms                    digest of the edge's open alarm ids
+    {site}/edges/{edge_id}/config                    config in force: limits per bed
     {site}/beds/{bed}/devices/{device_id}/telemetry  one Reading
     {site}/beds/{bed}/devices/{device_id}/state      device connection
     {site}/beds/{bed}/alarms/{alarm_id}              current alarm; ``ended``, then emptied
     {site}/beds/{bed}/session                        treatment session
     {site}/alarm-log                                 every alarm transition (history only)
+    {site}/config-log                                every applied reload (history only)
 
 and ignores the rest (acknowledgements, anything unknown).
 """
@@ -22,7 +24,15 @@ from typing import Literal
 __all__ = ["Inbound", "InboundKind", "parse_topic"]
 
 InboundKind = Literal[
-    "status", "alarm_digest", "telemetry", "device_state", "alarm", "session", "alarm_log"
+    "status",
+    "alarm_digest",
+    "edge_config",
+    "telemetry",
+    "device_state",
+    "alarm",
+    "session",
+    "alarm_log",
+    "config_log",
 ]
 
 
@@ -51,6 +61,8 @@ def parse_topic(prefix: str, topic: str) -> Inbound | None:
             return Inbound("status", site, edge_id=edge_id)
         case [site, "edges", edge_id, "alarms"]:
             return Inbound("alarm_digest", site, edge_id=edge_id)
+        case [site, "edges", edge_id, "config"]:
+            return Inbound("edge_config", site, edge_id=edge_id)
         case [site, "beds", bed, "devices", device_id, "telemetry"]:
             return Inbound("telemetry", site, bed=bed, device_id=device_id)
         case [site, "beds", bed, "devices", device_id, "state"]:
@@ -61,4 +73,6 @@ def parse_topic(prefix: str, topic: str) -> Inbound | None:
             return Inbound("session", site, bed=bed)
         case [site, "alarm-log"]:
             return Inbound("alarm_log", site)
+        case [site, "config-log"]:
+            return Inbound("config_log", site)
     return None

@@ -3,17 +3,20 @@ one source of the printable page, the JSON and CSV downloads and ``infusion-edge
 session-report``.
 
 The record holds the session's times and order, the pump's programmed rates and the volume it
-delivered, the vital signs' range, the charted rows and every alarm with who acknowledged it
-and when. The charted rows come from :func:`edge.charting.chart` (every 5 min from the start of
-the infusion, and every NIBP measurement), the rule the HL7 output charts with, run over the
-stored readings: a row's minimum and maximum are those of the readings kept (one every
-``http.history.sample_s`` per device). No patient identifier is stored or shown.
+delivered, the vital signs' range, the charted rows, every alarm with who acknowledged it
+and when, and every alarm limit of the bed changed during the session by a live reload of its
+edge's config (when, before, after, by whom). The charted rows come from
+:func:`edge.charting.chart` (every 5 min from the start of the infusion, and every NIBP
+measurement), the rule the HL7 output charts with, run over the stored readings: a row's
+minimum and maximum are those of the readings kept (one every ``http.history.sample_s`` per
+device). No patient identifier is stored or shown.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -126,6 +129,16 @@ def session_record(
         "alarms": [
             _alarm_json(AlarmPayload.model_validate_json(a.body), transitions.get(a.alarm_id, []))
             for a in alarms
+        ],
+        "limit_changes": [
+            {
+                "at": _iso(datetime.fromtimestamp(change.at, UTC)),
+                "limit": change.limit_path,
+                "before": json.loads(change.before),
+                "after": json.loads(change.after),
+                "by": change.by,
+            }
+            for change in store.limit_changes(site, bed, session.started_at.timestamp(), end_s)
         ],
         "notes_enabled": notes,
         "note": _note(store, site, bed, session_id) if notes else None,

@@ -41,7 +41,9 @@ from edge.publish.payloads import (
     AlarmDigestPayload,
     AlarmLogPayload,
     AlarmPayload,
+    ConfigLogPayload,
     DeviceStatePayload,
+    EdgeConfigPayload,
     PumpTelemetry,
     SessionPayload,
     StatusPayload,
@@ -118,6 +120,7 @@ class LiveState:
         self.alarms: dict[str, JsonDict] = {}
         self.edges: dict[str, JsonDict] = {}
         self.feed: JsonDict = {"connected": False, "since": None}
+        self.limits: dict[str, JsonDict] = {}  # {site}/{bed} -> the alarm limits in force
         self.received = 0
         self.rejected = 0
         self._versions: dict[str, _Version] = {}
@@ -132,6 +135,8 @@ class LiveState:
             "alarm": self._alarm,
             "alarm_digest": self._digest,
             "alarm_log": self._alarm_log,
+            "edge_config": self._edge_config,
+            "config_log": self._config_log,
         }
 
     def apply(self, topic: str, payload: bytes) -> list[Change]:
@@ -197,6 +202,32 @@ class LiveState:
         self.edges[key] = edge_json(inbound.site, StatusPayload.model_validate_json(payload))
         return [Change("edge", self.edges[key])]
 
+    def _edge_config(self, inbound: Inbound, payload: bytes) -> list[Change]:
+        """An edge's config in force: the alarm limits per bed and since when, kept for the
+        bed's larger view (read on request: no change goes to the event streams)."""
+        if not payload:
+            return []
+        config = EdgeConfigPayload.model_validate_json(payload)
+        for bed, limits in config.beds.items():
+            key = f"{inbound.site}/{bed}"
+            held = self.limits.get(key)
+            if (
+                held is not None
+                and held["edge_id"] == config.edge_id
+                and datetime.fromisoformat(held["loaded_at"]) > config.loaded_at
+            ):
+                continue  # an older copy
+            self.limits[key] = {
+                "site": inbound.site,
+                "bed": bed,
+                "edge_id": config.edge_id,
+                "config_hash": config.config_hash,
+                "loaded_at": config.loaded_at.isoformat(),
+                "since": limits.since.isoformat(),
+                "limits": limits.limits.model_dump(mode="json"),
+            }
+        return []
+
     def _telemetry(self, inbound: Inbound, payload: bytes) -> list[Change]:
         if not payload:
             return []
@@ -260,6 +291,13 @@ class LiveState:
         drive the view)."""
         if payload and self._observing:
             self._observe(inbound, AlarmLogPayload.model_validate_json(payload))
+        return []
+
+    def _config_log(self, inbound: Inbound, payload: bytes) -> list[Change]:
+        """An applied reload of an edge's config: for the history only (its limit changes
+        go into the session records)."""
+        if payload and self._observing:
+            self._observe(inbound, ConfigLogPayload.model_validate_json(payload))
         return []
 
     def _digest(self, inbound: Inbound, payload: bytes) -> list[Change]:

@@ -266,3 +266,11 @@ async def test_the_daemon_runs_without_writable_executable_memory(
             await drain
         monitor.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(monitor.wait(), 10) == 0
+
+
+def test_reload_is_sighup_and_the_control_socket_has_a_runtime_directory() -> None:
+    """``systemctl reload`` sends SIGHUP (audited as a signal); the daemon puts its control
+    socket in ``$RUNTIME_DIRECTORY``, which only the service's group may enter."""
+    assert _one("ExecReload") == "/bin/kill -HUP $MAINPID"
+    assert _one("RuntimeDirectory") == "infusion-edge"
+    assert _one("RuntimeDirectoryMode") == "0750"

@@ -121,6 +121,7 @@ async def test_the_record_page_of_a_completed_normal_session_and_its_downloads(
         await expect(page.locator("#facts")).to_contain_text("Volume delivered35.0 mL")
         await expect(page.locator("#facts")).to_contain_text("52.5 mL/h from")
         await expect(page.locator("#alarms")).to_contain_text("No alarm in this session.")
+        await expect(page.locator("#limit-changes")).to_contain_text("No alarm limit changed")
         await expect(page.locator("#chart canvas")).to_have_count(3)
         record: dict[str, Any] = await page.evaluate("window.__record")
         rows = page.locator("#charted tr")

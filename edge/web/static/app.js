@@ -599,6 +599,7 @@
     const dialog = $("trend-dialog");
     $("trend-title").textContent = bedName(bed) + (bed.label ? " (" + bed.bed + ")" : "") + " · " + bed.site;
     if (!dialog.open) dialog.showModal();
+    Limits.show($("trend-limits"), bed.site, bed.bed);
     await loadLargeTrend();
   }
 

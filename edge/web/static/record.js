@@ -73,6 +73,13 @@
     }).join("");
   }
 
+  function limitChanges(r) {
+    const changes = r.limit_changes || [];
+    if (!changes.length) return '<tr><td colspan="5">No alarm limit changed during this session.</td></tr>';
+    return changes.map((c) => "<tr><td>" + esc(time(c.at)) + "</td><td>" + esc(c.limit.replace(/_/g, " ")) + "</td><td>" +
+      esc(c.before) + "</td><td>" + esc(c.after) + "</td><td>" + esc(c.by) + "</td></tr>").join("");
+  }
+
   function showNote(r, path, siteQ) {
     if (!r.notes_enabled) return;
     $("note-box").hidden = false;
@@ -122,6 +129,8 @@
     $("charted-count").textContent = "(" + r.charted.length + " rows)";
     $("alarms").innerHTML = alarms(r);
     $("alarm-count").textContent = "(" + r.alarms.length + ")";
+    $("limit-changes").innerHTML = limitChanges(r);
+    $("limit-count").textContent = "(" + (r.limit_changes || []).length + ")";
     $("record").hidden = false;
     window.__record = r;
     showNote(r, base.replace(/\/record$/, "/note"), siteQ);
