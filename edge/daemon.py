@@ -188,7 +188,7 @@ class Daemon:
                 links=self.links,
                 alarms=self.alarms,
                 alarm_log=self.alarm_log,
-                outbox=self.outbox,
+                store=writer.store,
                 topics=self.topics,
                 envelopes=self.envelopes,
                 metrics=self.metrics,

@@ -4,7 +4,9 @@ It takes what the bus holds in batches and commits each batch in one outbox tran
 the disk flush is paid once per batch, not once per reading. Readings arrive spread over the
 second, so a batch waits up to ``linger_s`` (a few ms) after its first item for more, a group
 commit; a batch with an alarm transition in it is committed at once, without the wait.
-Envelope ``seq`` numbers are given here, in bus order.
+Envelope ``seq`` numbers are given here, in bus order, and stored in that order: messages
+built outside the bus (a config change) go through :meth:`OutboxWriter.store`, which takes its
+numbers only when no batch holding earlier ones is still waiting for its commit.
 
 Alarms: a transition sets the alarm's retained topic to its new state; an alarm that ends is
 published in state ``ended``, then emptied (the broker forgets it). The writer follows which
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -77,27 +79,37 @@ class OutboxWriter:
         self._envelopes = envelopes
         self._expiry_s = telemetry_expiry_s
         self._linger_s = linger_s
+        self._storing = asyncio.Lock()  # held from a batch's first seq to its commit
         self._open: dict[str, str] = {}  # alarm id -> bed, of the alarms that have not ended
 
     async def run(self, items: Subscription[OutputItem]) -> None:
         """Store every item until the bus closes: one outbox transaction per group."""
         loop = asyncio.get_running_loop()
         while batch := await items.get_batch(BATCH_MAX):
-            messages = self._messages(batch)
-            deadline = loop.time() + self._linger_s
-            closed, urgent = False, _urgent(messages)
-            while len(messages) < BATCH_MAX and not urgent:
-                remaining = deadline - loop.time()
-                more = await items.get_batch_within(BATCH_MAX, remaining) if remaining > 0 else []
-                if not more:
-                    closed = more is None
-                    break
-                added = self._messages(more)
-                messages += added
-                urgent = _urgent(added)
-            await self._outbox.put(messages)
+            async with self._storing:
+                messages = self._messages(batch)
+                deadline = loop.time() + self._linger_s
+                closed, urgent = False, _urgent(messages)
+                while len(messages) < BATCH_MAX and not urgent:
+                    remaining = deadline - loop.time()
+                    more = (
+                        await items.get_batch_within(BATCH_MAX, remaining) if remaining > 0 else []
+                    )
+                    if not more:
+                        closed = more is None
+                        break
+                    added = self._messages(more)
+                    messages += added
+                    urgent = _urgent(added)
+                await self._outbox.put(messages)
             if closed:
                 return
+
+    async def store(self, build: Callable[[], Sequence[NewMessage]]) -> None:
+        """Store the messages ``build`` makes (taking envelope ``seq`` numbers) after any batch
+        with earlier numbers, so the outbox holds every message in ``seq`` order."""
+        async with self._storing:
+            await self._outbox.put(build())
 
     def _messages(self, batch: list[OutputItem]) -> list[NewMessage]:
         return [m for item in batch for m in self.messages_for(item)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,6 @@ from edge.clock import Clock
 from edge.config import Config, ConfigError, Problem, load_config
 from edge.metrics import EdgeMetrics
 from edge.publish.messages import MessageClass, NewMessage
-from edge.publish.outbox import Outbox
 from edge.publish.payloads import BedLimits, ConfigLogPayload, EdgeConfigPayload, EnvelopeFactory
 from edge.publish.topics import Topics
 from edge.reload.changes import ChangedBy, ConfigChangeRecord
@@ -62,7 +62,7 @@ class Reloader:
         links: Links,
         alarms: AlarmStage,
         alarm_log: GuardedAlarmLog,
-        outbox: Outbox,
+        store: Callable[[Callable[[], Sequence[NewMessage]]], Awaitable[None]],
         topics: Topics,
         envelopes: EnvelopeFactory,
         metrics: EdgeMetrics,
@@ -73,7 +73,7 @@ class Reloader:
         self._links = links
         self._alarms = alarms
         self._alarm_log = alarm_log
-        self._outbox = outbox
+        self._store = store  # OutboxWriter.store: envelope seq numbers in storage order
         self._topics = topics
         self._envelopes = envelopes
         self._metrics = metrics
@@ -86,6 +86,9 @@ class Reloader:
 
     async def publish_state(self) -> None:
         """Store the retained config message (at start and after each applied reload)."""
+        await self._store(lambda: [self._state_message()])
+
+    def _state_message(self) -> NewMessage:
         payload = EdgeConfigPayload.model_validate(
             {
                 **self._envelopes.fields(EdgeConfigPayload, self.loaded_at),
@@ -102,9 +105,7 @@ class Reloader:
             }
         )
         topic = self._topics.edge_config(self.config.edge_id)
-        await self._outbox.put(
-            [NewMessage(topic, payload.to_json(), MessageClass.ALARM, retain=True)]
-        )
+        return NewMessage(topic, payload.to_json(), MessageClass.ALARM, retain=True)
 
     async def reload(self, by: ChangedBy) -> dict[str, Any]:
         """Reload the file; the answer for the caller: ``result`` ``applied``, ``unchanged``
@@ -191,11 +192,15 @@ class Reloader:
         self._metrics.count_reload("applied")
         if not self._alarm_log.append_config_change(record):
             log.error("config change not kept in the alarm log", extra={"by": _who(by)})
-        payload = ConfigLogPayload.model_validate(
-            {**self._envelopes.fields(ConfigLogPayload, now), **dict(record)}
-        )
-        log_message = NewMessage(self._topics.config_log(), payload.to_json(), MessageClass.ALARM)
-        await self._outbox.put([log_message])
+
+        def log_message() -> list[NewMessage]:
+            payload = ConfigLogPayload.model_validate(
+                {**self._envelopes.fields(ConfigLogPayload, now), **dict(record)}
+            )
+            topic = self._topics.config_log()
+            return [NewMessage(topic, payload.to_json(), MessageClass.ALARM)]
+
+        await self._store(log_message)
         await self.publish_state()
         summary = changes.summary()
         log.info(

@@ -13,9 +13,10 @@ from drivers.readings import VitalsReading
 from edge.alarms.models import AlarmEvent
 from edge.bus import Bus
 from edge.items import OutputItem
+from edge.publish.messages import MessageClass
 from edge.publish.outbox import NewMessage, Outbox
 from edge.publish.outbox_writer import OutboxWriter
-from edge.publish.payloads import EnvelopeFactory
+from edge.publish.payloads import ConfigLogPayload, EnvelopeFactory
 from edge.publish.topics import Topics
 from tests.web.edges import hypertension
 
@@ -135,3 +136,29 @@ async def test_a_lazy_subscriber_sees_every_item_in_order_waking_once_per_burst(
     burst = [t for n, t in seen if n >= 1]
     assert burst[0] - seen[0][1] >= 0.15  # items 1-5 waited for the consumer's next look
     assert burst[-1] - burst[0] < 0.05  # and were taken together
+
+
+async def test_a_message_stored_beside_the_bus_waits_for_earlier_seq_numbers(
+    tmp_path: Path,
+) -> None:
+    """A config change stored while a batch lingers is numbered and stored after it."""
+    outbox, bus = await started(tmp_path)
+    items = bus.subscribe("outbox")
+    envelopes = EnvelopeFactory("edge-a")
+    writer = OutboxWriter(outbox, Topics("infusion-edge/v1", "north"), envelopes, linger_s=0.3)
+    task = asyncio.create_task(writer.run(items))
+    await bus.publish(reading(1))
+    await asyncio.sleep(0.05)  # the batch holds seq 1 and lingers
+
+    def config_message() -> list[NewMessage]:
+        seq = envelopes.fields(ConfigLogPayload, datetime.now(UTC))["seq"]
+        payload = json.dumps({"seq": seq}).encode()
+        return [NewMessage("infusion-edge/v1/north/config-log", payload, MessageClass.ALARM)]
+
+    await writer.store(config_message)
+    await bus.close()
+    await task
+    taken = await outbox.take(100)
+    assert [json.loads(m.payload)["seq"] for m in taken] == [1, 2]
+    assert taken[1].topic.endswith("/config-log")
+    await outbox.close()
