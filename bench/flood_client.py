@@ -10,8 +10,9 @@ admitted ones read until the server or the flood ends them.
 Usage: ``python -m bench.flood_client PORT IDLE STREAMS COOKIE...``. Commands come on stdin,
 one a line: ``on`` starts the flood, ``off`` stops it (every socket closed). After each command
 one JSON line goes to stdout: the Unix time it took effect and the counters so far
-(``streams``: attempts by HTTP status, 0 for no answer; ``idle_opened``; ``idle_closed``:
-closed by the server). End of stdin: exit.
+(``streams``: attempts by HTTP status, 0 for no answer; ``stream_bytes``: bytes the admitted
+streams read, headers included; ``idle_opened``; ``idle_closed``: closed by the server).
+End of stdin: exit.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Flood:
     """What the flood did so far."""
 
     streams: Counter[int] = field(default_factory=Counter)
+    stream_bytes: int = 0
     idle_opened: int = 0
     idle_closed: int = 0
 
@@ -44,6 +46,7 @@ class Flood:
             {
                 "at": at,
                 "streams": {str(k): v for k, v in sorted(self.streams.items())},
+                "stream_bytes": self.stream_bytes,
                 "idle_opened": self.idle_opened,
                 "idle_closed": self.idle_closed,
             }
@@ -84,8 +87,9 @@ async def _stream(port: int, cookie: str, flood: Flood) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         status = int(head.split()[1])
         flood.streams[status] += 1
-        while await reader.read(65536):
-            pass
+        flood.stream_bytes += len(head)
+        while data := await reader.read(65536):
+            flood.stream_bytes += len(data)
     except (ConnectionError, asyncio.IncompleteReadError):
         if not status:
             flood.streams[0] += 1

@@ -113,3 +113,16 @@ class Running:
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://testserver"
         )
+
+
+def merge_bed(held: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """``held`` (a whole bed) with a ``bed_delta`` merged in, as the page does it."""
+    bed = dict(held)
+    for name, value in delta.items():
+        if name == "vitals":
+            bed["vitals"] = {**held["vitals"], **value}
+        elif name in ("pumps", "devices"):
+            bed[name] = [value.get(item["device_id"], item) for item in held[name]]
+        else:
+            bed[name] = value
+    return bed
