@@ -8,7 +8,9 @@ can be seen and pinned apart. ``idle`` sockets never send a byte (each is opened
 admitted ones read until the server or the flood ends them.
 
 Usage: ``python -m bench.flood_client PORT IDLE STREAMS COOKIE...``. Commands come on stdin,
-one a line: ``on`` starts the flood, ``off`` stops it (every socket closed). After each command
+one a line: ``on`` starts the flood, ``on whole`` starts it with streams that ask for whole
+beds (``?beds=whole``: no deltas, as before they existed), ``off`` stops it (every socket
+closed). After each command
 one JSON line goes to stdout: the Unix time it took effect and the counters so far
 (``streams``: attempts by HTTP status, 0 for no answer; ``stream_bytes``: bytes the admitted
 streams read, headers included; ``idle_opened``; ``idle_closed``: closed by the server).
@@ -71,10 +73,10 @@ async def _idle(port: int, flood: Flood) -> None:
         await asyncio.sleep(REOPEN_S)
 
 
-async def _stream(port: int, cookie: str, flood: Flood) -> None:
+async def _stream(port: int, cookie: str, flood: Flood, query: str) -> None:
     request = (
-        f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
-        f"Cookie: {COOKIE}={cookie}\r\n\r\n"
+        f"GET /api/events{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Accept: text/event-stream\r\nCookie: {COOKIE}={cookie}\r\n\r\n"
     ).encode()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -98,11 +100,12 @@ async def _stream(port: int, cookie: str, flood: Flood) -> None:
 
 
 def _start(
-    port: int, idle: int, streams: int, cookies: list[str], flood: Flood
+    port: int, idle: int, streams: int, cookies: list[str], flood: Flood, query: str
 ) -> list[asyncio.Task[None]]:
     tasks = [asyncio.create_task(_idle(port, flood)) for _ in range(idle)]
     tasks += [
-        asyncio.create_task(_stream(port, cookies[i % len(cookies)], flood)) for i in range(streams)
+        asyncio.create_task(_stream(port, cookies[i % len(cookies)], flood, query))
+        for i in range(streams)
     ]
     return tasks
 
@@ -125,8 +128,9 @@ async def main(port: int, idle: int, streams: int, cookies: list[str]) -> None:
     try:
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             command = line.strip()
-            if command == "on" and not tasks:
-                tasks = _start(port, idle, streams, cookies, flood)
+            if command.startswith("on") and not tasks:
+                query = "?beds=whole" if command == "on whole" else ""
+                tasks = _start(port, idle, streams, cookies, flood, query)
             elif command == "off":
                 await _stop(tasks)
                 tasks = []

@@ -55,6 +55,8 @@ PASSWORD = "the benchmark's long password"
 COOKIE = "infusion_edge_session"
 ACK_POLL_S = 0.02
 PHASES = ("quiet", "flood")
+COMPARED = ("quiet", "flood, whole beds", "quiet", "flood")  # --compare: the blocks' cycle
+COMMANDS = {"quiet": "off", "flood": "on", "flood, whole beds": "on whole"}  # to the flood
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,12 @@ class FloodResult:
     ack_refused: dict[str, int]  # answered, but not 202 (503: not sent in time)
     alarm_ms: dict[str, list[float]]
     telemetry_ms: dict[str, list[float]]
-    rss_mb: dict[str, float]  # "quiet", "flood": the most at a block's end; "peak": VmHWM
+    rss_mb: dict[str, float]  # per phase: the most at a block's end; "peak": VmHWM
     cpu: dict[str, float]  # the daemon's, per phase
     preempted: dict[str, float]  # the daemon's event loop thread: involuntary switches per s
     client_cpu: float  # the flood process's, while flooding
     streams: dict[int, int]  # HTTP status -> attempts
-    stream_kb_s: float  # what the admitted streams read while flooding, kB/s
+    stream_kb_s: dict[str, float]  # per flooded phase: what the admitted streams read, kB/s
     idle_opened: int
     idle_closed: int
 
@@ -201,15 +203,19 @@ async def http_flood(
     settle_s: float = 10.0,
     blocks: int = 4,
     pin: bool = False,
+    compare: bool = False,
 ) -> FloodResult:
     """One run (see the module docstring)."""
+    cycle = COMPARED if compare else PHASES
+    phases = tuple(dict.fromkeys(cycle))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     events = Events("occlusion", OCCLUSION_AT_S, first_s, spread_s)
     answers: list[tuple[float, float, int]] = []
     done: list[_Block] = []
-    samples: dict[str, list[tuple[float, ProcSample]]] = {phase: [] for phase in PHASES}
-    preempted: dict[str, list[float]] = {phase: [0.0, 0.0] for phase in PHASES}  # count, s
+    samples: dict[str, list[tuple[float, ProcSample]]] = {phase: [] for phase in phases}
+    preempted: dict[str, list[float]] = {phase: [0.0, 0.0] for phase in phases}  # count, s
+    streamed: dict[str, float] = dict.fromkeys(phases, 0.0)  # bytes
     client_cpu_s = 0.0
     async with (
         subscribed(broker.port) as subscriber,
@@ -228,10 +234,11 @@ async def http_flood(
             await asyncio.sleep(max(0.0, started + first_s - time.time()))
             block_s = spread_s / blocks
             for index in range(blocks):
-                phase = PHASES[index % 2]
+                phase = cycle[index % len(cycle)]
                 last = index == blocks - 1
                 end = started + first_s + (spread_s + settle_s if last else (index + 1) * block_s)
-                at = await flood.command("on" if phase == "flood" else "off")
+                at = await flood.command(COMMANDS[phase])
+                streamed_before = flood.report["stream_bytes"]
                 before = (time.monotonic(), proc_sample(ward.daemon.pid))
                 client_before = proc_sample(flood.process.pid).cpu_s
                 switches = _involuntary_switches(ward.daemon.pid)
@@ -240,7 +247,9 @@ async def http_flood(
                 samples[phase] += [before, after]
                 preempted[phase][0] += _involuntary_switches(ward.daemon.pid) - switches
                 preempted[phase][1] += after[0] - before[0]
-                if phase == "flood":
+                await flood.command("off")  # the block's streams end: their bytes are counted
+                streamed[phase] += flood.report["stream_bytes"] - streamed_before
+                if phase != "quiet":
                     client_cpu_s += proc_sample(flood.process.pid).cpu_s - client_before
                 done.append(_Block(phase, at, time.time()))
             await flood.command("off")
@@ -255,26 +264,30 @@ async def http_flood(
         print(f"acknowledgements not accepted: {[a for a in answers if a[2] not in (0, 202)]}")
     raised = [a for a in subscriber.alarms.values() if a.rule not in TIMER_RULES]
     telemetry = [(a.ts, (a.at - a.ts) * 1000) for a in subscriber.arrivals if a.ts is not None]
-    flood_s = sum(b.end - b.start for b in done if b.phase == "flood")
+    flood_s = sum(b.end - b.start for b in done if b.phase != "quiet")
+    phase_s = {p: sum(b.end - b.start for b in done if b.phase == p) for p in phases}
     report = flood.report
     return FloodResult(
         devices,
         blocks,
         pin,
-        _phases(done, [(t, s * 1000) for t, s, status in answers if status]),
-        {p: len(ms) for p, ms in _phases(done, [(t, 0.0) for t, _, c in answers if not c]).items()},
-        {p: len(ms) for p, ms in _phases(done, refused).items()},
-        _phases(done, [(a.raised_at, (a.at - a.raised_at) * 1000) for a in raised]),
-        _phases(done, telemetry),
+        _phases(done, [(t, s * 1000) for t, s, status in answers if status], phases),
         {
-            **{p: max(s.rss for _, s in samples[p]) / 2**20 for p in PHASES},
-            "peak": max(s.peak_rss for p in PHASES for _, s in samples[p]) / 2**20,
+            p: len(ms)
+            for p, ms in _phases(done, [(t, 0.0) for t, _, c in answers if not c], phases).items()
         },
-        {p: _cores(samples[p]) for p in PHASES},
+        {p: len(ms) for p, ms in _phases(done, refused, phases).items()},
+        _phases(done, [(a.raised_at, (a.at - a.raised_at) * 1000) for a in raised], phases),
+        _phases(done, telemetry, phases),
+        {
+            **{p: max(s.rss for _, s in samples[p]) / 2**20 for p in phases},
+            "peak": max(s.peak_rss for p in phases for _, s in samples[p]) / 2**20,
+        },
+        {p: _cores(samples[p]) for p in phases},
         {p: n / s if s else 0.0 for p, (n, s) in preempted.items()},
         client_cpu_s / flood_s if flood_s else 0.0,
         {int(k): v for k, v in report["streams"].items()},
-        report["stream_bytes"] / 1000 / flood_s if flood_s else 0.0,
+        {p: streamed[p] / 1000 / phase_s[p] for p in phases if p != "quiet" and phase_s[p]},
         report["idle_opened"],
         report["idle_closed"],
     )
@@ -309,9 +322,11 @@ def _pin_apart(daemon: int) -> None:
             _pin(pid, {1})
 
 
-def _phases(blocks: Sequence[_Block], figures: list[tuple[float, float]]) -> dict[str, list[float]]:
+def _phases(
+    blocks: Sequence[_Block], figures: list[tuple[float, float]], phases: Sequence[str]
+) -> dict[str, list[float]]:
     """``figures`` ((Unix s, ms) pairs) by the phase of the block their time falls in."""
-    by_phase: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    by_phase: dict[str, list[float]] = {phase: [] for phase in phases}
     for t, ms in figures:
         phase = _phase_of(blocks, t)
         if phase is not None:
@@ -333,7 +348,7 @@ def table(result: FloodResult) -> list[str]:
         "| reading latency p99 ms | daemon RSS MB | daemon CPU | daemon preempted /s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for phase in PHASES:
+    for phase in r.acks_ms:
         acks, alarms, readings = r.acks_ms[phase], r.alarm_ms[phase], r.telemetry_ms[phase]
         lines.append(
             f"| {phase} | {len(acks)} | {r.ack_errors[phase]} | {r.ack_refused[phase]} "
@@ -344,12 +359,13 @@ def table(result: FloodResult) -> list[str]:
             f"| {r.cpu[phase]:.2f} | {r.preempted[phase]:.0f} |"
         )
     streams = ", ".join(f"{status or 'failed'}: {n}" for status, n in r.streams.items())
+    read = ", ".join(f"{kb_s:,.0f} ({phase})" for phase, kb_s in r.stream_kb_s.items())
     pinned = "; daemon pinned to CPU 0, the rest to CPU 1" if r.pinned else ""
     return [
         *lines,
         "",
         f"{r.devices} devices, {r.blocks} blocks{pinned}. Stream attempts by answer: {streams}; "
-        f"the admitted streams read {r.stream_kb_s:,.0f} kB/s while flooding. "
+        f"the admitted streams read {read} kB/s. "
         f"Idle sockets opened {r.idle_opened:,}, closed by the server {r.idle_closed:,}. Flood "
         f"process CPU {r.client_cpu:.2f} cores. Daemon peak RSS (VmHWM) "
         f"{r.rss_mb['peak']:.0f} MB.",
@@ -379,6 +395,8 @@ async def main(args: argparse.Namespace) -> None:
                 sessions=args.sessions,
                 blocks=args.blocks,
                 pin=args.pin,
+                compare=args.compare,
+                spread_s=args.spread,
             )
         finally:
             broker.stop()
@@ -393,4 +411,8 @@ if __name__ == "__main__":
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--blocks", type=int, default=4, help="quiet and flooded in turn")
     parser.add_argument("--pin", action="store_true", help="the daemon alone on CPU 0")
+    parser.add_argument(
+        "--compare", action="store_true", help="flooded blocks alternate whole beds and deltas"
+    )
+    parser.add_argument("--spread", type=float, default=60.0, help="s over which alarms come")
     asyncio.run(main(parser.parse_args()))

@@ -23,7 +23,8 @@ of it that its events changed, as a ``bed_delta`` (:mod:`edge.web.bed_changes`):
 bytes instead of the whole bed. A whole ``bed`` goes out for a new bed, when a pump or device
 comes or goes, every ``WHOLE_BED_EVERY`` th event of a bed (``edge.web.journal``), and for
 every bed in the first chunk of a replay: a page that reconnects may have missed the end of a
-chunk, so its beds are sent whole.
+chunk, so its beds are sent whole. A client that does not merge deltas asks for whole beds
+with ``?beds=whole``.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class EncodedEvents:
 
 
 async def _events(
-    dashboard: Dashboard, encoded: EncodedEvents, last_event_id: str | None
+    dashboard: Dashboard, encoded: EncodedEvents, last_event_id: str | None, whole_beds: bool
 ) -> AsyncIterator[ServerSentEvent | bytes]:
     journal = dashboard.journal
     cursor = journal.parse_id(last_event_id)
@@ -163,7 +164,7 @@ async def _events(
             if first:
                 yield ServerSentEvent(comment="replay", retry=RETRY_MS)
             if backlog:
-                chunk = encoded.encode(backlog, whole_beds=first)
+                chunk = encoded.encode(backlog, whole_beds=whole_beds or first)
                 if chunk:
                     yield chunk
                 cursor = backlog[-1].number
@@ -242,6 +243,8 @@ def event_routes(dashboard: Dashboard) -> list[Route]:
         refusal = dashboard.streams.take(client)
         if refusal is not None:
             return refusal.response()
-        return _DashboardStream(_events(dashboard, encoded, last_event_id), dashboard, client)
+        whole_beds = request.query_params.get("beds") == "whole"
+        content = _events(dashboard, encoded, last_event_id, whole_beds)
+        return _DashboardStream(content, dashboard, client)
 
     return [Route("/api/events", events, methods=["GET"])]

@@ -193,3 +193,26 @@ async def test_a_replay_sends_the_beds_it_covers_whole(mosquitto: Mosquitto) -> 
         replayed = await read(client, 1, last_event_id=snapshot.id or "")
     assert replayed[0].event == "bed"  # whole: the page may have missed part of a chunk
     assert replayed[0].json() == server.dashboard.state.beds["test-site/bed-1"].to_json()
+
+
+async def test_a_client_that_asks_for_whole_beds_gets_no_deltas(mosquitto: Mosquitto) -> None:
+    async with (
+        served(web_config(mosquitto.url)) as server,
+        logged_in(server) as client,
+        fake_edge(mosquitto.port) as edge,
+        asyncio.timeout(15),
+    ):
+        await edge.pump("bed-1", rate=50.0, volume=1.0)
+        await eventually(lambda: server.dashboard.journal.last >= 1)
+        got: dict[str, list[str]] = {}
+        async with (
+            client.stream("GET", "/api/events?beds=whole") as whole,
+            client.stream("GET", "/api/events") as deltas,
+        ):
+            streams = {"whole": sse_events(whole), "deltas": sse_events(deltas)}
+            for name, events in streams.items():
+                assert (await anext(events)).event == "snapshot", name
+            await edge.pump("bed-1", rate=50.0, volume=2.0)
+            for name, events in streams.items():
+                got[name] = [(await anext(events)).event]
+    assert got == {"whole": ["bed"], "deltas": ["bed_delta"]}
