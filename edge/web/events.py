@@ -41,7 +41,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from edge.web.bed_changes import bed_delta
+from edge.web.bed_changes import Part, bed_delta
 from edge.web.dashboard import Dashboard
 from edge.web.journal import MERGED_TYPES, EventJournal, JournalEvent
 from edge.web.streams import client_key
@@ -98,7 +98,7 @@ class EncodedEvents:
     def __init__(self, dashboard: Dashboard) -> None:
         self._dashboard = dashboard
         self._journal = dashboard.journal
-        self._encoded: dict[tuple[int, frozenset[str] | None], bytes] = {}
+        self._encoded: dict[tuple[int, frozenset[Part] | None], bytes] = {}
         self._snapshot = b""
         self._snapshot_cursor = 0
         self._snapshot_made = float("-inf")  # monotonic s
@@ -129,7 +129,7 @@ class EncodedEvents:
         chunk = chunk_events(events, whole_beds)
         return b"".join(self._one(event, parts) for event, parts in chunk)
 
-    def _one(self, event: JournalEvent, parts: frozenset[str] | None) -> bytes:
+    def _one(self, event: JournalEvent, parts: frozenset[Part] | None) -> bytes:
         if parts is not None and not parts:
             return b""  # a bed event that changed nothing (a repeated reading)
         encoded = self._encoded.get((event.number, parts))
@@ -185,13 +185,13 @@ async def _events(
 
 def chunk_events(
     events: list[JournalEvent], whole_beds: bool = False
-) -> list[tuple[JournalEvent, frozenset[str] | None]]:
+) -> list[tuple[JournalEvent, frozenset[Part] | None]]:
     """What a chunk of ``events`` sends, in order: every event but a bed (``data["key"]``) that
     a later one replaces, each with the parts to send (``None``: all of it). A bed goes out as
     its newest event with the parts any of its events changed, or whole if one of them (or
     ``whole_beds``) says so; the parts not listed did not change since the stream's previous
     chunk."""
-    parts: dict[str, frozenset[str] | None] = {}
+    parts: dict[str, frozenset[Part] | None] = {}
     newest: dict[str, int] = {}
     for event in events:
         if event.type in MERGED_TYPES:

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from edge.web.bed_changes import changed_parts
+from edge.web.bed_changes import Part, changed_parts
 from edge.web.state import Change
 from edge.web.views import JsonDict
 
@@ -39,7 +39,7 @@ class JournalEvent:
     number: int
     type: str
     data: JsonDict
-    parts: frozenset[str] | None = None
+    parts: frozenset[Part] | None = None
 
 
 class EventJournal:
@@ -73,7 +73,7 @@ class EventJournal:
             self._changed.set()
             self._changed = asyncio.Event()
 
-    def _bed_parts(self, bed: JsonDict) -> frozenset[str] | None:
+    def _bed_parts(self, bed: JsonDict) -> frozenset[Part] | None:
         """What ``bed`` changed against the bed's previous event (``None``: the whole bed)."""
         held, count = self._beds.get(bed["key"], (None, 0))
         parts = changed_parts(held, bed) if count + 1 < WHOLE_BED_EVERY else None

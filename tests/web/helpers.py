@@ -115,14 +115,25 @@ class Running:
         )
 
 
+def _merged(held: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(held)
+    for name, value in delta.items():
+        both = isinstance(value, dict) and isinstance(held.get(name), dict)
+        merged[name] = _merged(held[name], value) if both else value
+    return merged
+
+
 def merge_bed(held: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
     """``held`` (a whole bed) with a ``bed_delta`` merged in, as the page does it."""
     bed = dict(held)
     for name, value in delta.items():
-        if name == "vitals":
-            bed["vitals"] = {**held["vitals"], **value}
-        elif name in ("pumps", "devices"):
-            bed[name] = [value.get(item["device_id"], item) for item in held[name]]
+        if name in ("pumps", "devices"):
+            bed[name] = [
+                _merged(item, value[item["device_id"]]) if item["device_id"] in value else item
+                for item in held[name]
+            ]
+        elif isinstance(value, dict) and isinstance(held.get(name), dict):
+            bed[name] = _merged(held[name], value)
         else:
             bed[name] = value
     return bed

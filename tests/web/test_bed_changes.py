@@ -43,17 +43,20 @@ def whole_bed() -> dict[str, Any]:
     }
 
 
-def test_a_reading_changes_only_its_parts() -> None:
+def test_a_reading_changes_only_its_values() -> None:
     old = whole_bed()
     new = copy.deepcopy(old)
     new["vitals"]["hr"] = measured(92.0, "2026-01-01T10:00:01+00:00")
     new["pumps"][1] = pump("p2", 6.0)
     parts = changed_parts(old, new)
-    assert parts == frozenset({"vitals/hr", "pumps/p2"})
+    volume = ("pumps", "p2", "values", "volume", "value")
+    assert parts == frozenset({("vitals", "hr", "value"), ("vitals", "hr", "ts"), volume})
     assert parts is not None
     delta = bed_delta(new, parts)
-    assert delta == {"key": "site/bed-1", "vitals": {"hr": new["vitals"]["hr"]}} | {
-        "pumps": {"p2": new["pumps"][1]}
+    assert delta == {
+        "key": "site/bed-1",
+        "vitals": {"hr": {"value": 92.0, "ts": "2026-01-01T10:00:01+00:00"}},
+        "pumps": {"p2": {"values": {"volume": {"value": 6.0}}}},
     }
     assert merge_bed(old, delta) == new
 
@@ -62,16 +65,25 @@ def test_fields_of_the_bed_and_a_device_go_by_name() -> None:
     old = whole_bed()
     new = copy.deepcopy(old)
     new["label"] = "Window"
-    new["session"] = {"session_id": "s1", "phase": "infusion"}
+    new["session"] = {"session_id": "s1", "phase": "infusion"}  # was None: sent whole
     new["devices"][0] = device("m1", "vitals", "lost")
     parts = changed_parts(old, new)
-    assert parts == frozenset({"label", "session", "devices/m1"})
+    assert parts == frozenset({("label",), ("session",), ("devices", "m1", "connection")})
     assert parts is not None
     assert merge_bed(old, bed_delta(new, parts)) == new
+    later = copy.deepcopy(new)
+    later["session"]["phase"] = "observation"
+    assert changed_parts(new, later) == frozenset({("session", "phase")})
     assert changed_parts(new, copy.deepcopy(new)) == frozenset()  # a repeated reading
 
 
-def test_a_device_that_comes_or_goes_needs_the_whole_bed() -> None:
+def test_a_part_within_a_part_sent_whole_is_not_sent_twice() -> None:
+    bed = whole_bed()
+    parts = frozenset({("vitals", "hr"), ("vitals", "hr", "value")})
+    assert bed_delta(bed, parts) == {"key": "site/bed-1", "vitals": {"hr": bed["vitals"]["hr"]}}
+
+
+def test_a_device_or_a_value_that_comes_or_goes_needs_the_whole_bed() -> None:
     old = whole_bed()
     more = copy.deepcopy(old)
     more["pumps"].append(pump("p3", 0.0))
@@ -81,7 +93,13 @@ def test_a_device_that_comes_or_goes_needs_the_whole_bed() -> None:
     assert changed_parts(None, old) is None
     fewer = copy.deepcopy(old)
     del fewer["vitals"]["spo2"]
-    assert changed_parts(old, fewer) is None  # a part that goes away has no delta
+    assert changed_parts(old, fewer) is None  # a value that goes away has no delta
+    deeper = copy.deepcopy(old)
+    del deeper["pumps"][0]["values"]["rate"]
+    assert changed_parts(old, deeper) is None
+    spo2 = copy.deepcopy(fewer)
+    spo2["vitals"]["spo2"] = measured(95.0)
+    assert changed_parts(fewer, spo2) == frozenset({("vitals", "spo2")})  # a new one: whole
 
 
 def test_the_journal_records_the_parts_and_sends_the_whole_bed_now_and_then() -> None:
@@ -95,7 +113,7 @@ def test_the_journal_records_the_parts_and_sends_the_whole_bed_now_and_then() ->
     parts = [event.parts for event in journal.after(0) or []]
     whole = [number for number, p in enumerate(parts) if p is None]
     assert whole == [0, WHOLE_BED_EVERY]  # the first, then every WHOLE_BED_EVERY th
-    assert parts[1] == frozenset({"vitals/hr"})
+    assert parts[1] == frozenset({("vitals", "hr", "value")})
     other = {"key": "site/bed-2", "vitals": {}, "pumps": [], "devices": []}
     journal.extend([Change("bed", other), Change("alarm", {"key": "site/a1"})])
     assert [event.parts for event in journal.after(journal.last - 2) or []] == [None, None]

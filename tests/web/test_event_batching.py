@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from edge.web import events
+from edge.web.bed_changes import Part
 from edge.web.dashboard import Dashboard
 from edge.web.events import BATCH_S, BED_BATCH_S, EncodedEvents, chunk_events, until_due
 from edge.web.journal import EventJournal, JournalEvent
@@ -18,35 +19,36 @@ from edge.web.state import Change
 from tests.web.helpers import web_config
 
 BED = {"key": "site/bed-1", "vitals": {}, "pumps": [], "devices": []}
+HR, P1, P2 = ("vitals", "hr", "value"), ("pumps", "p1", "ts"), ("pumps", "p2", "ts")
 
 
-def bed(number: int, key: str, volume: float, parts: frozenset[str] | None) -> JournalEvent:
+def bed(number: int, key: str, volume: float, parts: frozenset[Part] | None) -> JournalEvent:
     return JournalEvent(number, "bed", {"key": key, "volume": volume}, parts)
 
 
 def test_a_chunk_holds_each_bed_once_in_order_with_what_its_events_changed() -> None:
     alarm = JournalEvent(3, "alarm", {"key": "site/a1"})
-    events = [bed(1, "site/bed-1", 1.0, frozenset({"vitals/hr"}))]
-    events += [bed(2, "site/bed-2", 7.0, frozenset({"pumps/p1"})), alarm]
-    events += [bed(4, "site/bed-1", 2.0, frozenset({"pumps/p2"}))]
+    events = [bed(1, "site/bed-1", 1.0, frozenset({HR}))]
+    events += [bed(2, "site/bed-2", 7.0, frozenset({P1})), alarm]
+    events += [bed(4, "site/bed-1", 2.0, frozenset({P2}))]
     events += [JournalEvent(5, "alarm", {"key": "site/a1"})]
     chunk = chunk_events(events)
     assert [e.number for e, _ in chunk] == [2, 3, 4, 5]  # alarms are never merged
     assert chunk[-1][0] is events[-1]  # the last id of the chunk is the last id it covers
     assert [parts for _, parts in chunk] == [
-        frozenset({"pumps/p1"}),
+        frozenset({P1}),
         None,
-        frozenset({"vitals/hr", "pumps/p2"}),  # both events of bed-1: the newest state of each
+        frozenset({HR, P2}),  # both events of bed-1: the newest state of each
         None,
     ]
 
 
 def test_a_whole_bed_in_a_chunk_or_a_replay_sends_the_bed_whole() -> None:
-    events = [bed(1, "site/bed-1", 1.0, None), bed(2, "site/bed-1", 2.0, frozenset({"x"}))]
-    events += [bed(3, "site/bed-2", 1.0, frozenset({"y"}))]
+    events = [bed(1, "site/bed-1", 1.0, None), bed(2, "site/bed-1", 2.0, frozenset({("x",)}))]
+    events += [bed(3, "site/bed-2", 1.0, frozenset({("y",)}))]
     assert [(e.number, parts) for e, parts in chunk_events(events)] == [
         (2, None),
-        (3, frozenset({"y"})),
+        (3, frozenset({("y",)})),
     ]
     assert [parts for _, parts in chunk_events(events, whole_beds=True)] == [None, None]
 

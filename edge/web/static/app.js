@@ -225,18 +225,26 @@
     S.loaded = true;
   }
   function onBed(bed) { S.beds.set(bed.key, bed); liveTrend(bed); }
-  // A bed_delta holds only the parts of a bed that changed: vital signs by name, pumps and
-  // devices by device id (never a new or a removed one: those come as a whole bed), fields.
+  // A bed_delta holds only the values of a bed that changed, in their place: objects are
+  // merged key by key, pumps and devices by device id (never a new or a removed one: those
+  // come as a whole bed).
   function onBedDelta(delta) {
     const held = S.beds.get(delta.key);
     if (!held) { resync(); return; }
     const bed = Object.assign({}, held);
     for (const [name, value] of Object.entries(delta)) {
-      if (name === "vitals") bed.vitals = Object.assign({}, held.vitals, value);
-      else if (name === "pumps" || name === "devices") bed[name] = held[name].map((item) => value[item.device_id] || item);
-      else bed[name] = value;
+      if (name === "pumps" || name === "devices") {
+        bed[name] = held[name].map((item) => (value[item.device_id] ? merged(item, value[item.device_id]) : item));
+      } else bed[name] = merged(held[name], value);
     }
     onBed(bed);
+  }
+  function merged(held, value) {
+    const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
+    if (!isObject(held) || !isObject(value)) return value;
+    const out = Object.assign({}, held);
+    for (const [name, v] of Object.entries(value)) out[name] = merged(held[name], v);
+    return out;
   }
   // A change to a bed the page does not hold: start again from a snapshot.
   function resync() {
