@@ -196,10 +196,11 @@ def chunk_events(
     for event in events:
         if event.type in MERGED_TYPES:
             key = event.data["key"]
-            held = parts.get(key, frozenset())
-            if whole_beds or held is None or event.parts is None:
+            if whole_beds or event.parts is None:
                 parts[key] = None
-            else:
+            elif key not in parts:  # the bed's first event here: its own set, hashed once
+                parts[key] = event.parts
+            elif (held := parts[key]) is not None:
                 parts[key] = held | event.parts
             newest[key] = event.number
     return [
