@@ -56,7 +56,7 @@ COOKIE = "infusion_edge_session"
 ACK_POLL_S = 0.02
 PHASES = ("quiet", "flood")
 # --compare: the blocks' cycle, whole beds and deltas each first and last in turn
-COMPARED = ("quiet", "flood, whole beds", "quiet", "flood")
+COMPARED: tuple[str, ...] = ("quiet", "flood, whole beds", "quiet", "flood")
 COMPARED += ("quiet", "flood", "quiet", "flood, whole beds")
 COMMANDS = {"quiet": "off", "flood": "on", "flood, whole beds": "on whole"}  # to the flood
 
