@@ -20,8 +20,13 @@ flooding. ``pin``: the daemon on CPU 0, everything else of the run
 (this process, the flood, the simulators, the broker) on CPU 1, to tell the daemon's own cost
 from plain CPU contention on the machine.
 
+``compare``: the flooded blocks alternate streams that ask for whole beds (``?beds=whole``,
+what every stream got before bed deltas) and streams that get deltas, in the order quiet,
+whole, quiet, deltas, quiet, deltas, quiet, whole (both at the same mean position: the later
+blocks are the heavier ones), to compare the two in one run.
+
 Usage: ``python -m bench.http_flood [--devices 40] [--idle 500] [--streams 500]
-[--sessions 20] [--blocks 4] [--pin]``.
+[--sessions 20] [--blocks 4] [--spread 60] [--compare] [--pin]``.
 """
 
 from __future__ import annotations
