@@ -8,10 +8,13 @@ can be seen and pinned apart. ``idle`` sockets never send a byte (each is opened
 admitted ones read until the server or the flood ends them.
 
 Usage: ``python -m bench.flood_client PORT IDLE STREAMS COOKIE...``. Commands come on stdin,
-one a line: ``on`` starts the flood, ``off`` stops it (every socket closed). After each command
+one a line: ``on`` starts the flood, ``on whole`` starts it with streams that ask for whole
+beds (``?beds=whole``: no deltas, as before they existed), ``off`` stops it (every socket
+closed). After each command
 one JSON line goes to stdout: the Unix time it took effect and the counters so far
-(``streams``: attempts by HTTP status, 0 for no answer; ``idle_opened``; ``idle_closed``:
-closed by the server). End of stdin: exit.
+(``streams``: attempts by HTTP status, 0 for no answer; ``stream_bytes``: bytes the admitted
+streams read, headers included; ``idle_opened``; ``idle_closed``: closed by the server).
+End of stdin: exit.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class Flood:
     """What the flood did so far."""
 
     streams: Counter[int] = field(default_factory=Counter)
+    stream_bytes: int = 0
     idle_opened: int = 0
     idle_closed: int = 0
 
@@ -44,6 +48,7 @@ class Flood:
             {
                 "at": at,
                 "streams": {str(k): v for k, v in sorted(self.streams.items())},
+                "stream_bytes": self.stream_bytes,
                 "idle_opened": self.idle_opened,
                 "idle_closed": self.idle_closed,
             }
@@ -68,10 +73,10 @@ async def _idle(port: int, flood: Flood) -> None:
         await asyncio.sleep(REOPEN_S)
 
 
-async def _stream(port: int, cookie: str, flood: Flood) -> None:
+async def _stream(port: int, cookie: str, flood: Flood, query: str) -> None:
     request = (
-        f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n"
-        f"Cookie: {COOKIE}={cookie}\r\n\r\n"
+        f"GET /api/events{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Accept: text/event-stream\r\nCookie: {COOKIE}={cookie}\r\n\r\n"
     ).encode()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -84,8 +89,9 @@ async def _stream(port: int, cookie: str, flood: Flood) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         status = int(head.split()[1])
         flood.streams[status] += 1
-        while await reader.read(65536):
-            pass
+        flood.stream_bytes += len(head)
+        while data := await reader.read(65536):
+            flood.stream_bytes += len(data)
     except (ConnectionError, asyncio.IncompleteReadError):
         if not status:
             flood.streams[0] += 1
@@ -94,11 +100,12 @@ async def _stream(port: int, cookie: str, flood: Flood) -> None:
 
 
 def _start(
-    port: int, idle: int, streams: int, cookies: list[str], flood: Flood
+    port: int, idle: int, streams: int, cookies: list[str], flood: Flood, query: str
 ) -> list[asyncio.Task[None]]:
     tasks = [asyncio.create_task(_idle(port, flood)) for _ in range(idle)]
     tasks += [
-        asyncio.create_task(_stream(port, cookies[i % len(cookies)], flood)) for i in range(streams)
+        asyncio.create_task(_stream(port, cookies[i % len(cookies)], flood, query))
+        for i in range(streams)
     ]
     return tasks
 
@@ -121,8 +128,9 @@ async def main(port: int, idle: int, streams: int, cookies: list[str]) -> None:
     try:
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             command = line.strip()
-            if command == "on" and not tasks:
-                tasks = _start(port, idle, streams, cookies, flood)
+            if command.startswith("on") and not tasks:
+                query = "?beds=whole" if command == "on whole" else ""
+                tasks = _start(port, idle, streams, cookies, flood, query)
             elif command == "off":
                 await _stop(tasks)
                 tasks = []

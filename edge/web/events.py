@@ -17,6 +17,14 @@ encoded once for the streams that open within ``SNAPSHOT_REUSE_S`` (0.5 s; each 
 changes after it), so a burst of new streams costs little more than their sends. Each stream
 ticks at its own phase, so many streams never send at once. Streams are capped per client and
 in total (:mod:`edge.web.streams`).
+
+Once a page holds a bed (from the snapshot or a ``bed`` event), a chunk carries only the parts
+of it that its events changed, as a ``bed_delta`` (:mod:`edge.web.bed_changes`): a few hundred
+bytes instead of the whole bed. A whole ``bed`` goes out for a new bed, when a pump or device
+comes or goes, every ``WHOLE_BED_EVERY`` th event of a bed (``edge.web.journal``), and for
+every bed in the first chunk of a replay: a page that reconnects may have missed the end of a
+chunk, so its beds are sent whole. A client that does not merge deltas asks for whole beds
+with ``?beds=whole``.
 """
 
 from __future__ import annotations
@@ -33,12 +41,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from edge.web.bed_changes import Part, bed_delta
 from edge.web.dashboard import Dashboard
 from edge.web.journal import MERGED_TYPES, EventJournal, JournalEvent
 from edge.web.streams import client_key
 from edge.web.views import JsonDict
 
-__all__ = ["EncodedEvents", "event_routes", "newest_only", "until_due"]
+__all__ = ["EncodedEvents", "chunk_events", "event_routes", "until_due"]
 
 RETRY_MS = 2000  # how soon the browser reconnects
 SEND_TIMEOUT_S = 15.0  # a page that takes no data for this long is dropped
@@ -89,7 +98,7 @@ class EncodedEvents:
     def __init__(self, dashboard: Dashboard) -> None:
         self._dashboard = dashboard
         self._journal = dashboard.journal
-        self._encoded: dict[int, bytes] = {}
+        self._encoded: dict[tuple[int, frozenset[Part] | None], bytes] = {}
         self._snapshot = b""
         self._snapshot_cursor = 0
         self._snapshot_made = float("-inf")  # monotonic s
@@ -114,24 +123,31 @@ class EncodedEvents:
             self._snapshot_cursor, self._snapshot_made = cursor, now
         return cursor, self._snapshot
 
-    def encode(self, events: list[JournalEvent]) -> bytes:
-        """``events`` as one chunk of the stream, each bed only in its newest state."""
-        return b"".join(self._one(event) for event in newest_only(events))
+    def encode(self, events: list[JournalEvent], whole_beds: bool = False) -> bytes:
+        """``events`` as one chunk of the stream: each bed once, only its changed parts (all of
+        it with ``whole_beds``), see :func:`chunk_events`."""
+        chunk = chunk_events(events, whole_beds)
+        return b"".join(self._one(event, parts) for event, parts in chunk)
 
-    def _one(self, event: JournalEvent) -> bytes:
-        encoded = self._encoded.get(event.number)
+    def _one(self, event: JournalEvent, parts: frozenset[Part] | None) -> bytes:
+        if parts is not None and not parts:
+            return b""  # a bed event that changed nothing (a repeated reading)
+        encoded = self._encoded.get((event.number, parts))
         if encoded is None:
-            encoded = ServerSentEvent(
-                _encode(event.data), event=event.type, id=self._journal.event_id(event.number)
-            ).encode()
-            self._encoded[event.number] = encoded
+            if parts is None:
+                kind, data = event.type, event.data
+            else:
+                kind, data = "bed_delta", bed_delta(event.data, parts)
+            event_id = self._journal.event_id(event.number)
+            encoded = ServerSentEvent(_encode(data), event=kind, id=event_id).encode()
+            self._encoded[event.number, parts] = encoded
             if len(self._encoded) > ENCODED_KEPT:
                 del self._encoded[next(iter(self._encoded))]
         return encoded
 
 
 async def _events(
-    dashboard: Dashboard, encoded: EncodedEvents, last_event_id: str | None
+    dashboard: Dashboard, encoded: EncodedEvents, last_event_id: str | None, whole_beds: bool
 ) -> AsyncIterator[ServerSentEvent | bytes]:
     journal = dashboard.journal
     cursor = journal.parse_id(last_event_id)
@@ -148,7 +164,9 @@ async def _events(
             if first:
                 yield ServerSentEvent(comment="replay", retry=RETRY_MS)
             if backlog:
-                yield encoded.encode(backlog)
+                chunk = encoded.encode(backlog, whole_beds=whole_beds or first)
+                if chunk:
+                    yield chunk
                 cursor = backlog[-1].number
         first = False
         assert cursor is not None
@@ -165,10 +183,31 @@ async def _events(
         backlog = journal.after(cursor)
 
 
-def newest_only(events: list[JournalEvent]) -> list[JournalEvent]:
-    """``events`` without those a later event of the same bed (``data["key"]``) replaces."""
-    newest = {e.data["key"]: e.number for e in events if e.type in MERGED_TYPES}
-    return [e for e in events if e.type not in MERGED_TYPES or newest[e.data["key"]] == e.number]
+def chunk_events(
+    events: list[JournalEvent], whole_beds: bool = False
+) -> list[tuple[JournalEvent, frozenset[Part] | None]]:
+    """What a chunk of ``events`` sends, in order: every event but a bed (``data["key"]``) that
+    a later one replaces, each with the parts to send (``None``: all of it). A bed goes out as
+    its newest event with the parts any of its events changed, or whole if one of them (or
+    ``whole_beds``) says so; the parts not listed did not change since the stream's previous
+    chunk."""
+    parts: dict[str, frozenset[Part] | None] = {}
+    newest: dict[str, int] = {}
+    for event in events:
+        if event.type in MERGED_TYPES:
+            key = event.data["key"]
+            if whole_beds or event.parts is None:
+                parts[key] = None
+            elif key not in parts:  # the bed's first event here: its own set, hashed once
+                parts[key] = event.parts
+            elif (held := parts[key]) is not None:
+                parts[key] = held | event.parts
+            newest[key] = event.number
+    return [
+        (event, parts[event.data["key"]] if event.type in MERGED_TYPES else None)
+        for event in events
+        if event.type not in MERGED_TYPES or newest[event.data["key"]] == event.number
+    ]
 
 
 def _to_tick(now: float, phase: float, period_s: float) -> float:
@@ -205,6 +244,8 @@ def event_routes(dashboard: Dashboard) -> list[Route]:
         refusal = dashboard.streams.take(client)
         if refusal is not None:
             return refusal.response()
-        return _DashboardStream(_events(dashboard, encoded, last_event_id), dashboard, client)
+        whole_beds = request.query_params.get("beds") == "whole"
+        content = _events(dashboard, encoded, last_event_id, whole_beds)
+        return _DashboardStream(content, dashboard, client)
 
     return [Route("/api/events", events, methods=["GET"])]

@@ -8,7 +8,10 @@ malformed or older than the journal cannot be replayed and gets a full snapshot 
 
 ``bed`` events (a bed's whole view, sent after each of its readings) may wait a little and
 be merged; every other event (alarms, edges, the broker feed) is *urgent*, and readers can
-wait for the next urgent one apart (see ``edge.web.events``).
+wait for the next urgent one apart (see ``edge.web.events``). Each ``bed`` event also records
+which parts of the bed it changed (:mod:`edge.web.bed_changes`), so streams can send only
+those; ``None`` (the whole bed) for a bed's first event, a pump or device that came or went,
+and every :data:`WHOLE_BED_EVERY` th event of a bed, so a page that went wrong mends itself.
 """
 
 from __future__ import annotations
@@ -19,21 +22,24 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from edge.web.bed_changes import Part, changed_parts
 from edge.web.state import Change
 from edge.web.views import JsonDict
 
-__all__ = ["MERGED_TYPES", "EventJournal", "JournalEvent"]
+__all__ = ["MERGED_TYPES", "WHOLE_BED_EVERY", "EventJournal", "JournalEvent"]
 
 MERGED_TYPES = frozenset({"bed"})  # events that replace the whole of one thing: not urgent
+WHOLE_BED_EVERY = 60  # events of one bed (~30 s at a pump and a monitor each 1 s)
 
 
 @dataclass(frozen=True, slots=True)
 class JournalEvent:
-    """One numbered change."""
+    """One numbered change; for a ``bed``, the parts it changed (``None``: the whole bed)."""
 
     number: int
     type: str
     data: JsonDict
+    parts: frozenset[Part] | None = None
 
 
 class EventJournal:
@@ -46,6 +52,7 @@ class EventJournal:
         self.last = 0
         self.last_urgent = 0  # the number of the newest event not in MERGED_TYPES
         self._events: deque[JournalEvent] = deque(maxlen=capacity)
+        self._beds: dict[str, tuple[JsonDict, int]] = {}  # key -> newest view, events since whole
         self._changed = asyncio.Event()
         self._urgent = asyncio.Event()
 
@@ -54,7 +61,8 @@ class EventJournal:
         added = urgent = False
         for change in changes:
             self.last += 1
-            self._events.append(JournalEvent(self.last, change.type, change.data))
+            parts = self._bed_parts(change.data) if change.type in MERGED_TYPES else None
+            self._events.append(JournalEvent(self.last, change.type, change.data, parts))
             added = True
             if change.type not in MERGED_TYPES:
                 self.last_urgent = self.last
@@ -64,6 +72,13 @@ class EventJournal:
         elif added:
             self._changed.set()
             self._changed = asyncio.Event()
+
+    def _bed_parts(self, bed: JsonDict) -> frozenset[Part] | None:
+        """What ``bed`` changed against the bed's previous event (``None``: the whole bed)."""
+        held, count = self._beds.get(bed["key"], (None, 0))
+        parts = changed_parts(held, bed) if count + 1 < WHOLE_BED_EVERY else None
+        self._beds[bed["key"]] = (bed, 0 if parts is None else count + 1)
+        return parts
 
     def event_id(self, number: int) -> str:
         """The SSE id of event ``number``."""

@@ -228,7 +228,7 @@ class BedView:
             "edge_id": self.edge_id,
             "vitals": {name: m.to_json() for name, m in self.vitals.items()},
             "pumps": [pump.to_json() for _, pump in sorted(self.pumps.items())],
-            "devices": [device for _, device in sorted(self.devices.items())],
+            "devices": [dict(device) for _, device in sorted(self.devices.items())],
             "session": self.session,
         }
 

@@ -113,3 +113,27 @@ class Running:
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://testserver"
         )
+
+
+def _merged(held: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(held)
+    for name, value in delta.items():
+        both = isinstance(value, dict) and isinstance(held.get(name), dict)
+        merged[name] = _merged(held[name], value) if both else value
+    return merged
+
+
+def merge_bed(held: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """``held`` (a whole bed) with a ``bed_delta`` merged in, as the page does it."""
+    bed = dict(held)
+    for name, value in delta.items():
+        if name in ("pumps", "devices"):
+            bed[name] = [
+                _merged(item, value[item["device_id"]]) if item["device_id"] in value else item
+                for item in held[name]
+            ]
+        elif isinstance(value, dict) and isinstance(held.get(name), dict):
+            bed[name] = _merged(held[name], value)
+        else:
+            bed[name] = value
+    return bed

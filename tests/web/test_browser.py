@@ -235,3 +235,31 @@ async def test_screenshot_of_a_live_high_alarm(mosquitto: Mosquitto, tmp_path: P
         await page.screenshot(path=str(target), animations="disabled")  # flashing: the red phase
     png = await asyncio.to_thread(target.read_bytes)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_bed_card_follows_its_readings_sent_as_deltas(mosquitto: Mosquitto) -> None:
+    async with (
+        fake_edge(mosquitto.port) as edge,
+        chromium() as browser,
+        served(web_config(mosquitto.url)) as dashboard,
+    ):
+        await edge.device_state("bed-1", "monitor-1", "online")
+        await edge.device_state("bed-1", "pump-1", "online")
+        await edge.vitals("bed-1", 121, 79, hr=84, spo2=97)
+        await edge.pump("bed-1", rate=52.5, volume=18.4)
+        page = await browser.new_page()
+        await log_in(page, dashboard.url, "nurse.kim")
+        card = page.locator('[data-key="test-site/bed-1"]')
+        await expect(card).to_contain_text("18.4 mL infused")
+        last = dashboard.dashboard.journal.last
+        for n in range(1, 4):  # after the snapshot: every one of these is a delta
+            await edge.vitals("bed-1", 121, 79, hr=100 + n, spo2=97)
+            await edge.pump("bed-1", rate=52.5, volume=18.4 + n)
+            await asyncio.sleep(0.6)  # a bed tick apart
+        await expect(card).to_contain_text("21.4 mL infused")
+        await expect(card).to_contain_text("103")
+        for still in ("121", "79", "97", "52.5 mL/h", "pump-1", "monitor-1"):
+            await expect(card).to_contain_text(still)  # the parts no delta carried
+        sent = dashboard.dashboard.journal.after(last) or []
+        assert sent
+        assert all(e.parts for e in sent if e.type == "bed")

@@ -1,37 +1,86 @@
-"""How the event streams batch changes: a bed only in its newest state per chunk, bed updates
-held for ``BED_BATCH_S``, an urgent change (an alarm) sent within ``BATCH_S`` even then; one
-snapshot serves the streams that open within ``SNAPSHOT_REUSE_S``."""
+"""How the event streams batch changes: a bed once per chunk, its newest state with the parts
+its events changed (whole when one of them or the replay says so), bed updates held for
+``BED_BATCH_S``, an urgent change (an alarm) sent within ``BATCH_S`` even then; one snapshot
+serves the streams that open within ``SNAPSHOT_REUSE_S``."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from edge.web import events
+from edge.web.bed_changes import Part
 from edge.web.dashboard import Dashboard
-from edge.web.events import BATCH_S, BED_BATCH_S, EncodedEvents, newest_only, until_due
+from edge.web.events import BATCH_S, BED_BATCH_S, EncodedEvents, chunk_events, until_due
 from edge.web.journal import EventJournal, JournalEvent
 from edge.web.state import Change
 from tests.web.helpers import web_config
 
+BED = {"key": "site/bed-1", "vitals": {}, "pumps": [], "devices": []}
+HR, P1, P2 = ("vitals", "hr", "value"), ("pumps", "p1", "ts"), ("pumps", "p2", "ts")
 
-def bed(number: int, key: str, volume: float) -> JournalEvent:
-    return JournalEvent(number, "bed", {"key": key, "volume": volume})
+
+def bed(number: int, key: str, volume: float, parts: frozenset[Part] | None) -> JournalEvent:
+    return JournalEvent(number, "bed", {"key": key, "volume": volume}, parts)
 
 
-def test_a_chunk_holds_each_bed_in_its_newest_state_in_order() -> None:
+def test_a_chunk_holds_each_bed_once_in_order_with_what_its_events_changed() -> None:
     alarm = JournalEvent(3, "alarm", {"key": "site/a1"})
-    events = [bed(1, "site/bed-1", 1.0), bed(2, "site/bed-2", 7.0), alarm]
-    events += [bed(4, "site/bed-1", 2.0), JournalEvent(5, "alarm", {"key": "site/a1"})]
-    kept = newest_only(events)
-    assert [e.number for e in kept] == [2, 3, 4, 5]  # alarms are never merged
-    assert kept[-1] is events[-1]  # the last id of the chunk is the last id it covers
+    events = [bed(1, "site/bed-1", 1.0, frozenset({HR}))]
+    events += [bed(2, "site/bed-2", 7.0, frozenset({P1})), alarm]
+    events += [bed(4, "site/bed-1", 2.0, frozenset({P2}))]
+    events += [JournalEvent(5, "alarm", {"key": "site/a1"})]
+    chunk = chunk_events(events)
+    assert [e.number for e, _ in chunk] == [2, 3, 4, 5]  # alarms are never merged
+    assert chunk[-1][0] is events[-1]  # the last id of the chunk is the last id it covers
+    assert [parts for _, parts in chunk] == [
+        frozenset({P1}),
+        None,
+        frozenset({HR, P2}),  # both events of bed-1: the newest state of each
+        None,
+    ]
+
+
+def test_a_whole_bed_in_a_chunk_or_a_replay_sends_the_bed_whole() -> None:
+    events = [bed(1, "site/bed-1", 1.0, None), bed(2, "site/bed-1", 2.0, frozenset({("x",)}))]
+    events += [bed(3, "site/bed-2", 1.0, frozenset({("y",)}))]
+    assert [(e.number, parts) for e, parts in chunk_events(events)] == [
+        (2, None),
+        (3, frozenset({("y",)})),
+    ]
+    assert [parts for _, parts in chunk_events(events, whole_beds=True)] == [None, None]
+
+
+def test_the_chunk_encodes_deltas_and_leaves_out_a_bed_that_did_not_change() -> None:
+    dashboard = Dashboard(web_config("mqtt://127.0.0.1:1"))
+    whole: dict[str, Any] = {
+        "key": "s/b",
+        "label": None,
+        "vitals": {"hr": {"value": 80}},
+        "pumps": [],
+    }
+    whole |= {"devices": []}
+    dashboard.journal.extend([Change("bed", whole)])
+    faster = whole | {"vitals": {"hr": {"value": 90}}}
+    dashboard.journal.extend([Change("bed", faster), Change("bed", faster)])
+    encoded = EncodedEvents(dashboard)
+    first, second, repeated = dashboard.journal.after(0) or []
+    assert b"\nevent: bed\r\n" in encoded.encode([first])
+    delta = encoded.encode([second])
+    assert b"\nevent: bed_delta\r\n" in delta
+    assert b'data: {"key":"s/b","vitals":{"hr":{"value":90}}}' in delta
+    assert f"id: {dashboard.journal.epoch}-2".encode() in delta
+    assert encoded.encode([repeated]) == b""  # nothing changed: nothing sent
+    merged = encoded.encode([second, repeated])  # one event, id 3 covers 2
+    assert merged.count(b"event: bed_delta") == 1
+    assert f"id: {dashboard.journal.epoch}-3".encode() in merged
 
 
 def journal_with_bed_update() -> EventJournal:
     journal = EventJournal()
-    journal.extend([Change("bed", {"key": "site/bed-1"})])
+    journal.extend([Change("bed", BED)])
     return journal
 
 
@@ -57,7 +106,7 @@ async def test_an_urgent_change_is_not_held_back_by_bed_updates() -> None:
 
 async def test_a_pending_urgent_change_goes_at_the_next_fast_tick() -> None:
     journal = EventJournal()
-    journal.extend([Change("bed", {"key": "site/bed-1"}), Change("alarm", {"key": "site/a1"})])
+    journal.extend([Change("bed", BED), Change("alarm", {"key": "site/a1"})])
     loop = asyncio.get_running_loop()
     started = loop.time()
     await until_due(journal, 0, loop, phase=started)

@@ -7,13 +7,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.mosquitto import Mosquitto
 from tests.web.edges import fake_edge, hypertension
-from tests.web.helpers import PASSWORDS, SseEvent, eventually, sse_events, web_config
+from tests.web.helpers import (
+    PASSWORDS,
+    SseEvent,
+    eventually,
+    merge_bed,
+    sse_events,
+    web_config,
+)
 from tests.web.serving import Served, served
 
 pytestmark = pytest.mark.integration
@@ -143,14 +151,68 @@ async def test_a_burst_of_readings_reaches_the_page_as_the_newest_bed(
     ):
         events = sse_events(response)
         assert (await anext(events)).event == "snapshot"
+        await edge.vitals("bed-1", sbp=120.0, dbp=80.0)
+        await edge.pump("bed-1", rate=50.0, volume=0.0)  # a new device: the whole bed again
+        page: dict[str, Any] = {}
+        kinds, volumes = [], []
+        async for event in events:
+            if event.event in ("bed", "bed_delta"):
+                kinds.append(event.event)
+                page = event.json() if event.event == "bed" else merge_bed(page, event.json())
+                volumes += [pump["values"]["volume"]["value"] for pump in page["pumps"]]
+                if volumes[-1:] == [0.0] and kinds[-1] == "bed":
+                    break
         for volume in range(1, 6):  # within a few ms: less than one bed tick (0.5 s)
             await edge.pump("bed-1", rate=50.0, volume=float(volume))
-        volumes = []
         async for event in events:
-            if event.event == "bed":
-                [pump] = event.json()["pumps"]
-                volumes.append(pump["values"]["volume"]["value"])
+            if event.event in ("bed", "bed_delta"):
+                kinds.append(event.event)
+                delta = event.json()
+                assert set(delta) == {"key", "pumps"}, delta  # only the pump changed
+                page = merge_bed(page, delta)
+                volumes.append(page["pumps"][0]["values"]["volume"]["value"])
                 if volumes[-1] == 5.0:
                     break
-    assert len(volumes) < 5  # merged: at most one per bed and chunk
+        assert page == server.dashboard.state.beds["test-site/bed-1"].to_json()
+    assert len(volumes) < 7  # merged: at most one per bed and chunk
     assert volumes == sorted(volumes)
+    assert kinds[-1] == "bed_delta"
+
+
+async def test_a_replay_sends_the_beds_it_covers_whole(mosquitto: Mosquitto) -> None:
+    async with (
+        served(web_config(mosquitto.url)) as server,
+        logged_in(server) as client,
+        fake_edge(mosquitto.port) as edge,
+    ):
+        await edge.pump("bed-1", rate=50.0, volume=1.0)
+        await eventually(lambda: server.dashboard.journal.last >= 1)
+        [snapshot] = await read(client, 1)
+        await edge.pump("bed-1", rate=50.0, volume=2.0)  # a delta for a live stream
+        await eventually(lambda: server.dashboard.journal.last >= 2)
+        replayed = await read(client, 1, last_event_id=snapshot.id or "")
+    assert replayed[0].event == "bed"  # whole: the page may have missed part of a chunk
+    assert replayed[0].json() == server.dashboard.state.beds["test-site/bed-1"].to_json()
+
+
+async def test_a_client_that_asks_for_whole_beds_gets_no_deltas(mosquitto: Mosquitto) -> None:
+    async with (
+        served(web_config(mosquitto.url)) as server,
+        logged_in(server) as client,
+        fake_edge(mosquitto.port) as edge,
+        asyncio.timeout(15),
+    ):
+        await edge.pump("bed-1", rate=50.0, volume=1.0)
+        await eventually(lambda: server.dashboard.journal.last >= 1)
+        got: dict[str, list[str]] = {}
+        async with (
+            client.stream("GET", "/api/events?beds=whole") as whole,
+            client.stream("GET", "/api/events") as deltas,
+        ):
+            streams = {"whole": sse_events(whole), "deltas": sse_events(deltas)}
+            for name, events in streams.items():
+                assert (await anext(events)).event == "snapshot", name
+            await edge.pump("bed-1", rate=50.0, volume=2.0)
+            for name, events in streams.items():
+                got[name] = [(await anext(events)).event]
+    assert got == {"whole": ["bed"], "deltas": ["bed_delta"]}

@@ -11,7 +11,10 @@ from edge.web.state import Change
 
 
 def changes(*numbers: int) -> list[Change]:
-    return [Change("bed", {"n": n}) for n in numbers]
+    return [
+        Change("bed", {"key": f"site/bed-{n}", "n": n, "vitals": {}, "pumps": [], "devices": []})
+        for n in numbers
+    ]
 
 
 def test_events_are_numbered_and_replayed_after_an_id() -> None:

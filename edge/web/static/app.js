@@ -1,6 +1,7 @@
 // The nurses' alarm dashboard: a secondary alarm display. Plain JavaScript, no build step.
 //
-// Data comes from /api/events (Server-Sent Events): a snapshot, then one event per change.
+// Data comes from /api/events (Server-Sent Events): a snapshot, then one event per change
+// (a bed that changed comes as a bed_delta, only its changed parts, merged into the bed held).
 // The browser's EventSource reconnects by itself and sends the last event id, so the server
 // replays what was missed; a page that had to open a new stream passes it as last_event_id.
 // Alarm colours follow IEC 60601-1-8 (high red flashing, medium yellow flashing slowly, low
@@ -178,7 +179,7 @@
       }
     };
     const handlers = {
-      snapshot: onSnapshot, bed: onBed, alarm: onAlarm, alarm_removed: onAlarmRemoved,
+      snapshot: onSnapshot, bed: onBed, bed_delta: onBedDelta, alarm: onAlarm, alarm_removed: onAlarmRemoved,
       edge: onEdge, edge_removed: onEdgeRemoved, feed: onFeed, heartbeat: onHeartbeat,
     };
     for (const [type, handle] of Object.entries(handlers)) {
@@ -224,6 +225,34 @@
     S.loaded = true;
   }
   function onBed(bed) { S.beds.set(bed.key, bed); liveTrend(bed); }
+  // A bed_delta holds only the values of a bed that changed, in their place: objects are
+  // merged key by key, pumps and devices by device id (never a new or a removed one: those
+  // come as a whole bed).
+  function onBedDelta(delta) {
+    const held = S.beds.get(delta.key);
+    if (!held) { resync(); return; }
+    const bed = Object.assign({}, held);
+    for (const [name, value] of Object.entries(delta)) {
+      if (name === "pumps" || name === "devices") {
+        bed[name] = held[name].map((item) => (value[item.device_id] ? merged(item, value[item.device_id]) : item));
+      } else bed[name] = merged(held[name], value);
+    }
+    onBed(bed);
+  }
+  function merged(held, value) {
+    const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
+    if (!isObject(held) || !isObject(value)) return value;
+    const out = Object.assign({}, held);
+    for (const [name, v] of Object.entries(value)) out[name] = merged(held[name], v);
+    return out;
+  }
+  // A change to a bed the page does not hold: start again from a snapshot.
+  function resync() {
+    if (S.source) S.source.close();
+    S.source = null;
+    S.lastEventId = "";
+    openStream();
+  }
   function onAlarm(alarm) {
     const known = S.alarms.get(alarm.key);
     S.alarms.set(alarm.key, alarm);
