@@ -64,7 +64,7 @@ async def test_http_flood_benchmark_answers_the_nurse(tmp_path: Path) -> None:
             streams=20,
             sessions=2,
             first_s=10.0,
-            spread_s=1.0,
+            spread_s=4.0,  # 2 s blocks: a few readings of the 2 devices fall in each
             settle_s=4.0,
             blocks=2,
         )
