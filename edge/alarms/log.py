@@ -23,7 +23,6 @@ Errors are sqlite3's and the OS's; :mod:`edge.alarms.log_guard` is where the dae
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +35,7 @@ from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
 from edge.alarms.rate import RateHistory
 from edge.alarms.vitals import LastCuff
 from edge.reload.changes import ConfigChangeRecord
-from edge.storage.sqlite import probe_write, quick_check
+from edge.storage.sqlite import open_checked, probe_write
 
 __all__ = ["AlarmLog", "LoggedEvent"]
 
@@ -98,8 +97,7 @@ class AlarmLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db = open_checked(self.path, any_thread=False)
         try:
             self._setup()
         except BaseException:
@@ -107,9 +105,6 @@ class AlarmLog:
             raise
 
     def _setup(self) -> None:
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        quick_check(self._db)
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, SCHEMA_VERSION):
             raise RuntimeError(f"{self.path}: alarm log schema {version}, expected 1")

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.storage.files import set_aside
-from edge.storage.sqlite import quick_check
+from edge.storage.sqlite import open_checked
 
 __all__ = ["KINDS", "NewMessage", "QueueFile", "QueuedMessage", "RefusedMessage"]
 
@@ -102,17 +102,7 @@ class QueueFile:
 
     def open(self) -> None:
         """Create or reopen the file and its folder; check it (``PRAGMA quick_check``)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            quick_check(db)
-            db.executescript(_SCHEMA)
-        except sqlite3.Error:
-            db.close()
-            raise
-        self.db = db
+        self.db = open_checked(self.path, _SCHEMA)
         self._recount()
 
     def close(self) -> None:

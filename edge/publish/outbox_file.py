@@ -20,7 +20,7 @@ from pathlib import Path
 
 from edge.publish.messages import MessageClass, OutboxMessage
 from edge.storage.files import set_aside
-from edge.storage.sqlite import probe_write, quick_check
+from edge.storage.sqlite import open_checked, probe_write
 
 __all__ = ["OutboxFile", "Row"]
 
@@ -72,13 +72,8 @@ class OutboxFile:
     def open(self, ids_above: int = 0) -> None:
         """Create or reopen the file (and its folder) and check it (``PRAGMA quick_check``);
         new ids start above ``ids_above`` (the last id handed out from a file set aside)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db = open_checked(self.path, _SCHEMA)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            quick_check(db)
-            db.executescript(_SCHEMA)
             if ids_above > 0:
                 _seed_ids(db, ids_above)
             count = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]

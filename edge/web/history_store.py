@@ -37,7 +37,7 @@ from typing import Any
 from edge.config import Config
 from edge.storage.errors import storage_fault
 from edge.storage.files import set_aside
-from edge.storage.sqlite import quick_check
+from edge.storage.sqlite import open_checked
 
 __all__ = [
     "AlarmEventRow",
@@ -201,7 +201,6 @@ class HistoryStore:
         self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             return self._connect()
         except sqlite3.DatabaseError as exc:
@@ -215,16 +214,7 @@ class HistoryStore:
             return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            quick_check(db)
-            db.executescript(SCHEMA)
-        except sqlite3.Error:
-            db.close()
-            raise
-        return db
+        return open_checked(self.path, SCHEMA, synchronous="NORMAL")
 
     def close(self) -> None:
         """Close the file."""
