@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import trustme
 
 from edge.backoff import Backoff
@@ -21,6 +22,18 @@ from edge.hl7.pcd01 import reading_message
 from edge.hl7.sender import MllpSender, tls_context
 from tests.edge.hl7.messages import IDENTITY, T0, vitals
 from tests.edge.hl7.receiver import Answer, Receiver, eventually
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """An MLLP receiver listening on 127.0.0.1 (answering AA unless told otherwise), stopped
+    after the test however it ended."""
+    started = Receiver()
+    await started.start()
+    try:
+        yield started
+    finally:
+        await started.stop()
 
 
 def _messages(count: int) -> list[NewMessage]:
@@ -74,81 +87,63 @@ def _script(answers: dict[tuple[int, int], Answer], ids: list[str]) -> Callable[
     return answer
 
 
-async def test_everything_accepted_in_order(tmp_path: Path) -> None:
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        async with sending(tmp_path, receiver, 30) as (queue, sender, ids):
-            await _drained(queue)
-            assert receiver.received == ids
-            assert sender.counters.delivered == 30
-            # every message parsed by python-hl7 on the far side: a PCD-01 for chair-1
-            message = receiver.messages[ids[0]]
-            assert str(message.segment("MSH")[9]) == "ORU^R01^ORU_R01"
-            assert "chair-1" in str(message.segment("PV1")[3])
-    finally:
-        await receiver.stop()
+async def test_everything_accepted_in_order(tmp_path: Path, receiver: Receiver) -> None:
+    async with sending(tmp_path, receiver, 30) as (queue, sender, ids):
+        await _drained(queue)
+        assert receiver.received == ids
+        assert sender.counters.delivered == 30
+        # every message parsed by python-hl7 on the far side: a PCD-01 for chair-1
+        message = receiver.messages[ids[0]]
+        assert str(message.segment("MSH")[9]) == "ORU^R01^ORU_R01"
+        assert "chair-1" in str(message.segment("PV1")[3])
 
 
-async def test_refusals_are_kept_counted_and_not_resent(tmp_path: Path) -> None:
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        async with sending(tmp_path, receiver, 10) as (queue, sender, ids):
-            receiver.answer = _script({(2, 1): "AE", (6, 1): "AR"}, ids)
-            await _drained(queue)
-            assert receiver.received == ids  # each once: refused ones are not sent again
-            assert receiver.accepted() == [c for i, c in enumerate(ids) if i not in (2, 6)]
-            assert (sender.counters.delivered, sender.counters.refused) == (8, 2)
-            refused = await queue.refused()
-            assert [(r.control_id, r.code) for r in refused] == [(ids[6], "AR"), (ids[2], "AE")]
-            assert refused[0].detail == "PID-3 missing"
-            assert refused[0].payload.startswith(b"MSH|")
-    finally:
-        await receiver.stop()
+async def test_refusals_are_kept_counted_and_not_resent(tmp_path: Path, receiver: Receiver) -> None:
+    async with sending(tmp_path, receiver, 10) as (queue, sender, ids):
+        receiver.answer = _script({(2, 1): "AE", (6, 1): "AR"}, ids)
+        await _drained(queue)
+        assert receiver.received == ids  # each once: refused ones are not sent again
+        assert receiver.accepted() == [c for i, c in enumerate(ids) if i not in (2, 6)]
+        assert (sender.counters.delivered, sender.counters.refused) == (8, 2)
+        refused = await queue.refused()
+        assert [(r.control_id, r.code) for r in refused] == [(ids[6], "AR"), (ids[2], "AE")]
+        assert refused[0].detail == "PID-3 missing"
+        assert refused[0].payload.startswith(b"MSH|")
 
 
-async def test_silence_closing_and_garbage_resend_the_same_message(tmp_path: Path) -> None:
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        async with sending(tmp_path, receiver, 12) as (queue, sender, ids):
-            receiver.answer = _script(
-                {(3, 1): "silent", (5, 1): "close", (5, 2): "close", (8, 1): "garbage"}, ids
-            )
-            await _drained(queue)
-            assert receiver.accepted() == ids  # nothing lost, order kept
-            assert receiver.received.count(ids[3]) == 2
-            assert receiver.received.count(ids[5]) == 3
-            assert receiver.received.count(ids[8]) == 2
-            # what came in is in order, each resend right after the failed send
-            assert list(dict.fromkeys(receiver.received)) == ids
-            assert sender.counters.ack_timeouts >= 1
-            assert sender.counters.bad_replies == 1
-            assert receiver.connections >= 5
-    finally:
-        await receiver.stop()
+async def test_silence_closing_and_garbage_resend_the_same_message(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    async with sending(tmp_path, receiver, 12) as (queue, sender, ids):
+        receiver.answer = _script(
+            {(3, 1): "silent", (5, 1): "close", (5, 2): "close", (8, 1): "garbage"}, ids
+        )
+        await _drained(queue)
+        assert receiver.accepted() == ids  # nothing lost, order kept
+        assert receiver.received.count(ids[3]) == 2
+        assert receiver.received.count(ids[5]) == 3
+        assert receiver.received.count(ids[8]) == 2
+        # what came in is in order, each resend right after the failed send
+        assert list(dict.fromkeys(receiver.received)) == ids
+        assert sender.counters.ack_timeouts >= 1
+        assert sender.counters.bad_replies == 1
+        assert receiver.connections >= 5
 
 
-async def test_receiver_down_for_a_while_then_back_gets_everything(tmp_path: Path) -> None:
-    receiver = Receiver()
-    await receiver.start()
+async def test_receiver_down_for_a_while_then_back_gets_everything(
+    tmp_path: Path, receiver: Receiver
+) -> None:
     await receiver.stop()  # the port is known, nobody listens
     async with sending(tmp_path, receiver, 20) as (queue, sender, ids):
         await eventually(lambda: sender.counters.connect_failures >= 3, 5)
         assert queue.depth == 20
         assert not sender.counters.connected
         await receiver.start()
-        try:
-            await _drained(queue)
-            assert receiver.accepted() == ids
-        finally:
-            await receiver.stop()
+        await _drained(queue)
+        assert receiver.accepted() == ids
 
 
-async def test_receiver_stops_midway_and_comes_back(tmp_path: Path) -> None:
-    receiver = Receiver()
-    await receiver.start()
+async def test_receiver_stops_midway_and_comes_back(tmp_path: Path, receiver: Receiver) -> None:
     stopped = asyncio.Event()
 
     def answer(control_id: str, count: int) -> Answer:
@@ -164,31 +159,23 @@ async def test_receiver_stops_midway_and_comes_back(tmp_path: Path) -> None:
         await asyncio.sleep(0.5)
         assert queue.depth == 16  # the unanswered one stays
         await receiver.start()
-        try:
-            await _drained(queue)
-            assert receiver.accepted() == ids
-        finally:
-            await receiver.stop()
+        await _drained(queue)
+        assert receiver.accepted() == ids
 
 
-async def test_finish_returns_once_the_queue_is_empty(tmp_path: Path) -> None:
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        queue = ForwardQueue("hl7_queue", tmp_path / "q.sqlite", 1000, 10)
-        await queue.open()
-        queue.put(_messages(5))
-        writer = asyncio.create_task(queue.run_writer())
-        sender = MllpSender(receiver.url, queue, backoff=Backoff(0.05, 0.2, 0.01))
-        sender.finish()
-        await asyncio.wait_for(sender.run(), 10)
-        assert queue.depth == 0
-        assert len(receiver.accepted()) == 5
-        writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
-        await queue.close()
-    finally:
-        await receiver.stop()
+async def test_finish_returns_once_the_queue_is_empty(tmp_path: Path, receiver: Receiver) -> None:
+    queue = ForwardQueue("hl7_queue", tmp_path / "q.sqlite", 1000, 10)
+    await queue.open()
+    queue.put(_messages(5))
+    writer = asyncio.create_task(queue.run_writer())
+    sender = MllpSender(receiver.url, queue, backoff=Backoff(0.05, 0.2, 0.01))
+    sender.finish()
+    await asyncio.wait_for(sender.run(), 10)
+    assert queue.depth == 0
+    assert len(receiver.accepted()) == 5
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
+    await queue.close()
 
 
 async def test_tls_to_a_trusted_receiver_and_never_to_an_untrusted_one(tmp_path: Path) -> None:
