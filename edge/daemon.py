@@ -61,10 +61,9 @@ from edge.reload.control import ControlServer
 from edge.reload.links import Links
 from edge.reload.reloader import Reloader
 from edge.session import LinkSession
-from edge.startup import bind_error
 from edge.storage.monitor import StorageMonitor
 from edge.tap import log_bus_items
-from edge.web import create_app, listen, serve
+from edge.web import create_app, listen_configured, serve
 from edge.web.dashboard import Dashboard
 
 __all__ = ["Daemon", "raise_open_file_limit"]
@@ -251,12 +250,7 @@ class Daemon:
     def _listen(self) -> socket.socket:
         if self._http_socket is not None:
             return self._http_socket
-        bind, port = self.config.http.bind, self.config.http.port
-        try:
-            return listen(bind, port)
-        except OSError as exc:
-            change = "change http.port in the config (or INFUSION_EDGE_HTTP__PORT)"
-            raise bind_error("the dashboard's HTTP port", bind, port, exc, change) from None
+        return listen_configured(self.config.http)
 
     async def _metrics_endpoint(self, _request: Request) -> Response:
         return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)

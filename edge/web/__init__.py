@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from edge.web.app import create_app
 from edge.web.passwords import hash_password
-from edge.web.server import listen, run_dashboard, serve
+from edge.web.server import listen, listen_configured, run_dashboard, serve
 
-__all__ = ["create_app", "hash_password", "listen", "run_dashboard", "serve"]
+__all__ = ["create_app", "hash_password", "listen", "listen_configured", "run_dashboard", "serve"]

@@ -1,12 +1,13 @@
 """Serving the dashboard with uvicorn inside the caller's event loop.
 
-:func:`serve` runs until cancelled, then stops in bounded time: it ends the event streams,
-lets uvicorn close its connections and run the app's shutdown (the broker feed), and returns
-by re-raising the cancellation. uvicorn's own signal handlers are off: the daemon (or
+:func:`serve` runs until cancelled, then stops in bounded time: it ends the event streams, lets
+uvicorn close its connections and run the app's shutdown (the broker feed), and returns by
+re-raising the cancellation. uvicorn's own signal handlers are off: the daemon (or
 :func:`run_dashboard`) owns SIGTERM and SIGINT. The listening socket is bound before uvicorn
-starts, so a port in use is an ``OSError`` from :func:`listen`, not an exit from inside
-uvicorn. Connections are guarded (:mod:`edge.web.connections`): a request deadline, a
-keep-alive limit and a connection cap that closes idle sockets first.
+starts, so a port in use is an ``OSError`` from :func:`listen` (one line naming the setting from
+:func:`listen_configured`), not an exit from inside uvicorn. Connections are guarded
+(:mod:`edge.web.connections`): a request deadline, a keep-alive limit and a connection cap that
+closes idle sockets first.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.applications import Starlette
 
-from edge.config import Config
+from edge.config import Config, HttpConfig
+from edge.startup import bind_error
 from edge.tasks import run_until_first_exits
 from edge.web.app import create_app, dashboard_of
 from edge.web.connections import ConnectionGuard, GuardedConfig, raise_descriptor_limit
 
-__all__ = ["listen", "run_dashboard", "serve"]
+__all__ = ["listen", "listen_configured", "run_dashboard", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,16 @@ def listen(bind: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def listen_configured(http: HttpConfig) -> socket.socket:
+    """:func:`listen` on ``http.bind``:``http.port``; a port that cannot be bound raises a
+    one-line :class:`~edge.startup.StartupError` naming the setting to change."""
+    try:
+        return listen(http.bind, http.port)
+    except OSError as exc:
+        change = "change http.port in the config (or INFUSION_EDGE_HTTP__PORT)"
+        raise bind_error("the dashboard's HTTP port", http.bind, http.port, exc, change) from None
 
 
 async def serve(config: Config, app: Starlette, *, sock: socket.socket | None = None) -> None:
@@ -112,7 +124,7 @@ async def _until(event: asyncio.Event) -> None:
 
 async def run_dashboard(config: Config) -> None:
     """``infusion-edge dashboard``: the dashboard alone, until SIGTERM or SIGINT."""
-    sock = listen(config.http.bind, config.http.port)
+    sock = listen_configured(config.http)
     app = create_app(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -271,3 +271,24 @@ async def test_a_simulator_that_cannot_listen_is_one_startup_line(
     assert line.startswith("the simulator of ")
     assert "192.0.2.1:0 is not an address of this machine" in line
     assert line.endswith("the demo picks a free port for each: free some ports or open files")
+
+
+def test_the_dashboard_command_names_the_http_port_and_its_setting(
+    taken_port: int, tmp_path: Path
+) -> None:
+    config = yaml.safe_load(DEFAULT_DEMO_CONFIG.read_text())
+    config["http"]["port"] = taken_port
+    path = tmp_path / "dashboard.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "dashboard", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"infusion-edge: cannot start: the dashboard's HTTP port 127.0.0.1:{taken_port} is "
+        "already in use; change http.port in the config (or INFUSION_EDGE_HTTP__PORT)"
+    ]

@@ -11,6 +11,7 @@ import signal
 import httpx
 import pytest
 
+from edge.startup import StartupError
 from edge.web import listen, run_dashboard
 from tests.mosquitto import Mosquitto, free_port
 from tests.web.helpers import web_config
@@ -44,7 +45,7 @@ async def test_a_port_in_use_is_refused_before_serving(mosquitto: Mosquitto) -> 
     taken = listen("127.0.0.1", 0)
     try:
         port = taken.getsockname()[1]
-        with pytest.raises(OSError, match="in use"):
+        with pytest.raises(StartupError, match=f"127.0.0.1:{port} is already in use; change"):
             await run_dashboard(web_config(mosquitto.url, port=port))
     finally:
         taken.close()
