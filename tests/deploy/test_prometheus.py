@@ -28,11 +28,15 @@ REQUIRED_ALERTS = {
     "MqttPublishRefused": "warning",
     "LinkErrors": "warning",
     "StorageFault": "warning",
+    "ClinicalOutputBacklogOld": "warning",
+    "ClinicalOutputDropping": "warning",
+    "ClinicalOutputQueueFault": "warning",
 }
 # Labels an annotation may print: targets, and the edge's bounded labels (ids from the config,
 # fixed sets). Nothing else can reach an operator's message.
 PRINTABLE_LABELS = {
-    "instance", "job", "device", "bed", "link", "class", "result", "priority", "store"
+    "instance", "job", "device", "bed", "link", "class", "result", "priority", "store",
+    "output", "kind",
 }  # fmt: skip
 PROMTOOL_WHY = "Debian package prometheus; scripts/setup --test installs it"
 
