@@ -6,6 +6,11 @@ Every payload carries ``schema`` (its name and version, ``infusion-edge.telemetr
 status, which is outside the sequence) and ``ts`` (ISO 8601,
 UTC: the time of what the message reports — the measurement for telemetry, the change for
 state). The models are the reference: ``infusion-edge schemas`` prints their JSON Schemas.
+
+The models forbid keys they do not know, so what an edge builds is exactly the contract. A
+consumer reads with :func:`read_payload`, which ignores unknown keys instead: within one schema
+version the contract only adds keys, so a dashboard keeps showing the alarms of an edge that is
+newer than itself.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ import itertools
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from drivers.readings import PumpReading, VitalsReading
 from edge.alarms.limits import AlarmLimits
@@ -42,7 +47,11 @@ __all__ = [
     "StatusPayload",
     "Telemetry",
     "VitalsTelemetry",
+    "read_payload",
+    "read_telemetry",
 ]
+
+E = TypeVar("E", bound="Envelope")
 
 
 _NO_TS = datetime(1970, 1, 1, tzinfo=UTC)  # a placeholder, left out of every JSON head
@@ -197,6 +206,21 @@ class AckCommand(BaseModel):
     )
     nonce: str = Field(pattern=r"^[0-9a-f]{16,64}$", description="random, once per command")
     sig: str = Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256, lowercase hex")
+
+
+_TELEMETRY: TypeAdapter[PumpTelemetry | VitalsTelemetry] = TypeAdapter(Telemetry)
+
+
+def read_payload(model: type[E], data: bytes | str) -> E:
+    """``data`` (a payload's JSON) as ``model``, for a consumer: keys the model does not know
+    (a newer edge's additions to the same schema version) are ignored, at every level; what it
+    knows is validated as strictly as when it was built."""
+    return model.model_validate_json(data, extra="ignore")
+
+
+def read_telemetry(data: bytes | str) -> PumpTelemetry | VitalsTelemetry:
+    """A telemetry payload (pump or vitals, by its ``kind``), as :func:`read_payload` reads."""
+    return _TELEMETRY.validate_json(data, extra="ignore")
 
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {

@@ -29,7 +29,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from edge.alarms.limits import AlarmLimits
-from edge.publish.payloads import AlarmPayload, SessionPayload
+from edge.publish.payloads import AlarmPayload, SessionPayload, read_payload
 from edge.web.auth import RequestRefusedError, read_json
 from edge.web.dashboard import Dashboard
 from edge.web.history_store import HistoryStore, SessionRow
@@ -202,7 +202,7 @@ def _attachment(request: Request, record: JsonDict, ext: str) -> dict[str, str]:
 
 
 def _session(row: SessionRow) -> JsonDict:
-    session = SessionPayload.model_validate_json(row.body)
+    session = read_payload(SessionPayload, row.body)
     return {
         "session_id": session.session_id,
         "label": session.label,
@@ -242,7 +242,7 @@ def _series(store: HistoryStore, site: str, bed: str, since: float, until: float
     ]
     alarms: dict[str, JsonDict] = {}
     for row in store.alarms(site, bed, since, until):
-        alarm = AlarmPayload.model_validate_json(row.body)
+        alarm = read_payload(AlarmPayload, row.body)
         alarms[alarm.alarm_id] = {
             "alarm_id": alarm.alarm_id,
             "rule": alarm.rule,

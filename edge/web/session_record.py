@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from drivers.readings import PumpReading, VitalsReading, parse_reading
 from edge.alarms.models import TreatmentSession
 from edge.charting import CHARTED_CODES, ChartRow, chart
-from edge.publish.payloads import AlarmPayload, SessionPayload
+from edge.publish.payloads import AlarmPayload, SessionPayload, read_payload
 from edge.web.history_store import HistoryStore, ReadingRow
 from edge.web.views import JsonDict
 
@@ -75,7 +75,7 @@ def session_record(
     """The record of ``session_id`` of ``site``/``bed`` (with its note when ``notes`` are
     enabled); :class:`RecordNotFoundError` if the history has no snapshot of it."""
     snapshots = [
-        SessionPayload.model_validate_json(row.body)
+        read_payload(SessionPayload, row.body)
         for row in store.session_snapshots(site, bed, session_id)
     ]
     if not snapshots:
@@ -127,7 +127,7 @@ def session_record(
         "ranges": _ranges(in_session, cuffs),
         "charted": [_row_json(row) for row in rows],
         "alarms": [
-            _alarm_json(AlarmPayload.model_validate_json(a.body), transitions.get(a.alarm_id, []))
+            _alarm_json(read_payload(AlarmPayload, a.body), transitions.get(a.alarm_id, []))
             for a in alarms
         ],
         "limit_changes": [

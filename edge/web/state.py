@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from edge.publish.payloads import (
     AlarmDigestPayload,
@@ -47,8 +47,8 @@ from edge.publish.payloads import (
     PumpTelemetry,
     SessionPayload,
     StatusPayload,
-    Telemetry,
-    VitalsTelemetry,
+    read_payload,
+    read_telemetry,
 )
 from edge.web.inbound import Inbound, parse_topic
 from edge.web.views import BedView, JsonDict, alarm_json, alarm_order, edge_json
@@ -61,7 +61,6 @@ TOMBSTONES = 10_000
 WARNED_TOPICS = 1_000
 
 ChangeType = Literal["bed", "alarm", "alarm_removed", "edge", "edge_removed", "feed"]
-_TELEMETRY: TypeAdapter[PumpTelemetry | VitalsTelemetry] = TypeAdapter(Telemetry)
 
 
 ENVELOPE_FIELDS = frozenset({"schema", "session", "seq", "ts"})
@@ -199,7 +198,7 @@ class LiveState:
         key = f"{inbound.site}/{inbound.edge_id}"
         if not payload:
             return [Change("edge_removed", {"key": key})] if self.edges.pop(key, None) else []
-        self.edges[key] = edge_json(inbound.site, StatusPayload.model_validate_json(payload))
+        self.edges[key] = edge_json(inbound.site, read_payload(StatusPayload, payload))
         return [Change("edge", self.edges[key])]
 
     def _edge_config(self, inbound: Inbound, payload: bytes) -> list[Change]:
@@ -207,7 +206,7 @@ class LiveState:
         bed's larger view (read on request: no change goes to the event streams)."""
         if not payload:
             return []
-        config = EdgeConfigPayload.model_validate_json(payload)
+        config = read_payload(EdgeConfigPayload, payload)
         for bed, limits in config.beds.items():
             key = f"{inbound.site}/{bed}"
             held = self.limits.get(key)
@@ -231,7 +230,7 @@ class LiveState:
     def _telemetry(self, inbound: Inbound, payload: bytes) -> list[Change]:
         if not payload:
             return []
-        reading = _TELEMETRY.validate_json(payload)
+        reading = read_telemetry(payload)
         self._observe(inbound, reading)
         bed = self._bed(inbound.site, inbound.bed)
         if isinstance(reading, PumpTelemetry):
@@ -242,7 +241,7 @@ class LiveState:
         return [Change("bed", bed.to_json())]
 
     def _device_state(self, inbound: Inbound, payload: bytes) -> list[Change]:
-        state = DeviceStatePayload.model_validate_json(payload) if payload else None
+        state = read_payload(DeviceStatePayload, payload) if payload else None
         bed = self._bed(inbound.site, inbound.bed)
         bed.apply_device_state(inbound.device_id, state)
         if state is not None:
@@ -250,7 +249,7 @@ class LiveState:
         return [Change("bed", bed.to_json())]
 
     def _session(self, inbound: Inbound, payload: bytes) -> list[Change]:
-        session = SessionPayload.model_validate_json(payload) if payload else None
+        session = read_payload(SessionPayload, payload) if payload else None
         if session is not None:
             self._observe(inbound, session)
         bed = self._bed(inbound.site, inbound.bed)
@@ -262,7 +261,7 @@ class LiveState:
     def _alarm(self, inbound: Inbound, payload: bytes) -> list[Change]:
         if not payload:
             return []  # the broker's copy cleared: never an end on its own
-        alarm = AlarmPayload.model_validate_json(payload)
+        alarm = read_payload(AlarmPayload, payload)
         if alarm.alarm_id != inbound.alarm_id or alarm.bed != inbound.bed:
             self.rejected += 1
             return []
@@ -290,20 +289,20 @@ class LiveState:
         """A transition of the alarm log: for the history only (the retained alarm topics
         drive the view)."""
         if payload and self._observing:
-            self._observe(inbound, AlarmLogPayload.model_validate_json(payload))
+            self._observe(inbound, read_payload(AlarmLogPayload, payload))
         return []
 
     def _config_log(self, inbound: Inbound, payload: bytes) -> list[Change]:
         """An applied reload of an edge's config: for the history only (its limit changes
         go into the session records)."""
         if payload and self._observing:
-            self._observe(inbound, ConfigLogPayload.model_validate_json(payload))
+            self._observe(inbound, read_payload(ConfigLogPayload, payload))
         return []
 
     def _digest(self, inbound: Inbound, payload: bytes) -> list[Change]:
         if not payload:
             return []  # erased: the edge publishes it again
-        digest = AlarmDigestPayload.model_validate_json(payload)
+        digest = read_payload(AlarmDigestPayload, payload)
         if digest.edge_id != inbound.edge_id:
             self.rejected += 1
             return []

@@ -245,3 +245,34 @@ def test_an_invalid_payload_is_counted_and_skipped() -> None:
     assert state.apply(f"{PREFIX}/north/edges/e/status", b"not json") == []
     assert (state.received, state.rejected) == (2, 2)
     assert state.alarms == {}
+
+
+def _with_unknown_keys(payload: bytes) -> bytes:
+    """``payload`` as a newer edge could send it: a key this version does not know at the top
+    and in every nested object."""
+
+    def add(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {**{k: add(v) for k, v in value.items()}, "added_later": {"x": 1}}
+        if isinstance(value, list):
+            return [add(v) for v in value]
+        return value
+
+    return json.dumps(add(json.loads(payload))).encode()
+
+
+def test_a_newer_edges_unknown_keys_are_ignored_and_its_alarm_and_vitals_shown() -> None:
+    state = LiveState(PREFIX)
+    topic, payload = alarm_message()
+    assert [c.type for c in state.apply(topic, _with_unknown_keys(payload))] == ["bed", "alarm"]
+    [alarm] = state.sorted_alarms()
+    assert "added_later" not in alarm
+    vitals_topic, vitals = vitals_message(172, T0)
+    assert [c.type for c in state.apply(vitals_topic, _with_unknown_keys(vitals))] == ["bed"]
+    assert state.bed_list()[0]["vitals"]["sbp"]["value"] == 172
+    assert state.rejected == 0
+    # a known key with a wrong value is still refused
+    broken = json.loads(payload)
+    broken["priority"] = "urgent"
+    assert state.apply(topic, json.dumps(broken).encode()) == []
+    assert state.rejected == 1
