@@ -10,6 +10,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 from edge.backoff import Backoff
 from edge.config import Config
@@ -49,7 +50,7 @@ class Dashboard:
         configured = config.http.ack_secret
         self.ack_secret = configured.get_secret_value() if configured else ack_secret
         self.dashboard_id = config.dashboard_id
-        self.history, self.recorder = _history(config)
+        self.recorder = _history(config)
         labels = {f"{config.site}/{bed}": b.label for bed, b in config.beds.items() if b.label}
         self.state = LiveState(
             config.mqtt.topic_prefix,
@@ -94,6 +95,11 @@ class Dashboard:
         self.closing.set()
         self.journal.wake()
 
+    @property
+    def history(self) -> HistoryStore | None:
+        """The history store once open (``None``: disabled, or not openable yet)."""
+        return self.recorder.store if self.recorder is not None else None
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Run the broker feed while inside; the app's lifespan."""
@@ -112,24 +118,26 @@ class Dashboard:
                 log.warning("dashboard feed did not stop in time")
 
 
-def _history(config: Config) -> tuple[HistoryStore | None, HistoryRecorder | None]:
-    """The history store and its recorder, or none when disabled or the file cannot be
-    opened (the dashboard runs on without trends and records, and says why in the log)."""
+def _history(config: Config) -> HistoryRecorder | None:
+    """The history's recorder, none when disabled. A file that cannot be opened now is tried
+    again at each of the recorder's flushes (the dashboard runs on without trends and records
+    meanwhile, and says why in the log)."""
     settings = config.http.history
     if not settings.enabled:
-        return None, None
+        return None
     path = history_path(config)
+    store: HistoryStore | Path = path
+    error: str | None = None
     try:
         store = HistoryStore(path)
     except (OSError, sqlite3.Error) as exc:
         error = str(exc) or type(exc).__name__
-    else:
-        recorder = HistoryRecorder(
-            store, retention_s=settings.retention_h * 3600.0, sample_s=settings.sample_s
+    if error is not None:
+        log.error(
+            "dashboard history cannot be opened: no trends nor session records until it can;"
+            " trying again every second",
+            extra={"path": str(path), "error": error},
         )
-        return store, recorder
-    log.error(
-        "dashboard history cannot be opened: no trends nor session records until a restart",
-        extra={"path": str(path), "error": error},
+    return HistoryRecorder(
+        store, retention_s=settings.retention_h * 3600.0, sample_s=settings.sample_s
     )
-    return None, None

@@ -9,7 +9,9 @@ Sampling, per device: a reading is kept when ``sample_s`` has passed since the l
 when it carries a new NIBP measurement (kept as a cuff, too), or when a pump's state or flags
 changed. A store that fails (a full or read-only disk) keeps the queue, up to ``max_pending``
 rows (the oldest go first, counted in ``dropped``), logs once per kind of error and never
-stops the feed; it retries at the next flush.
+stops the feed; it retries at the next flush. A store that could not even be opened (its
+folder missing or not writable at start) is opened again at each flush, the queue kept the
+same way, so trends and records come back once the disk does, without a restart.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -70,11 +73,12 @@ class _Kept:
 
 
 class HistoryRecorder:
-    """Samples validated payloads into ``store``."""
+    """Samples validated payloads into ``store``: an open store, or the path of one that could
+    not be opened yet (each flush tries again; :attr:`store` is ``None`` until it opens)."""
 
     def __init__(
         self,
-        store: HistoryStore,
+        store: HistoryStore | Path,
         *,
         retention_s: float,
         sample_s: float = 5.0,
@@ -82,7 +86,8 @@ class HistoryRecorder:
         prune_every_s: float = 600.0,
         max_pending: int = 200_000,
     ) -> None:
-        self.store = store
+        self.store = store if isinstance(store, HistoryStore) else None
+        self.path = store.path if isinstance(store, HistoryStore) else store
         self.retention_s = retention_s
         self.sample_s = sample_s
         self.flush_s = flush_s
@@ -210,12 +215,14 @@ class HistoryRecorder:
             await asyncio.shield(self.flush())
 
     async def flush(self) -> None:
-        """Write what is queued; on a storage error keep it for the next try."""
-        if not self.pending:
+        """Write what is queued (opening the store first when it is not open); on a storage
+        error keep it for the next try."""
+        store = self.store or await self._open()
+        if store is None or not self.pending:
             return
         batch, self.pending = self.pending, deque(maxlen=self.pending.maxlen)
         try:
-            await asyncio.to_thread(self.store.write, list(batch))
+            await asyncio.to_thread(store.write, list(batch))
         except sqlite3.Error as exc:
             self._failed(exc)
             overflow = max(0, len(batch) + len(self.pending) - (batch.maxlen or 0))
@@ -224,22 +231,34 @@ class HistoryRecorder:
             return
         self.written += len(batch)
         if self.failing is not None:
-            log.warning("dashboard history writes again", extra={"path": str(self.store.path)})
+            log.warning("dashboard history writes again", extra={"path": str(self.path)})
             self.failing = None
 
+    async def _open(self) -> HistoryStore | None:
+        try:
+            self.store = await asyncio.to_thread(HistoryStore, self.path)
+        except (OSError, sqlite3.Error) as exc:
+            self._failed(exc)
+            return None
+        log.warning("dashboard history opened", extra={"path": str(self.path)})
+        self.failing = None
+        return self.store
+
     async def _prune(self) -> None:
+        if self.store is None:
+            return
         try:
             await asyncio.to_thread(self.store.prune, time.time() - self.retention_s)
         except sqlite3.Error as exc:
             self._failed(exc)
 
-    def _failed(self, exc: sqlite3.Error) -> None:
+    def _failed(self, exc: OSError | sqlite3.Error) -> None:
         message = str(exc) or type(exc).__name__
         level = logging.DEBUG if message == self.failing else logging.WARNING
         log.log(
             level,
             "dashboard history not written; kept in memory, retrying",
-            extra={"path": str(self.store.path), "error": message, "pending": len(self.pending)},
+            extra={"path": str(self.path), "error": message, "pending": len(self.pending)},
         )
         self.failing = message
 

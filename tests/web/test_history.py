@@ -41,6 +41,11 @@ async def _record_into(path: Path, run: Played, times: int = 1) -> HistoryRecord
     return recorder
 
 
+def _open(recorder: HistoryRecorder) -> HistoryStore:
+    assert recorder.store is not None, "the history file opened"
+    return recorder.store
+
+
 @pytest.fixture(scope="module")
 def normal() -> Played:
     return played("normal-ketamine")
@@ -131,7 +136,7 @@ async def test_history_survives_a_restart_and_replays_add_nothing(
     before = session_record(store, SITE, BED, session_id)
     counts = store.readings(SITE, BED, 0, 2e9), store.cuffs(SITE, BED, 0, 2e9)
     store.close()
-    first.store.close()
+    _open(first).close()
 
     reopened = HistoryStore(path)  # a new dashboard process
     assert (reopened.readings(SITE, BED, 0, 2e9), reopened.cuffs(SITE, BED, 0, 2e9)) == counts
@@ -143,7 +148,7 @@ async def test_history_survives_a_restart_and_replays_add_nothing(
 
 async def test_retention_prunes_old_rows_only(tmp_path: Path, normal: Played) -> None:
     recorder = await _record_into(tmp_path / "history.sqlite", normal)
-    store = recorder.store
+    store = _open(recorder)
     middle = (normal.wall0.timestamp()) + 55 * 60
     total = len(store.readings(SITE, BED, 0, 2e9))
     deleted = store.prune(middle)
@@ -167,7 +172,7 @@ async def test_session_report_cli_prints_the_same_record(
 ) -> None:
     path = tmp_path / "history.sqlite"
     recorder = await _record_into(path, normal)
-    recorder.store.close()
+    _open(recorder).close()
     config = tmp_path / "dashboard.yaml"
     config.write_text(f"site: {SITE}\nedge_id: dash-1\nhttp:\n  history:\n    path: {path}\n")
     session_id = _closed_session(normal).session_id
@@ -244,6 +249,46 @@ async def test_history_routes_answer_the_series_sessions_and_located_errors(
         refused = await client.get(f"/api/beds/{BED}/history")
         assert refused.status_code == 503
         assert "http.history" in refused.json()["error"]
+
+
+async def test_a_history_that_cannot_be_opened_at_start_opens_later_and_keeps_what_came(
+    tmp_path: Path, normal: Played
+) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the history's folder should be")
+    config = web_config(
+        NO_BROKER, view_requires_login=False, history={"path": str(blocked / "h.sqlite")}
+    )
+    app = create_app(config)
+    dashboard = dashboard_of(app)
+    assert dashboard is not None
+    assert dashboard.recorder is not None
+    assert dashboard.history is None
+    half = len(normal.messages) // 2
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for topic, payload, _retain in normal.messages[:half]:
+            dashboard.state.apply(topic, payload)
+        await dashboard.recorder.flush()  # the folder still cannot be made
+        assert dashboard.history is None
+        assert dashboard.recorder.pending  # kept in memory meanwhile
+        assert dashboard.recorder.failing is not None
+        refused = await client.get(f"/api/beds/{BED}/history")
+        assert refused.status_code == 503
+
+        blocked.unlink()  # the disk is back
+        for topic, payload, _retain in normal.messages[half:]:
+            dashboard.state.apply(topic, payload)
+        await dashboard.recorder.flush()
+        assert dashboard.history is not None
+        assert not dashboard.recorder.pending
+        assert dashboard.recorder.failing is None
+        since = normal.wall0.timestamp() - 60
+        got = await client.get(f"/api/beds/{BED}/history", params={"since": str(since)})
+        assert got.status_code == 200
+        # every cuff of the session, those from before the file opened too
+        assert len(got.json()["nibp"]["t"]) == pytest.approx(110 / 3, abs=2)
+    _open(dashboard.recorder).close()
 
 
 async def test_a_nurse_writes_a_session_note_only_when_notes_are_on(
