@@ -540,6 +540,14 @@ class Config(BaseSettings):
         """The id this process's dashboard signs acknowledgements with."""
         return self.http.dashboard_id or f"dashboard@{self.edge_id}"[:64]
 
+    def visit_numbers(self) -> dict[str, str]:
+        """Each bed's visit number (HL7 PID-3, FHIR Encounter), for the beds that have one."""
+        return {bed: b.visit_number for bed, b in self.beds.items() if b.visit_number}
+
+    def device_eui64s(self) -> dict[str, str]:
+        """Each device's EUI-64 (its equipment id in HL7 and FHIR), for those that have one."""
+        return {device.id: device.eui64 for device in self.devices if device.eui64}
+
     def links(self) -> list[list[DeviceConfig]]:
         """The devices grouped by port (one group per link), in config order."""
         by_port: dict[str, list[DeviceConfig]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 
 from drivers.readings import PumpReading, VitalsReading
 from edge.alarms.models import AlarmEvent
@@ -21,8 +22,8 @@ def fhir_identity(config: Config, fhir: FhirConfig) -> FhirIdentity:
     """The identities ``config`` gives (site, visit numbers, EUI-64s)."""
     return FhirIdentity(
         site=config.site,
-        visits={b: c.visit_number for b, c in config.beds.items() if c.visit_number},
-        equipment={d.id: d.eui64 for d in config.devices if d.eui64},
+        visits=config.visit_numbers(),
+        equipment=config.device_eui64s(),
         visit_system=fhir.visit_system,
     )
 
@@ -32,6 +33,12 @@ class FhirEncoder:
 
     def __init__(self, identity: FhirIdentity) -> None:
         self._identity = identity
+
+    def reidentify(self, config: Config) -> None:
+        """Take the visit numbers and EUI-64s of ``config`` (a reload) for the next bundles."""
+        self._identity = replace(
+            self._identity, visits=config.visit_numbers(), equipment=config.device_eui64s()
+        )
 
     def reading(self, reading: PumpReading | VitalsReading) -> NewMessage:
         """The Bundle of one reading."""

@@ -11,6 +11,7 @@ the bus, and an item that cannot be encoded is logged and counted, never stops t
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -18,6 +19,7 @@ from drivers.readings import PumpReading, VitalsReading
 from edge.alarms.models import AlarmEvent, SessionEvent
 from edge.bus import Subscription
 from edge.charting import BedCharter, ChartRow
+from edge.config import Config
 from edge.forward.queue import ForwardQueue, NewMessage
 from edge.items import OutputItem
 
@@ -37,6 +39,8 @@ class Encoder(Protocol):
     def chart_row(self, row: ChartRow) -> NewMessage: ...
 
     def alarm(self, event: AlarmEvent) -> NewMessage: ...
+
+    def reidentify(self, config: Config) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,15 @@ class ForwardOutput:
         self._queue = queue
         self._charters: dict[str, BedCharter] = {}
         self.failed = 0  # items no message could be made of (a bug; logged)
+
+    def reidentify(self, config: Config, new_visits: Iterable[str] = ()) -> None:
+        """A reload: the next messages carry ``config``'s visit numbers and EUI-64s. A bed in
+        ``new_visits`` (its visit number changed) drops its unfinished chart row, so no row
+        of the previous visit goes out under the new number."""
+        for bed in new_visits:
+            if self._charters.pop(bed, None) is not None:
+                log.info("chart row dropped: the bed's visit changed", extra={"bed": bed})
+        self._encoder.reidentify(config)
 
     async def consume(self, items: Subscription[OutputItem]) -> None:
         """Follow the output bus until it closes."""

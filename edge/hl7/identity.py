@@ -55,8 +55,8 @@ class Hl7Identity:
             point_of_care=hl7.point_of_care,
             patient_class=hl7.patient_class,
             assigning_authority=hl7.assigning_authority or config.site,
-            visits={b: c.visit_number for b, c in config.beds.items() if c.visit_number},
-            equipment={d.id: d.eui64 for d in config.devices if d.eui64},
+            visits=config.visit_numbers(),
+            equipment=config.device_eui64s(),
         )
 
     def msh(self, message_type: str, control_id: str, at: datetime, *, alarm: bool) -> str:

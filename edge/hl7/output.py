@@ -4,11 +4,13 @@ alarm transitions, each with a new control id (MSH-10) kept for every resend."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from drivers.readings import PumpReading, VitalsReading
 from edge.alarms.models import AlarmEvent
 from edge.charting import ChartRow
+from edge.config import Config
 from edge.forward.queue import NewMessage
 from edge.hl7.identity import Hl7Identity, new_control_id
 from edge.hl7.pcd01 import chart_message, reading_message
@@ -27,6 +29,12 @@ class Hl7Encoder:
     def __init__(self, identity: Hl7Identity, now: Callable[[], datetime] = _utc_now) -> None:
         self._identity = identity
         self._now = now
+
+    def reidentify(self, config: Config) -> None:
+        """Take the visit numbers and EUI-64s of ``config`` (a reload) for the next messages."""
+        self._identity = replace(
+            self._identity, visits=config.visit_numbers(), equipment=config.device_eui64s()
+        )
 
     def reading(self, reading: PumpReading | VitalsReading) -> NewMessage:
         """The ORU^R01 of ``reading``."""

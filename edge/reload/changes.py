@@ -3,7 +3,8 @@
 Plain frozen models, no config logic (that is :mod:`edge.reload.diff`). Limits are named by
 their path in :class:`~edge.alarms.limits.AlarmLimits` (``spo2_low.medium_below``), in the
 rule's unit (%, mmHg, /min, s). Orders are shown without the patient's weight; no patient
-identifier (a bed's visit number) is ever part of a change.
+identifier (a bed's visit number) is ever part of a change: a changed visit number is listed
+by its bed alone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from edge.alarms.models import OrderSummary
 
 __all__ = [
+    "NO_LINK_FIELDS",
     "ChangedBy",
     "ConfigChangeRecord",
     "ConfigChanges",
@@ -22,6 +24,8 @@ __all__ = [
     "LimitChange",
     "OrderChange",
 ]
+
+NO_LINK_FIELDS = ("eui64",)  # device settings that change without reopening its link
 
 LimitValue = float | str | None
 
@@ -66,6 +70,10 @@ class ConfigChanges(_Frozen):
     devices_added: tuple[str, ...] = ()
     devices_removed: tuple[str, ...] = ()
     devices_changed: tuple[DeviceChange, ...] = ()
+    visit_numbers_changed: tuple[str, ...] = Field(
+        default=(),
+        description="beds whose visit number changed (the numbers are never written here)",
+    )
     needs_restart: tuple[str, ...] = ()
 
     @property
@@ -80,6 +88,7 @@ class ConfigChanges(_Frozen):
                 self.devices_added,
                 self.devices_removed,
                 self.devices_changed,
+                self.visit_numbers_changed,
             )
         )
 
@@ -92,9 +101,11 @@ class ConfigChanges(_Frozen):
         lines += [f"device added: {device}" for device in self.devices_added]
         lines += [f"device removed: {device}" for device in self.devices_removed]
         lines += [
-            f"device changed: {c.device_id} ({', '.join(c.fields)}; link reopened)"
+            f"device changed: {c.device_id} ({', '.join(c.fields)}"
+            + (")" if set(c.fields) <= set(NO_LINK_FIELDS) else "; link reopened)")
             for c in self.devices_changed
         ]
+        lines += [f"visit number changed: {bed}" for bed in self.visit_numbers_changed]
         lines += [f"needs a restart: {setting}" for setting in self.needs_restart]
         return lines
 

@@ -1,11 +1,12 @@
 """The difference between the running config and a newly loaded one (pure, no I/O).
 
 Live: alarm limits and bed orders (next evaluation), beds, devices (added, removed, changed:
-reopened alone). Links: a port whose devices are exactly as before keeps its session; any
-other port's session is stopped and/or started. Everything else (``mqtt``, ``http``,
-``storage``, ``log``, ``acknowledgements``, ``hl7``, ``fhir``, ``plausibility``, ``control``,
-a bed's ``label`` or ``visit_number``) is reported as needing a restart and keeps its running
-value. The edge's identity (``site``, ``edge_id``) cannot change live: the reload is refused.
+reopened alone), the beds' visit numbers and the devices' EUI-64s (the HL7 and FHIR outputs'
+next messages). Links: a port whose devices are as before (but for their EUI-64s) keeps its
+session; any other port's session is stopped and/or started. Everything else (``mqtt``,
+``http``, ``storage``, ``log``, ``acknowledgements``, ``hl7``, ``fhir``, ``plausibility``,
+``control``, a bed's ``label``) is reported as needing a restart and keeps its running value.
+The edge's identity (``site``, ``edge_id``) cannot change live: the reload is refused.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from typing import Any
 from edge.alarms.limits import AlarmLimits
 from edge.alarms.sessions import order_summary
 from edge.config import Config, DeviceConfig, Problem, port_key
-from edge.reload.changes import ConfigChanges, DeviceChange, LimitChange, OrderChange
+from edge.reload.changes import (
+    NO_LINK_FIELDS,
+    ConfigChanges,
+    DeviceChange,
+    LimitChange,
+    OrderChange,
+)
 
 __all__ = ["RESTART_SECTIONS", "Plan", "limits_of", "plan_reload"]
 
@@ -68,14 +75,9 @@ def plan_reload(running: Config, new: Config) -> Plan:
     for bed, config in new.beds.items():
         old = running.beds.get(bed)
         if old is not None:
-            needs_restart += [
-                f"beds.{bed}.{key}"
-                for key in ("label", "visit_number")
-                if getattr(old, key) != getattr(config, key)
-            ]
-            config = config.model_copy(
-                update={"label": old.label, "visit_number": old.visit_number}
-            )
+            if old.label != config.label:
+                needs_restart.append(f"beds.{bed}.label")
+            config = config.model_copy(update={"label": old.label})
         beds[bed] = config
     effective = new.model_copy(
         update={"beds": beds, **{key: getattr(running, key) for key in RESTART_SECTIONS}}
@@ -88,11 +90,16 @@ def plan_reload(running: Config, new: Config) -> Plan:
         if d.id in old_devices and old_devices[d.id] != d
     ]
     old_links, new_links = _links(running), _links(new)
-    stop = tuple(v for k, v in old_links.items() if new_links.get(k) != v)
-    start = tuple(v for k, v in new_links.items() if old_links.get(k) != v)
+    stop = tuple(v for k, v in old_links.items() if _link(new_links.get(k)) != _link(v))
+    start = tuple(v for k, v in new_links.items() if _link(old_links.get(k)) != _link(v))
     rebedded = {c.device_id for c in changed if "bed" in c.fields}
     removed = [i for i in old_devices if i not in new_devices or i in rebedded]
-    added = [d for d in new.devices if d.id not in old_devices or d != old_devices[d.id]]
+    relinked = {
+        i
+        for i, d in new_devices.items()
+        if i in old_devices and _link((d,)) != _link((old_devices[i],))
+    }
+    added = [d for d in new.devices if d.id not in old_devices or d.id in relinked]
     changes = ConfigChanges(
         limits=tuple(_limit_changes(running, new)),
         orders=tuple(
@@ -109,6 +116,11 @@ def plan_reload(running: Config, new: Config) -> Plan:
         devices_added=tuple(i for i in new_devices if i not in old_devices),
         devices_removed=tuple(i for i in old_devices if i not in new_devices),
         devices_changed=tuple(changed),
+        visit_numbers_changed=tuple(
+            bed
+            for bed in new.beds
+            if bed in running.beds and running.beds[bed].visit_number != new.beds[bed].visit_number
+        ),
         needs_restart=tuple(needs_restart),
     )
     return Plan(effective, changes, refused, stop, start, tuple(removed), tuple(added))
@@ -122,6 +134,13 @@ def limits_of(config: Config, bed: str) -> AlarmLimits:
 
 def _links(config: Config) -> dict[str, LinkKey]:
     return {port_key(group[0].port): tuple(group) for group in config.links()}
+
+
+def _link(devices: LinkKey | None) -> LinkKey | None:
+    """``devices`` as their link sees them: without the settings that change no link."""
+    if devices is None:
+        return None
+    return tuple(d.model_copy(update=dict.fromkeys(NO_LINK_FIELDS)) for d in devices)
 
 
 def _changed_fields(old: DeviceConfig, new: DeviceConfig) -> tuple[str, ...]:

@@ -3,7 +3,8 @@ to the running daemon, audit it.
 
 Applied at once: alarm limits and bed orders (the next evaluation uses them), beds, devices
 (a removed device's link stops and its alarms end or latch; an added one's link starts; a
-changed one's link is reopened alone). Links whose devices did not change keep running
+changed one's link is reopened alone), visit numbers and EUI-64s (the clinical outputs' next
+messages). Links whose devices did not change keep running
 untouched. A config that fails its checks, or changes the edge's identity, is rejected whole:
 nothing changes, the errors go back to the caller, the log and a metric. Environment variables
 are the daemon's own, fixed at its start: settings taken from them change only by a restart.
@@ -27,6 +28,7 @@ from edge.alarms.devices import DeviceInfo
 from edge.alarms.log_guard import GuardedAlarmLog
 from edge.clock import Clock
 from edge.config import Config, ConfigError, Problem, load_config
+from edge.forward.output import ForwardOutput
 from edge.metrics import EdgeMetrics
 from edge.publish.messages import MessageClass, NewMessage
 from edge.publish.payloads import BedLimits, ConfigLogPayload, EdgeConfigPayload, EnvelopeFactory
@@ -66,6 +68,7 @@ class Reloader:
         topics: Topics,
         envelopes: EnvelopeFactory,
         metrics: EdgeMetrics,
+        outputs: Sequence[ForwardOutput] = (),
     ) -> None:
         self.path = path
         self.config = config
@@ -77,6 +80,7 @@ class Reloader:
         self._topics = topics
         self._envelopes = envelopes
         self._metrics = metrics
+        self._outputs = outputs  # the HL7 and FHIR outputs: visit numbers, EUI-64s
         self.config_hash = file_hash(path)
         self.loaded_at = clock.now()
         self._since = dict.fromkeys(config.beds, self.loaded_at)
@@ -173,6 +177,8 @@ class Reloader:
                 if device.id in known and known[device.id].bed == device.bed:
                     engine.reopen(device.id)
             self._links.start(devices)
+        for output in self._outputs:
+            output.reidentify(new, plan.changes.visit_numbers_changed)
         self.config = new
         self._metrics.reconfigure(new)
 

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.edge.hl7.receiver import Receiver, eventually
 from tests.integration.daemon_process import running_daemon
@@ -106,5 +107,42 @@ async def test_daemon_sends_pcd01_and_pcd04_and_keeps_what_it_could_not_send(
             edge.signal(signal.SIGTERM)
             assert await edge.wait(20) == 0, edge.output()
         assert receiver.accepted()[sent : sent + len(waiting)] == waiting
+    finally:
+        await receiver.stop()
+
+
+async def test_a_new_visit_number_reaches_the_next_messages_by_a_reload_without_a_restart(
+    tmp_path: Path, monitor: PtyDevice
+) -> None:
+    receiver = Receiver()
+    await receiver.start()
+    config = write_config(
+        tmp_path,
+        [textline_device("monitor-1", monitor.path)],
+        beds={"bed-1": {"visit_number": VISIT}},
+        hl7={
+            "url": receiver.url,
+            "observations": "every_reading",
+            "queue_path": str(tmp_path / "hl7-queue.sqlite"),
+        },
+    )
+    try:
+        async with feeding(Feeder(monitor, vitals(122, 78))), running_daemon(config) as edge:
+            await eventually(lambda: len(receiver.accepted()) >= 2, 20)
+            settings = yaml.safe_load(config.read_text())
+            settings["beds"]["bed-1"]["visit_number"] = "V0043"  # the next patient in the chair
+            config.write_text(yaml.safe_dump(settings))
+            edge.signal(signal.SIGHUP)
+            reloaded = await edge.wait_for(lambda e: e.get("msg") == "config reloaded", 20)
+            assert "visit number changed: bed-1" in reloaded["changes"]
+            before = len(receiver.accepted())
+            await eventually(lambda: len(receiver.accepted()) >= before + 3, 20)
+            visits = [str(receiver.messages[c].segment("PID")[3]) for c in receiver.accepted()]
+            # one in flight at the reload may carry either number; then only the new one
+            assert visits[0].startswith(VISIT)
+            assert all(v.startswith("V0043") for v in visits[before + 1 :])
+            edge.signal(signal.SIGTERM)
+            assert await edge.wait(20) == 0, edge.output()
+            assert all(VISIT not in line and "V0043" not in line for line in edge.raw)
     finally:
         await receiver.stop()

@@ -164,3 +164,61 @@ async def test_charted_mode_sends_the_rows_of_the_charting_rule(tmp_path: Path) 
             await eventually(lambda: stack.queue.depth == 0, 10)
     finally:
         await receiver.stop()
+
+
+def _visit_and_equipment(message: bytes) -> tuple[str, str]:
+    """PID-3's id and the first OBX-18 of an ER7 message."""
+    segments: dict[str, list[str]] = {}
+    for text in message.decode().split("\r"):
+        fields = text.split("|")
+        segments.setdefault(fields[0], fields)  # the first of each kind
+    return segments["PID"][3].split("^")[0], segments["OBX"][18].split("^")[0]
+
+
+def test_a_reload_gives_the_next_messages_the_new_visit_number_and_eui64(tmp_path: Path) -> None:
+    config = _config(tmp_path, "mllp://127.0.0.1:9", "every_reading")
+    assert config.hl7 is not None
+    output = hl7_stack(config, config.hl7).output
+    (before,) = output.messages_for(vitals(T0))
+    assert _visit_and_equipment(before.payload) == ("V0042", "mon-1")  # no EUI-64 yet
+    reloaded = config.model_copy(
+        update={
+            "beds": {
+                "chair-1": config.beds["chair-1"].model_copy(update={"visit_number": "V0043"})
+            },
+            "devices": [
+                config.devices[0].model_copy(update={"eui64": "00112233445566FF"}),
+                config.devices[1],
+            ],
+        }
+    )
+    output.reidentify(reloaded, ["chair-1"])
+    (after,) = output.messages_for(vitals(T0 + timedelta(seconds=1)))
+    assert _visit_and_equipment(after.payload) == ("V0043", "00112233445566FF")
+    assert _visit_and_equipment(before.payload)[0] == "V0042"  # made before: kept as it was
+
+
+def test_a_changed_visit_number_drops_the_beds_unfinished_chart_row(tmp_path: Path) -> None:
+    config = _config(tmp_path, "mllp://127.0.0.1:9", "charted")
+    assert config.hl7 is not None
+    session = TreatmentSession(
+        session_id="chair-1.20250101T095500000Z",
+        bed="chair-1",
+        phase="infusion",
+        started_at=T0 - timedelta(minutes=5),
+        infusion_started_at=T0,
+    )
+    rows = {}
+    for new_visit in ([], ["chair-1"]):
+        output = hl7_stack(config, config.hl7).output
+        output.messages_for(SessionEvent(session=session, change="infusion_started", at=T0))
+        for second in range(0, 300, 10):  # the first 5 min: the row at 0 min
+            output.messages_for(pump(T0 + timedelta(seconds=second)))
+        output.reidentify(config, new_visit)
+        rows[tuple(new_visit)] = [
+            m
+            for s in range(300, 320, 10)
+            for m in output.messages_for(pump(T0 + timedelta(seconds=s)))
+        ]
+    assert len(rows[()]) == 1  # the 5 min row, visit unchanged
+    assert rows[("chair-1",)] == []  # the previous visit's row is not sent under the new one

@@ -96,3 +96,37 @@ def test_orders_are_shown_without_the_weight() -> None:
     assert change.after.rate_ml_per_h == 54.0
     assert "weight" not in change.model_dump_json()
     assert plan.changes.needs_restart == ("beds.chair-1.label",)
+
+
+def test_visit_numbers_and_eui64s_change_live_without_a_value_in_the_audit_or_a_link() -> None:
+    running = config(beds={"chair-1": {"label": "Chair 1", "visit_number": "V100"}, "chair-2": {}})
+    devices = [
+        {"id": "monitor-1", "bed": "chair-1", "driver": "textline", "port": "/dev/ttyS10"},
+        {
+            "id": "monitor-2",
+            "bed": "chair-2",
+            "driver": "textline",
+            "port": "/dev/ttyS11",
+            "eui64": "00112233445566FF",
+        },
+    ]
+    new = config(
+        beds={"chair-1": {"label": "Chair 1", "visit_number": "V200"}, "chair-2": {}},
+        devices=devices,
+    )
+    plan = plan_reload(running, new)
+    changes = plan.changes
+    assert changes.visit_numbers_changed == ("chair-1",)
+    assert changes.needs_restart == ()
+    assert changes.applied_anything
+    assert plan.config.visit_numbers() == {"chair-1": "V200"}  # taken, not kept as running
+    assert plan.config.device_eui64s() == {"monitor-2": "00112233445566FF"}
+    assert [(c.device_id, c.fields) for c in changes.devices_changed] == [("monitor-2", ("eui64",))]
+    assert (plan.stop, plan.start, plan.added, plan.removed) == ((), (), (), ())  # no link reopened
+    assert changes.summary() == [
+        "device changed: monitor-2 (eui64)",
+        "visit number changed: chair-1",
+    ]
+    audit = changes.model_dump_json()
+    assert "V100" not in audit
+    assert "V200" not in audit  # a patient identifier: never in the audit nor on MQTT
