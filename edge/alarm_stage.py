@@ -25,7 +25,14 @@ from edge.alarms.log_guard import GuardedAlarmLog
 from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
 from edge.device_state import DeviceState
-from edge.items import AckRequest, AlarmRefresh, InputItem, OutputItem, StorageStatus
+from edge.items import (
+    AckRequest,
+    AlarmRefresh,
+    DeviceRemoved,
+    InputItem,
+    OutputItem,
+    StorageStatus,
+)
 from edge.tasks import run_until_first_exits
 
 __all__ = ["AlarmStage"]
@@ -95,6 +102,9 @@ class AlarmStage:
                     continue
                 if isinstance(item, StorageStatus):
                     await self._emit(self.engine.on_storage(bool(item.faulted)))
+                    continue
+                if isinstance(item, DeviceRemoved):  # after its link's last item
+                    await self._outputs.publish(item)
                     continue
                 if isinstance(item, DeviceState):
                     events = self.engine.on_device_state(item)

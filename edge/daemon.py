@@ -191,6 +191,7 @@ class Daemon:
                 topics=self.topics,
                 envelopes=self.envelopes,
                 metrics=self.metrics,
+                inputs=self.inputs,
                 outputs=[stack.output for stack in self.clinical],
             )
             if config_path is not None

@@ -4,7 +4,9 @@ Device sessions put :data:`DeviceItem` on the input bus, and acknowledgements ar
 :class:`AckRequest`; the alarm stage passes device items on to the output bus with the
 alarm and session events they caused (:data:`OutputItem`), where the outbox writer, the log
 tap and the live views read them; its ticker adds an :class:`AlarmRefresh` at start and at a
-steady interval. One producer per bus keeps the output in one order.
+steady interval. A reload that removes a device puts a :class:`DeviceRemoved` on the input bus
+once its link has stopped, so it comes after everything the link sent. One producer per bus
+keeps the output in one order.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from drivers.readings import PumpReading, VitalsReading
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent
 from edge.device_state import DeviceState
 
-__all__ = ["AckRequest", "AlarmRefresh", "DeviceItem", "InputItem", "OutputItem", "StorageStatus"]
+__all__ = [
+    "AckRequest",
+    "AlarmRefresh",
+    "DeviceItem",
+    "DeviceRemoved",
+    "InputItem",
+    "OutputItem",
+    "StorageStatus",
+]
 
 DeviceItem = PumpReading | VitalsReading | DeviceState
 
@@ -53,5 +63,14 @@ class StorageStatus:
     faulted: tuple[str, ...] = ()
 
 
-InputItem = DeviceItem | AckRequest | StorageStatus
-OutputItem = DeviceItem | AlarmEvent | SessionEvent | AlarmRefresh
+@dataclass(frozen=True, slots=True)
+class DeviceRemoved:
+    """A reload removed ``device_id`` from ``bed`` (or moved it to another bed): its retained
+    state on ``bed`` is cleared, so dashboards forget it there."""
+
+    device_id: str
+    bed: str
+
+
+InputItem = DeviceItem | AckRequest | StorageStatus | DeviceRemoved
+OutputItem = DeviceItem | AlarmEvent | SessionEvent | AlarmRefresh | DeviceRemoved

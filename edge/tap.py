@@ -12,7 +12,7 @@ import logging
 from edge.alarms.models import AlarmEvent, SessionEvent
 from edge.bus import Subscription
 from edge.device_state import DeviceState
-from edge.items import AlarmRefresh, OutputItem
+from edge.items import AlarmRefresh, DeviceRemoved, OutputItem
 
 __all__ = ["log_bus_items"]
 
@@ -33,6 +33,9 @@ async def log_bus_items(items: Subscription[OutputItem]) -> None:
             continue
         if isinstance(item, AlarmRefresh):
             log.debug("open alarms republished", extra={"count": len(item.alarms)})
+            continue
+        if isinstance(item, DeviceRemoved):
+            log.info("device removed", extra={"device": item.device_id, "bed": item.bed})
             continue
         if isinstance(item, DeviceState) or not log.isEnabledFor(logging.DEBUG):
             continue

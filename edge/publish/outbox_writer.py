@@ -32,7 +32,7 @@ from drivers.readings import PumpReading, VitalsReading
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent
 from edge.bus import Subscription
 from edge.device_state import DeviceState
-from edge.items import AlarmRefresh, OutputItem
+from edge.items import AlarmRefresh, DeviceRemoved, OutputItem
 from edge.publish.outbox import MessageClass, NewMessage, Outbox
 from edge.publish.payloads import (
     AlarmDigestPayload,
@@ -124,6 +124,9 @@ class OutboxWriter:
             return [self._session(item)]
         if isinstance(item, AlarmRefresh):
             return self._refresh(item)
+        if isinstance(item, DeviceRemoved):  # its retained state cleared on the broker
+            topic = self._topics.device_state(item.bed, item.device_id)
+            return [NewMessage(topic, b"", MessageClass.STATE, retain=True)]
         return [self._telemetry(item)]
 
     def _payload(self, model: type[E], ts: datetime, item: BaseModel) -> bytes:

@@ -1,13 +1,14 @@
 """A reload: re-read the config file, check it as ``config check`` does, apply the difference
 to the running daemon, audit it.
 
-Applied at once: alarm limits and bed orders (the next evaluation uses them), beds, devices
-(a removed device's link stops and its alarms end or latch; an added one's link starts; a
-changed one's link is reopened alone), visit numbers and EUI-64s (the clinical outputs' next
-messages). Links whose devices did not change keep running
-untouched. A config that fails its checks, or changes the edge's identity, is rejected whole:
-nothing changes, the errors go back to the caller, the log and a metric. Environment variables
-are the daemon's own, fixed at its start: settings taken from them change only by a restart.
+Applied at once: alarm limits and bed orders (the next evaluation uses them), beds, devices (a
+removed device's link stops, its alarms end or latch and its retained state is cleared from the
+broker, so dashboards forget it; an added one's link starts; a changed one's link is reopened
+alone), visit numbers and EUI-64s (the clinical outputs' next messages). Links whose devices did
+not change keep running untouched. A config that fails its checks, or changes the edge's
+identity, is rejected whole: nothing changes, the errors go back to the caller, the log and a
+metric. Environment variables are the daemon's own, fixed at its start: settings taken from them
+change only by a restart.
 
 Every applied reload is an audit record (:class:`ConfigChangeRecord`) kept in the alarm log and
 published on ``config-log``; the retained ``edges/{edge_id}/config`` then says which config
@@ -26,9 +27,11 @@ from typing import Any
 from edge.alarm_stage import AlarmStage
 from edge.alarms.devices import DeviceInfo
 from edge.alarms.log_guard import GuardedAlarmLog
+from edge.bus import Bus
 from edge.clock import Clock
 from edge.config import Config, ConfigError, Problem, load_config
 from edge.forward.output import ForwardOutput
+from edge.items import DeviceRemoved, InputItem
 from edge.metrics import EdgeMetrics
 from edge.publish.messages import MessageClass, NewMessage
 from edge.publish.payloads import BedLimits, ConfigLogPayload, EdgeConfigPayload, EnvelopeFactory
@@ -68,6 +71,7 @@ class Reloader:
         topics: Topics,
         envelopes: EnvelopeFactory,
         metrics: EdgeMetrics,
+        inputs: Bus[InputItem] | None = None,
         outputs: Sequence[ForwardOutput] = (),
     ) -> None:
         self.path = path
@@ -80,6 +84,7 @@ class Reloader:
         self._topics = topics
         self._envelopes = envelopes
         self._metrics = metrics
+        self._inputs = inputs  # the daemon's input bus: a removed device's state is cleared
         self._outputs = outputs  # the HL7 and FHIR outputs: visit numbers, EUI-64s
         self.config_hash = file_hash(path)
         self.loaded_at = clock.now()
@@ -170,6 +175,9 @@ class Reloader:
             await self._links.stop(devices, STOP_LINK_TIMEOUT_S)
         await self._alarms.remove_devices(plan.removed)
         known = {d.id: d for d in self.config.devices}
+        if self._inputs is not None:  # after the stopped links' last items
+            for device_id in plan.removed:
+                await self._inputs.publish(DeviceRemoved(device_id, known[device_id].bed))
         for device in plan.added:
             engine.add_device(DeviceInfo(device.id, device.bed, device.timeout_s))
         for devices in plan.start:

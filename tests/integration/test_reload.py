@@ -254,6 +254,14 @@ async def test_devices_added_and_removed_live_and_an_unchanged_link_kept_across_
                 assert spo2_latched["state"] == "latched"
                 removal = log_entries(subscriber, CONFIG_LOG)[-1]
                 assert removal["changes"]["devices_removed"] == ["monitor-2"]
+                # its retained state is cleared, so dashboards forget it on bed-2
+                removed_state = f"{ROOT[:-1]}beds/bed-2/devices/monitor-2/state"
+                await subscriber.wait_until(
+                    lambda: any(
+                        m.topic == removed_state and not m.payload for m in subscriber.messages
+                    ),
+                    10,
+                )
                 marker = len(subscriber.messages)
 
                 for n in range(10):  # reloads that leave monitor-1's link alone
@@ -295,6 +303,8 @@ async def test_devices_added_and_removed_live_and_an_unchanged_link_kept_across_
             ]
             assert len(opened) == 1, "monitor-1's link was reopened"
             assert len([m for m in after if m.topic == CONFIG_LOG]) == 10
+            states_of_removed = [m for m in subscriber.messages if m.topic == removed_state]
+            assert not states_of_removed[-1].payload  # the clear came after its last state
     finally:
         second.close()
 
