@@ -73,32 +73,6 @@ def test_a_taken_http_port_is_one_line_naming_it_and_the_option(taken_port: int)
     assert "dashboard     http" not in result.stdout  # no banner for a demo that did not start
 
 
-def test_the_run_command_names_the_http_port_and_its_setting(
-    taken_port: int, tmp_path: Path
-) -> None:
-    config = yaml.safe_load(DEFAULT_DEMO_CONFIG.read_text())
-    config["http"]["port"] = taken_port
-    config["storage"] = {
-        "outbox_path": str(tmp_path / "outbox.sqlite"),
-        "alarm_log_path": str(tmp_path / "alarm-log.sqlite"),
-    }
-    path = tmp_path / "edge.yaml"
-    path.write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert result.returncode == 1
-    (line,) = [x for x in result.stderr.splitlines() if "cannot start" in x]
-    assert f"127.0.0.1:{taken_port} is already in use" in line
-    assert "http.port" in line
-    assert "INFUSION_EDGE_HTTP__PORT" in line
-    assert "Traceback" not in result.stderr
-
-
 @needs_mosquitto
 async def test_the_embedded_broker_takes_another_port_when_its_own_is_taken(
     taken_port: int,
@@ -273,22 +247,28 @@ async def test_a_simulator_that_cannot_listen_is_one_startup_line(
     assert line.endswith("the demo picks a free port for each: free some ports or open files")
 
 
-def test_the_dashboard_command_names_the_http_port_and_its_setting(
-    taken_port: int, tmp_path: Path
+@pytest.mark.parametrize("command", ["run", "dashboard"])
+def test_run_and_dashboard_name_the_http_port_and_its_setting(
+    command: str, taken_port: int, tmp_path: Path
 ) -> None:
     config = yaml.safe_load(DEFAULT_DEMO_CONFIG.read_text())
     config["http"]["port"] = taken_port
-    path = tmp_path / "dashboard.yaml"
+    config["storage"] = {
+        "outbox_path": str(tmp_path / "outbox.sqlite"),
+        "alarm_log_path": str(tmp_path / "alarm-log.sqlite"),
+    }
+    path = tmp_path / "edge.yaml"
     path.write_text(yaml.safe_dump(config))
     result = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "dashboard", "--config", str(path)],
+        [sys.executable, "-m", "edge.cli", command, "--config", str(path)],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
+    assert [x for x in result.stderr.splitlines() if "cannot start" in x] == [
         f"infusion-edge: cannot start: the dashboard's HTTP port 127.0.0.1:{taken_port} is "
         "already in use; change http.port in the config (or INFUSION_EDGE_HTTP__PORT)"
     ]
+    assert "Traceback" not in result.stderr

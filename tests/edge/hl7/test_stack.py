@@ -26,6 +26,14 @@ from edge.publish.outbox import Outbox
 from tests.edge.hl7.messages import T0, alarm_event, pump, vitals
 from tests.edge.hl7.receiver import Receiver, eventually
 
+INFUSING = TreatmentSession(
+    session_id="chair-1.20250101T095500000Z",
+    bed="chair-1",
+    phase="infusion",
+    started_at=T0 - timedelta(minutes=5),
+    infusion_started_at=T0,
+)
+
 
 def _config(tmp_path: Path, url: str, observations: str = "every_reading") -> Config:
     return Config(
@@ -137,18 +145,11 @@ async def test_an_item_that_cannot_be_built_spares_the_others(
 
 
 async def test_charted_mode_sends_the_rows_of_the_charting_rule(tmp_path: Path) -> None:
-    session = TreatmentSession(
-        session_id="chair-1.20250101T095500000Z",
-        bed="chair-1",
-        phase="infusion",
-        started_at=T0 - timedelta(minutes=5),
-        infusion_started_at=T0,
-    )
     receiver = Receiver()
     await receiver.start()
     try:
         async with running(_config(tmp_path, receiver.url, "charted")) as (stack, bus):
-            await bus.publish(SessionEvent(session=session, change="infusion_started", at=T0))
+            await bus.publish(SessionEvent(session=INFUSING, change="infusion_started", at=T0))
             for second in range(0, 620, 10):  # 10 min of pump readings, one cuff
                 await bus.publish(pump(T0 + timedelta(seconds=second)))
             await bus.publish(vitals(T0 + timedelta(seconds=400)))
@@ -201,17 +202,10 @@ def test_a_reload_gives_the_next_messages_the_new_visit_number_and_eui64(tmp_pat
 def test_a_changed_visit_number_drops_the_beds_unfinished_chart_row(tmp_path: Path) -> None:
     config = _config(tmp_path, "mllp://127.0.0.1:9", "charted")
     assert config.hl7 is not None
-    session = TreatmentSession(
-        session_id="chair-1.20250101T095500000Z",
-        bed="chair-1",
-        phase="infusion",
-        started_at=T0 - timedelta(minutes=5),
-        infusion_started_at=T0,
-    )
     rows = {}
     for new_visit in ([], ["chair-1"]):
         output = hl7_stack(config, config.hl7).output
-        output.messages_for(SessionEvent(session=session, change="infusion_started", at=T0))
+        output.messages_for(SessionEvent(session=INFUSING, change="infusion_started", at=T0))
         for second in range(0, 300, 10):  # the first 5 min: the row at 0 min
             output.messages_for(pump(T0 + timedelta(seconds=second)))
         output.reidentify(config, new_visit)
