@@ -36,6 +36,7 @@ __all__ = [
     "VitalsReading",
     "observation_kind",
     "parse_reading",
+    "shared_observation",
 ]
 
 ObservationState = Literal["valid", "questionable", "invalid", "unavailable"]
@@ -152,6 +153,33 @@ class Observation(_Frozen):
         if self.value is None and self.state in ("valid", "questionable"):
             raise ValueError(f"{self.code}: a {self.state} observation needs a value")
         return self
+
+
+SHARED_OBSERVATIONS_MAX = 4096
+"""Observations :func:`shared_observation` keeps, all forgotten at once when full."""
+
+_shared: dict[tuple[str, float | None, str, ObservationState], Observation] = {}
+
+
+def shared_observation(
+    code: str, value: float | None, unit: str, state: ObservationState = "valid"
+) -> Observation:
+    """``Observation(code=code, value=value, unit=unit, state=state)``, validated (unit and
+    state checks included) the first time these four are seen, and the same frozen object
+    each time after: a device reports the same rate, volume or SpO2 reading after reading,
+    and a shared one costs a dict look-up instead of a validation. Nothing is shared for a
+    value that compares equal to another with another JSON form (``0.0`` and ``-0.0``),
+    for NaN, or for a value that is not a ``float``; what fails validation is never kept."""
+    if value is not None and (type(value) is not float or value == 0.0 or value != value):
+        return Observation(code=code, value=value, unit=unit, state=state)
+    key = (code, value, unit, state)
+    observation = _shared.get(key)
+    if observation is None:
+        observation = Observation(code=code, value=value, unit=unit, state=state)
+        if len(_shared) >= SHARED_OBSERVATIONS_MAX:
+            _shared.clear()
+        _shared[key] = observation
+    return observation
 
 
 class PumpFlags(_Frozen):

@@ -4,18 +4,21 @@ Loop: open the link -> drive the driver's conversation (read, tick, write) -> ma
 reading's impossible values ``invalid`` (:func:`~drivers.plausibility.check_plausible`, counted
 per device) -> put readings on the bus -> on a link error or silence, close, back off (capped,
 jittered) and reopen. Beside it, a watchdog turns silence into ``stale`` then ``offline`` per
-device and publishes every change as a :class:`DeviceState`. Bad bytes are counted, never
-fatal; only this module decides to reconnect. What the device side reports for a device
-instead of its data (:class:`~drivers.base.DeviceError`, e.g. an empty pump slot) becomes that
-device's ``last_error`` until its next reading or a link error, and is counted.
+device and publishes every change as a :class:`DeviceState`; it sleeps until the next moment a
+state can change (:func:`connection_changes_at`, a refresh or a count due), woken early only
+when something brings that moment forward (a device heard again, a count, an error). Bad bytes
+are counted, never fatal; only this module decides to reconnect. What the device side reports
+for a device instead of its data (:class:`~drivers.base.DeviceError`, e.g. an empty pump slot)
+becomes that device's ``last_error`` until its next reading or a link error, and is counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from drivers.base import Conversation, DeviceError, DeviceTarget, Driver, Instant
@@ -33,12 +36,11 @@ from edge.plausibility import ImplausibleCount
 from edge.reconnect import Outcome, ReconnectPolicy, reopen_after
 from edge.tasks import run_until_first_exits
 
-__all__ = ["LinkSession", "session_name", "watch_interval"]
+__all__ = ["LinkSession", "connection_changes_at", "session_name"]
 
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 1.0  # time allowed for the goodbye bytes (a release request)
-WATCH_INTERVAL_S = (0.2, 1.0)  # s, bounds of the watchdog's interval (see watch_interval)
 STATE_REFRESH_S = 10.0  # a device's state (with its frame counters) is sent at least this often
 BAD_FRAME_LOG_INTERVAL_S = 60.0
 START_SPREAD_MAX_S = 1.0  # s, the first open waits a random part of the driver's period, up to this
@@ -46,12 +48,21 @@ MIN_TICK_GAP_S = 0.001  # s; the ticker never spins, whatever a conversation ask
 IMPLAUSIBLE_STATE_GAP_S = 1.0  # s; a new implausible count is sent this soon, not at refresh
 
 
-def watch_interval(stale_after_s: Iterable[float]) -> float:
-    """Seconds between the watchdog's looks: a quarter of the shortest stale time of the
-    link's devices, within :data:`WATCH_INTERVAL_S`, so a state change is seen in time without
-    waking hundreds of sessions five times a second."""
-    shortest, longest = WATCH_INTERVAL_S
-    return min(max(min(stale_after_s) / 4, shortest), longest)
+def connection_changes_at(
+    last_seen: float | None, stale_after_s: float, timeout_s: float, now: float
+) -> float:
+    """The monotonic second, after ``now``, at which the connection derived from silence
+    (:func:`~edge.device_state.connection_after`) changes if no reading comes: the stale
+    time, then the timeout, after ``last_seen``; ``inf`` when none is left (offline, or never
+    heard from: only a reading changes that). Decided on the silence as ``connection_after``
+    computes it, so a look that rounding makes a hair early is followed by another, never by
+    a skipped state."""
+    if last_seen is None:
+        return math.inf
+    silence = now - last_seen
+    if silence < stale_after_s < timeout_s:
+        return last_seen + stale_after_s
+    return last_seen + timeout_s if silence < timeout_s else math.inf
 
 
 def session_name(port: str, devices: Sequence[DeviceConfig]) -> str:
@@ -119,7 +130,6 @@ class LinkSession:
         self._ranges = ranges
         self._devices = {d.id: _device(d, driver) for d in devices}
         self._targets = [DeviceTarget(d.id, d.bed, d.address) for d in devices]
-        self._watch_interval = watch_interval(d.stale_after for d in self._devices.values())
         first = devices[0]
         self._options = driver.options.model_validate(first.options)
         self._settings = first.serial.resolve(driver.serial_defaults)
@@ -132,6 +142,10 @@ class LinkSession:
         self._bad_unlogged = 0
         self._wake: asyncio.Future[None] | None = None  # resolved to wake the ticker
         self._wake_at = 0.0  # monotonic s the ticker sleeps until
+        self._wake_timer: asyncio.TimerHandle | None = None  # resolves _wake at _wake_at
+        self._watch_wake: asyncio.Future[None] | None = None  # resolved to wake the watchdog
+        self._watch_at = math.inf  # monotonic s the watchdog sleeps until
+        self._watch_due = -math.inf  # monotonic s a state may next change or be due
         self._link_readings = 0  # readings on the current link
 
     @property
@@ -258,12 +272,14 @@ class LinkSession:
             wake_at = silent_at if due is None else min(due, silent_at)
             self._wake = loop.create_future()
             self._wake_at = wake_at
-            timer = loop.call_later(max(wake_at - now, MIN_TICK_GAP_S), _resolve, self._wake)
+            delay = max(wake_at - now, MIN_TICK_GAP_S)
+            self._wake_timer = loop.call_later(delay, _resolve, self._wake)
             try:
                 await self._wake
             finally:
-                timer.cancel()
-                self._wake = None
+                if self._wake_timer is not None:
+                    self._wake_timer.cancel()
+                self._wake, self._wake_timer = None, None
             at = self._instant()
             data = conversation.tick(at)
             if data:
@@ -272,13 +288,24 @@ class LinkSession:
                 raise _SilentLinkError
 
     def _wake_ticker(self, conversation: Conversation) -> None:
-        """Wake the ticker early when ``receive`` brought a tick forward (an ACK to send)."""
+        """When ``receive`` brought a tick forward (an ACK to send): wake the ticker at once
+        if it is due, else move its timer to the new time, so the ticker itself only wakes
+        to tick."""
         wake = self._wake
         if wake is None or wake.done():
             return
         due = conversation.next_tick_at()
-        if due is not None and due < self._wake_at:
+        if due is None or due >= self._wake_at:
+            return
+        delay = due - self._clock.monotonic()
+        if delay <= 0 or self._wake_timer is None:
             wake.set_result(None)
+            return
+        self._wake_timer.cancel()
+        self._wake_at = due
+        self._wake_timer = asyncio.get_running_loop().call_later(
+            max(delay, MIN_TICK_GAP_S), _resolve, wake
+        )
 
     def _silent_at(self, opened_at: float) -> float:
         """When every device will have been silent past its reopen time (see
@@ -292,7 +319,9 @@ class LinkSession:
         """A link error supersedes what the devices reported over the link before it."""
         self._last_error = message
         for device in self._devices.values():
-            device.error = None
+            if device.error is not None:
+                device.error = None
+                self._wake_watchdog(-math.inf)  # the cleared error is sent at once
 
     def _note_device_errors(self, errors: list[DeviceError]) -> None:
         for error in errors:
@@ -321,9 +350,30 @@ class LinkSession:
             self._bad_unlogged = 0
 
     async def _watch(self) -> None:
+        """Publish what changed, then sleep until the next moment a state can change (see
+        :meth:`_update_states`), or until woken because that moment came forward."""
+        loop = asyncio.get_running_loop()
         while True:
             await self._publish_changes()
-            await asyncio.sleep(self._watch_interval)
+            due = self._watch_due  # the latest look's, whoever looked (a reading may have)
+            delay = max(due - self._clock.monotonic(), MIN_TICK_GAP_S)
+            self._watch_wake = loop.create_future()
+            self._watch_at = due
+            timer = loop.call_later(delay, _resolve, self._watch_wake)
+            try:
+                await self._watch_wake
+            finally:
+                timer.cancel()
+                self._watch_wake = None
+                self._watch_at = math.inf
+
+    def _wake_watchdog(self, due: float) -> None:
+        """Wake the watchdog if it sleeps past ``due``. Readings push the stale and offline
+        times of the devices heard later, so this is rare: a device heard again after
+        silence, a count or an error to send."""
+        wake = self._watch_wake
+        if wake is not None and due < self._watch_at and not wake.done():
+            wake.set_result(None)
 
     async def _publish_changes(self) -> None:
         for state in self._update_states():
@@ -331,9 +381,12 @@ class LinkSession:
 
     def _update_states(self) -> list[DeviceState]:
         """Recompute each device's connection; the states to publish: those that changed, and
-        every ``STATE_REFRESH_S`` the others, so their link counters stay current."""
+        every ``STATE_REFRESH_S`` the others, so their link counters stay current. Notes when
+        the next of these is due (a connection change, a refresh, a new count held back by
+        ``IMPLAUSIBLE_STATE_GAP_S``) and wakes the watchdog if it sleeps past it."""
         now = self._clock.monotonic()
         states = []
+        due = math.inf
         for device in self._devices.values():
             silence = None if device.last_seen is None else now - device.last_seen
             connection = connection_after(silence, device.stale_after, device.timeout)
@@ -362,6 +415,15 @@ class LinkSession:
                         **self._context(),
                     },
                 )
+            due = min(
+                due,
+                connection_changes_at(device.last_seen, device.stale_after, device.timeout, now),
+                device.published_at + STATE_REFRESH_S,
+            )
+            if recount and device.published_at != now:  # held back: sent when the gap is over
+                due = min(due, device.published_at + IMPLAUSIBLE_STATE_GAP_S)
+        self._watch_due = due
+        self._wake_watchdog(due)
         return states
 
     def _state_of(self, device: _Device) -> DeviceState:

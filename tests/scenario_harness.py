@@ -15,11 +15,12 @@ asyncio: ``open`` when the link opens, ``receive`` on every read with the reply 
 or silent past every device's reopen time is closed and reopened as
 :class:`~edge.reconnect.ReconnectPolicy` says (a missing port every second, a silent link at
 once, other errors after a capped, jittered :class:`~edge.backoff.Backoff`, seeded); a
-watchdog (as often as :func:`~edge.session.watch_interval` says) turns silence into
-``online``/``stale``/``offline`` with :func:`~edge.device_state.connection_after` and
-publishes every change (and every ``STATE_REFRESH_S`` the others) as a
-:class:`~edge.device_state.DeviceState`. The engine is ticked about once a second, as the
-alarm stage does.
+watchdog turns silence into ``online``/``stale``/``offline`` with
+:func:`~edge.device_state.connection_after` and publishes every change (and every
+``STATE_REFRESH_S`` the others) as a :class:`~edge.device_state.DeviceState`, looking when the
+next state can change (:func:`~edge.session.connection_changes_at`) or a refresh is due, and
+sooner when a reading brings that forward, as the session's watchdog sleeps. The engine is
+ticked about once a second, as the alarm stage does.
 
 A scenario's ``acks`` are carried out as a dashboard sends them: at the entry's minute the
 bed's open, unacknowledged alarms (of its rule) are each acknowledged by a command signed
@@ -70,7 +71,7 @@ from edge.publish.ack_signing import Verdict, sign
 from edge.publish.ack_verifier import AckVerifier
 from edge.publish.topics import AckTopic
 from edge.reconnect import Outcome, ReconnectPolicy, reopen_after
-from edge.session import MIN_TICK_GAP_S, STATE_REFRESH_S, watch_interval
+from edge.session import MIN_TICK_GAP_S, STATE_REFRESH_S, connection_changes_at
 
 __all__ = [
     "BED",
@@ -311,7 +312,6 @@ class PortSimulation:
         self._next_tick_us = 0
         self._next_device_tick_us = 0
         self._next_watch_us = 0
-        self._watch_interval = watch_interval(w.stale_after for w in self._watched.values())
         self._inbox: deque[tuple[int, bytes]] = deque()  # (due, bytes) device -> host
         self._writer_free_us = 0  # byte by byte: when the device's writer is free again
         self._wire = WireState()
@@ -357,8 +357,7 @@ class PortSimulation:
         if self.conversation is not None and now_us >= self._next_tick_us:
             self._tick()
         if now_us >= self._next_watch_us:
-            self._next_watch_us += round(self._watch_interval * _US)
-            self._publish_changes()
+            self._next_watch_us = self._publish_changes()
 
     def next_due_us(self) -> int:
         """The first time at which this port has something to do: a device or host tick,
@@ -477,8 +476,8 @@ class PortSimulation:
                 watched.last_reading = reading
                 self._link_readings += 1
                 self._sink(reading)
-            if exchange.readings:
-                self._publish_changes()
+            if exchange.readings:  # wakes the watchdog if that brought its next look forward
+                self._next_watch_us = min(self._next_watch_us, self._publish_changes())
 
     def _tick(self) -> None:
         conversation = self.conversation
@@ -525,8 +524,11 @@ class PortSimulation:
         self._silent_at = self._silent_moment()
         return now >= self._silent_at
 
-    def _publish_changes(self) -> None:
+    def _publish_changes(self) -> int:
+        """Publish what changed; the next look is due when a state can change next or a
+        refresh is due (``LinkSession._update_states``), at least ``MIN_TICK_GAP_S`` on."""
         now = self._clock.monotonic()
+        due = math.inf
         for watched in self._watched.values():
             silence = None if watched.last_seen is None else now - watched.last_seen
             connection = connection_after(silence, watched.stale_after, watched.timeout)
@@ -534,6 +536,12 @@ class PortSimulation:
                 watched.connection = connection
                 watched.published_at = now
                 self._sink(self._state_of(watched, connection))
+            due = min(
+                due,
+                connection_changes_at(watched.last_seen, watched.stale_after, watched.timeout, now),
+                watched.published_at + STATE_REFRESH_S,
+            )
+        return max(self._us_of(due), self._clock.us + round(MIN_TICK_GAP_S * _US))
 
     def _state_of(self, watched: _Watched, connection: Connection) -> DeviceState:
         reading = watched.last_reading

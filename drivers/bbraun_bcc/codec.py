@@ -38,7 +38,14 @@ from drivers.base import DeviceTarget, Instant
 from drivers.bbraun_bcc.records import GENERAL_ADDRESS, NO_VALUE, Record
 from drivers.bbraun_bcc.units import ucum_unit
 from drivers.errors import DecodeError
-from drivers.readings import Observation, PumpFlags, PumpReading, PumpState, PumpStatus
+from drivers.readings import (
+    Observation,
+    PumpFlags,
+    PumpReading,
+    PumpState,
+    PumpStatus,
+    shared_observation,
+)
 
 __all__ = [
     "INDICATORS",
@@ -229,8 +236,8 @@ def _number(parameter: str, text: str) -> float:
 
 def _observation(code: str, unit: str, value: float | None) -> Observation:
     if value is None:
-        return Observation(code=code, value=None, unit=unit, state="unavailable")
-    return Observation(code=code, value=value, unit=unit)
+        return shared_observation(code, None, unit, "unavailable")
+    return shared_observation(code, value, unit)
 
 
 def _measure(values: Values, measure: Measure) -> Observation | None:

@@ -34,7 +34,7 @@ from drivers.intellivue import codes
 from drivers.intellivue.datatypes import FloatSpecial, FloatType, decode_abs_time
 from drivers.intellivue.poll import NuObsValue, ObservationPoll, decode_compound, decode_nu_value
 from drivers.intellivue.timebase import FirstSeen, MonitorClock, RelativeAnchor, wall_time
-from drivers.readings import Observation, ObservationState, VitalsReading
+from drivers.readings import Observation, ObservationState, VitalsReading, shared_observation
 
 __all__ = [
     "NUMERICS",
@@ -247,6 +247,8 @@ def _observation(
         label = unit.label if unit else f"code 0x{value.unit_code:04X}"
         problems.append(f"{spec.label}: unit {label} is not {spec.ucum}; value dropped")
         return Observation(code=spec.code, value=None, unit=spec.ucum, state="invalid", ts=ts)
+    if ts is None:
+        return shared_observation(spec.code, number * unit.factor, spec.ucum, state)
     return Observation(
         code=spec.code, value=number * unit.factor, unit=spec.ucum, state=state, ts=ts
     )

@@ -84,8 +84,13 @@ def evaluate(
     section = rule.limits(limits)
     best: Condition | None = None
     for level, state in zip(rule.levels, levels, strict=True):
-        level_verdict = level.judge(section, facts)
-        state.step(level_verdict, at, level.delay_s(section), level.hold_s(section), max_gap_s)
+        verdict = level.judge(section, facts)
+        if verdict is not None:  # the delay and hold are looked up only where step uses them
+            raising = verdict.hit is not None and not state.on
+            delay_s = level.delay_s(section) if raising else 0.0
+            clearing = verdict.hit is None and state.on and verdict.clear
+            hold_s = level.hold_s(section) if clearing else 0.0
+            state.step(verdict, at, delay_s, hold_s, max_gap_s)
         if state.on:
             priority = level.priority_in(section)
             if best is None or PRIORITY_RANK[priority] > PRIORITY_RANK[best.priority]:

@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from drivers.readings import (
     DEVICE_CONDITIONS,
     OBSERVATION_KINDS,
     Observation,
+    ObservationState,
     PumpReading,
     PumpStatus,
     VitalsReading,
     parse_reading,
+    shared_observation,
 )
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -93,3 +97,55 @@ def test_the_pulse_oximetry_codes_are_percentages() -> None:
     codes = {kind.code: kind.unit for kind in OBSERVATION_KINDS}
     for code in ("MDC_PULS_OXIM_PERF_REL", "X_MASIMO_SPCO", "X_MASIMO_SPMET", "X_MASIMO_PVI"):
         assert codes[code] == "%"
+
+
+SHARED_CODES = st.sampled_from(
+    [("MDC_FLOW_FLUID_PUMP", "mL/h"), ("MDC_PULS_OXIM_SAT_O2", "%"), ("X_UNKNOWN", "mg")]
+)
+SHARED_UNITS = st.sampled_from(["mL/h", "%", "mg", ""])
+SHARED_VALUES = (
+    st.none()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([0.0, -0.0, 52.5, 97.0])
+    | st.integers(-3, 3)
+)
+SHARED_STATES = st.sampled_from(["valid", "questionable", "invalid", "unavailable"])
+
+
+@given(
+    calls=st.lists(
+        st.tuples(SHARED_CODES, st.booleans(), SHARED_UNITS, SHARED_VALUES, SHARED_STATES),
+        max_size=30,
+    )
+)
+def test_a_shared_observation_is_the_one_validation_gives(
+    calls: list[tuple[tuple[str, str], bool, str, float | None, ObservationState]],
+) -> None:
+    """Same fields, same JSON, same errors as ``Observation(...)``, whatever came before
+    (a repeat is served from the shared ones)."""
+    for (code, table_unit), use_table_unit, other_unit, value, state in calls:
+        unit = table_unit if use_table_unit else other_unit
+        try:
+            fresh = Observation(code=code, value=value, unit=unit, state=state)
+        except ValidationError as exc:
+            refused = [error["msg"] for error in exc.errors()]
+        else:
+            refused = []
+        if refused:
+            with pytest.raises(ValidationError) as raised:
+                shared_observation(code, value, unit, state)
+            assert [error["msg"] for error in raised.value.errors()] == refused
+            continue
+        shared = shared_observation(code, value, unit, state)
+        assert shared.model_dump_json() == fresh.model_dump_json()
+        assert shared == fresh or value != value  # NaN is unequal to itself
+
+
+def test_a_repeated_observation_is_validated_once() -> None:
+    first = shared_observation("MDC_FLOW_FLUID_PUMP", 52.5, "mL/h")
+    assert shared_observation("MDC_FLOW_FLUID_PUMP", 52.5, "mL/h") is first
+    assert shared_observation("MDC_FLOW_FLUID_PUMP", 52.5, "mL/h", "questionable") is not first
+    zero = shared_observation("MDC_FLOW_FLUID_PUMP", 0.0, "mL/h")
+    assert shared_observation("MDC_FLOW_FLUID_PUMP", -0.0, "mL/h").model_dump()["value"] == -0.0
+    assert str(shared_observation("MDC_FLOW_FLUID_PUMP", -0.0, "mL/h").value) == "-0.0"
+    assert str(zero.value) == "0.0"

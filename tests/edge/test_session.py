@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from drivers.base import Driver, Exchange, Instant
 from drivers.readings import VitalsReading
@@ -17,9 +21,9 @@ from edge.backoff import Backoff
 from edge.bus import Bus, Subscription
 from edge.clock import SystemClock
 from edge.config import DeviceConfig
-from edge.device_state import DeviceState
+from edge.device_state import DeviceState, connection_after
 from edge.items import InputItem
-from edge.session import LinkSession
+from edge.session import STATE_REFRESH_S, LinkSession, connection_changes_at
 from tests.ptys import PtyDevice
 
 LINE = encode_vitals({"SBP": 125, "HR": 70}).to_bytes()
@@ -90,10 +94,16 @@ async def test_states_follow_readings_and_silence(device: PtyDevice) -> None:
             online = await next_matching(items, DeviceState, connection="online")
             assert isinstance(online, DeviceState)
             assert online.frames_ok == 1
-            await next_matching(items, DeviceState, connection="stale")
+            stale = await next_matching(items, DeviceState, connection="stale")
+            assert isinstance(stale, DeviceState)
+            # never before its time; and the watchdog, asleep until the offline device's
+            # refresh (STATE_REFRESH_S), was woken by the reading to look at the stale time
+            assert timedelta(seconds=0.5) <= stale.since - reading.ts
+            assert stale.since - reading.ts < timedelta(seconds=STATE_REFRESH_S / 2)
             offline = await next_matching(items, DeviceState, connection="offline")
             assert isinstance(offline, DeviceState)
             assert offline.last_reading_at == reading.ts
+            assert timedelta(seconds=1.0) <= offline.since - reading.ts
     finally:
         device.close()
 
@@ -219,3 +229,28 @@ async def test_a_missing_port_is_retried_every_second_not_backed_off(device: Pty
             assert slowest.attempt <= 1  # only the link loss itself counted
     finally:
         device.close()
+
+
+@given(
+    last_seen=st.none() | st.integers(0, 100),
+    stale_after=st.integers(1, 50),
+    timeout=st.integers(1, 50),
+    later=st.integers(0, 120),
+)
+def test_the_watchdog_sleeps_until_the_connection_can_change(
+    last_seen: int | None, stale_after: int, timeout: int, later: int
+) -> None:
+    """Whole seconds, so the sums are exact: the connection is the same at every second from
+    now until the moment given, and differs at that moment; none left: it never changes."""
+    now = float(later if last_seen is None else last_seen + later)
+
+    def connection(at: float) -> str:
+        return connection_after(None if last_seen is None else at - last_seen, stale_after, timeout)
+
+    changes_at = connection_changes_at(last_seen, stale_after, timeout, now)
+    assert changes_at > now
+    horizon = now + 2 * (stale_after + timeout)
+    end = horizon if math.isinf(changes_at) else changes_at
+    assert all(connection(t) == connection(now) for t in range(int(now), int(end)))
+    if not math.isinf(changes_at):
+        assert connection(changes_at) != connection(now)
