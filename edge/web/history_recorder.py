@@ -217,7 +217,7 @@ class HistoryRecorder:
     async def flush(self) -> None:
         """Write what is queued (opening the store first when it is not open); on a storage
         error keep it for the next try."""
-        store = self.store or await self._open()
+        store = self.store if self.store is not None else await self._open()
         if store is None or not self.pending:
             return
         batch, self.pending = self.pending, deque(maxlen=self.pending.maxlen)
