@@ -1,8 +1,10 @@
-"""Run every benchmark and write ``bench/RESULTS.md``.
+"""Run every benchmark and write one Markdown report (``--output``, default ``bench/latest.md``).
 
 Usage: ``python -m bench.run_all [--quick] [--runs 3] [--seconds 25] [--devices 10 50 200 500]
 [--max-rate 200] [--alarm-devices 200] [--flood-devices 40] [--outage-s 60] [--outage-runs 3]
-[--soak-s 1800] [--output bench/RESULTS.md]``.
+[--soak-s 1800] [--output FILE]``. ``bench/RESULTS.md`` is the curated record of every
+session's runs: a report's tables are copied into it by hand, with the run's conditions, so
+an existing report is never overwritten without ``--output`` naming it.
 
 One Mosquitto (started here on a free loopback port) serves every part, in this order: the
 stages alone, the baselines, the end-to-end points (``--runs`` runs each), the maximum-rate
@@ -37,7 +39,7 @@ from tests.mosquitto import Mosquitto, find_mosquitto
 
 __all__ = ["machine", "main"]
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+LATEST = Path(__file__).with_name("latest.md")
 
 
 def machine() -> list[str]:
@@ -329,7 +331,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--soak-s", type=float, default=1800)
     parser.add_argument("--soak-devices", type=int, default=200)
     parser.add_argument("--soak-speed", type=float, default=10)
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=LATEST)
     args = parser.parse_args(argv)
     args.argv = argv if argv is not None else __import__("sys").argv[1:]
     if args.quick:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import publish, stages
+from bench import publish, run_all, stages
 from bench.alarm_latency import alarm_latency
 from bench.http_flood import http_flood
 from bench.pipeline import measure_point
@@ -14,6 +14,14 @@ from bench.station import station
 from tests.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.integration
+
+
+def test_run_all_never_writes_the_curated_results_unless_told() -> None:
+    default = run_all.parse([]).output
+    assert default.name == "latest.md"
+    assert default.parent == Path(run_all.__file__).parent
+    told = run_all.parse(["--output", "bench/RESULTS.md"]).output
+    assert told == Path("bench/RESULTS.md")
 
 
 async def test_publish_benchmark_runs() -> None:
