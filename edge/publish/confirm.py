@@ -63,10 +63,22 @@ class PublishFailedError(aiomqtt.MqttError):
     """The client could not even queue the message (not connected, queue full)."""
 
 
+class _PackedOnce(Properties):
+    """PUBLISH properties that are never changed after they are made, so they are packed
+    once: paho packs the properties of every publish (a walk over every property name)."""
+
+    def pack(self) -> bytes:
+        packed: bytes | None = self.__dict__.get("_packed")
+        if packed is None:
+            packed = super().pack()  # type: ignore[no-untyped-call]
+            object.__setattr__(self, "_packed", packed)  # paho's __setattr__ takes names only
+        return packed
+
+
 @functools.lru_cache(maxsize=4096)
 def _expiry(seconds: int) -> Properties:
     """PUBLISH properties with a message expiry of ``seconds``; shared, paho only reads them."""
-    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties = _PackedOnce(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     properties.MessageExpiryInterval = seconds
     return properties
 

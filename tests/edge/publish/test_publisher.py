@@ -341,3 +341,23 @@ async def test_finish_flushes_and_says_offline(tmp_path: Path, mosquitto: Mosqui
         states = [m.json()["state"] for m in subscriber.on("/status")]
         assert states == ["online", "offline"]
         assert len(subscriber.on("/telemetry")) == 50
+
+
+async def test_telemetry_carries_its_message_expiry_to_an_mqtt5_subscriber(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    client = aiomqtt.Client(
+        "127.0.0.1", mosquitto.port, protocol=aiomqtt.ProtocolVersion.V5, identifier="expiry"
+    )
+    async with client, outbox_at(tmp_path / "outbox.sqlite") as outbox:
+        await client.subscribe(f"{TOPICS.root}/beds/#", qos=1)
+        await outbox.put([telemetry("pump-1", n) for n in range(3)])
+        expiries = []
+        async with publishing(outbox, mosquitto.url), asyncio.timeout(10):
+            async for message in client.messages:
+                assert message.properties is not None
+                expiries.append(getattr(message.properties, "MessageExpiryInterval", None))
+                if len(expiries) == 3:
+                    break
+        # 600 s when stored, less the few seconds it waited (the broker counts down too)
+        assert all(e is not None and 590 <= e <= 600 for e in expiries), expiries
