@@ -36,7 +36,8 @@ from edge.commissioning import (
     probe,
     probe_options,
 )
-from edge.config import Config, ConfigError, load_config
+from edge.config import Config
+from edge.config_report import load_or_report
 from edge.daemon import Daemon
 from edge.logs import setup_logging
 from edge.publish.ack_signing import new_secret
@@ -156,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "dashboard":
         return _run_with_config(args.config, run_dashboard)
     if args.command == "session-report":
-        config = _load_or_report(args.config)
+        config = load_or_report(args.config)
         return 1 if config is None else session_report(config, args)
     if args.command == "hash-password":
         return password_main(["--stdin"] if args.stdin else [])
@@ -172,18 +173,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in driver_names():
             print(f"{name:12} {get_driver(name).summary}")
         return 0
-    if args.command == "hl7":
-        from edge.hl7.commands import refused, sample
+    if args.command == "hl7" and args.hl7_command == "sample":
+        from edge.hl7.commands import sample
 
-        if args.hl7_command == "sample":
-            return sample(args.config)
-        return refused(args.config, args.limit)
-    if args.command == "fhir":
-        from edge.fhir import commands as fhir_commands
+        return sample(args.config)
+    if args.command == "fhir" and args.fhir_command == "sample":
+        from edge.fhir.commands import sample as fhir_sample
 
-        if args.fhir_command == "sample":
-            return fhir_commands.sample(args.config)
-        return fhir_commands.refused(args.config, args.limit)
+        return fhir_sample(args.config)
+    if args.command in ("hl7", "fhir"):  # refused
+        from edge.forward.refused import refused_command
+
+        return refused_command(args.config, args.limit, args.command)
     if args.command == "demo":
         from edge.demo import broker_from_environment, run_demo  # only the demo: simulators
 
@@ -256,23 +257,10 @@ def _probe(
     return 0 if result.readings else 1
 
 
-def _load_or_report(path: Path) -> Config | None:
-    """The config at ``path``, or None after printing its problems on stderr: the same lines
-    for ``config check``, ``run``, ``demo`` and ``dashboard``."""
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        count = len(exc.problems)
-        print(f"{path}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}".replace("\n", "\n  "), file=sys.stderr)
-        return None
-
-
 def _check(files: list[Path]) -> int:
     failed = False
     for path in files:
-        config = _load_or_report(path)
+        config = load_or_report(path)
         if config is None:
             failed = True
             continue
@@ -290,7 +278,7 @@ def _warnings(config: Config) -> list[str]:
 
 
 def _run_with_config(path: Path, job: Callable[[Config], Coroutine[Any, Any, None]]) -> int:
-    config = _load_or_report(path)
+    config = load_or_report(path)
     if config is None:
         print(f"{path}: refusing to start until the config is fixed", file=sys.stderr)
         return EX_CONFIG

@@ -1,28 +1,23 @@
-"""``infusion-edge fhir sample`` and ``infusion-edge fhir refused``.
-
-``sample`` prints the transaction Bundles the FHIR output makes of the samples of
-:mod:`edge.hl7.sample` (a monitor's and a pump's reading, a chart row, an alarm raised,
+"""``infusion-edge fhir sample``: the transaction Bundles the FHIR output makes of the samples
+of :mod:`edge.hl7.sample` (a monitor's and a pump's reading, a chart row, an alarm raised,
 acknowledged and ended), as indented JSON after a ``# title`` line; with ``--config`` the
-identities come from that config. ``refused`` prints what the server refused (4xx), newest
-first.
+identities come from that config. ``fhir refused`` is :mod:`edge.forward.refused`.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 from edge.alarms.models import TreatmentSession
 from edge.charting import BedCharter
+from edge.config_report import load_or_report
 from edge.fhir.output import FhirEncoder, fhir_identity
 from edge.fhir.resources import FhirIdentity
-from edge.forward.refused import print_refused
-from edge.hl7.commands import load_or_none
 from edge.hl7.sample import SAMPLE_AT, sample_alarm_events, sample_readings
 
-__all__ = ["refused", "sample"]
+__all__ = ["sample"]
 
 
 def sample(config_path: Path | None) -> int:
@@ -30,7 +25,7 @@ def sample(config_path: Path | None) -> int:
     identity = FhirIdentity("clinic")
     bed = "chair-1"
     if config_path is not None:
-        config = load_or_none(config_path)
+        config = load_or_report(config_path)
         if config is None:
             return 1
         bed = next(iter(config.beds), bed)
@@ -60,14 +55,3 @@ def sample(config_path: Path | None) -> int:
         print(f"# transaction Bundle, {title}")
         print(json.dumps(json.loads(message.payload), indent=2))
     return 0
-
-
-def refused(config_path: Path, limit: int) -> int:
-    """Print the refused bundles; 0, or 1 for a bad config or no ``fhir`` section."""
-    config = load_or_none(config_path)
-    if config is None:
-        return 1
-    if config.fhir is None:
-        print(f"{config_path}: no fhir section", file=sys.stderr)
-        return 1
-    return print_refused("fhir_queue", config.fhir.queue_path, limit)

@@ -5,12 +5,28 @@ then the message."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
+from edge.config_report import load_or_report
 from edge.forward.queue import ForwardQueue, RefusedMessage
 
-__all__ = ["print_refused"]
+__all__ = ["print_refused", "refused_command"]
+
+
+def refused_command(config_path: Path, limit: int, output: Literal["hl7", "fhir"]) -> int:
+    """``infusion-edge hl7|fhir refused``: print the refused messages of ``output``'s queue
+    named by the config at ``config_path``; 0, or 1 for a bad config or no such section."""
+    config = load_or_report(config_path)
+    if config is None:
+        return 1
+    section = config.hl7 if output == "hl7" else config.fhir
+    if section is None:
+        print(f"{config_path}: no {output} section", file=sys.stderr)
+        return 1
+    return print_refused(f"{output}_queue", section.queue_path, limit)
 
 
 def print_refused(name: str, path: Path, limit: int) -> int:

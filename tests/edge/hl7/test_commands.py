@@ -92,3 +92,19 @@ def test_refused_prints_what_the_receiver_refused(
     out = capsys.readouterr().out
     assert "AR alarm bed bed-1 control id C42: unknown location" in out
     assert "MSH|^~\\&|X\nPID|||" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["hl7", "sample"], ["hl7", "refused"], ["fhir", "sample"], ["fhir", "refused"]],
+)
+def test_a_bad_config_prints_the_same_located_problems_as_config_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    config = tmp_path / "edge.yaml"
+    config.write_text("site: clinic\nedge_id: edge-1\nhl7: {url: 'http://nope'}\n")
+    assert main(["config", "check", str(config)]) == 1
+    expected = capsys.readouterr().err
+    assert "hl7.url" in expected
+    assert main([*args, "--config", str(config)]) == 1
+    assert capsys.readouterr().err == expected
