@@ -33,7 +33,6 @@ FramerItem = BccFrame | BadFrame | Control
 """What :meth:`BccFramer.feed` reports, in wire order."""
 
 _HUNT = re.compile(b"[\x01\x06\x15]")  # SOH, ACK, NAK
-_IN_FRAME = re.compile(b"[\x01\x04]")  # SOH, EOT
 
 
 def decode_wire(data: bytes, stuffing: bool) -> BccFrame | BadFrame:
@@ -71,15 +70,18 @@ class BccFramer:
         """Frames, control bytes and bad-frame markers completed by ``data``, in wire order."""
         out: list[FramerItem] = []
         index = 0
+        eot = data.find(EOT)  # the next EOT at or after ``index`` (-1: none), found once
         while index < len(data):
             if self._frame is None:
                 index = self._hunt(data, index, out)
             else:
-                index = self._collect(data, index, out)
+                if 0 <= eot < index:
+                    eot = data.find(EOT, index)
+                index = self._collect(data, index, eot, out)
         return out
 
     def _hunt(self, data: bytes, index: int, out: list[FramerItem]) -> int:
-        match = _HUNT.search(data, index)
+        match = _HUNT.search(data, index)  # a few bytes at most, outside line noise
         if match is None:
             self.dropped += len(data) - index
             return len(data)
@@ -91,19 +93,22 @@ class BccFramer:
             out.append(Control(data[start]))
         return start + 1
 
-    def _collect(self, data: bytes, index: int, out: list[FramerItem]) -> int:
+    def _collect(self, data: bytes, index: int, eot: int, out: list[FramerItem]) -> int:
+        """Take bytes into the frame up to the next SOH or ``eot`` (the next EOT, -1: none;
+        ``bytes.find``, since a frame is hundreds of bytes)."""
         frame = self._frame
         assert frame is not None
-        match = _IN_FRAME.search(data, index)
-        end = len(data) if match is None else match.start()
-        if len(frame) + (end - index) + (match is not None) > self.max_frame:
+        soh = data.find(SOH, index, eot if eot >= 0 else len(data))
+        end = soh if soh >= 0 else eot if eot >= 0 else len(data)
+        found = end < len(data)
+        if len(frame) + (end - index) + found > self.max_frame:
             out.append(BadFrame(f"frame longer than {self.max_frame} bytes"))
             self._frame = None
             return end
         frame += data[index:end]
-        if match is None:
+        if not found:
             return end
-        if data[end] == SOH:
+        if soh >= 0:
             out.append(BadFrame(f"frame cut short after {len(frame)} bytes (new SOH)"))
             self._frame = bytearray((SOH,))
             return end + 1

@@ -145,5 +145,8 @@ def test_framer_never_raises(data: bytes, stuffing: bool, chunk: int) -> None:
     ),
     st.integers(min_value=1, max_value=40),
 )
-def test_framer_never_raises_on_frame_soup(parts: list[bytes], chunk: int) -> None:
-    feed_in_chunks(BccFramer(), b"".join(parts), chunk)
+def test_frame_soup_gives_the_same_items_whole_or_in_pieces(parts: list[bytes], chunk: int) -> None:
+    whole, pieces = BccFramer(), BccFramer()
+    assert feed_in_chunks(pieces, b"".join(parts), chunk) == whole.feed(b"".join(parts))
+    assert pieces.dropped == whole.dropped
+    assert pieces.in_frame == whole.in_frame
