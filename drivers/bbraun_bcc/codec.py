@@ -175,12 +175,17 @@ def decode_answer(blocks: Sequence[Block], targets: Sequence[DeviceTarget]) -> A
     by_slot: dict[str, list[Record]] = {}
     arrived: dict[str, Instant] = {}
     for block in blocks:
+        records: list[Record] | None = None
+        address = ""  # the pump of ``records``: a pump's records come one after another
         for record in block.records:
             if record.parameter == "GNERR":
                 _note_error(answer, record)
             elif record.address != GENERAL_ADDRESS:
-                by_slot.setdefault(record.slot, []).append(record)
-                arrived.setdefault(record.slot, block.at)
+                if record.address != address or records is None:
+                    address = record.address
+                    records = by_slot.setdefault(address[3:], [])
+                    arrived.setdefault(address[3:], block.at)
+                records.append(record)
     answer.present = set(by_slot) - answer.pump_errors.keys()
     for target in targets:
         slot = target.address

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from drivers.bbraun_bcc.frames import RS, BccFrame
 from drivers.errors import DecodeError
@@ -70,24 +70,31 @@ def is_slot(text: str) -> bool:
     return _SLOT.fullmatch(text) is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One response record. ``time`` in s since the ComDevice started; ``address`` ``501xy``;
-    ``value`` the raw text, ``None`` for the three-field form (ADMIN:VERSION)."""
-
+class _RecordFields(NamedTuple):
     time: int
     address: str
     parameter: str
     value: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.time < 0:
+
+class Record(_RecordFields):
+    """One response record. ``time`` in s since the ComDevice started; ``address`` ``501xy``;
+    ``value`` the raw text, ``None`` for the three-field form (ADMIN:VERSION).
+
+    A named tuple, checked when built by name; :func:`split_records` builds the ones its
+    pattern matched without the check (every invariant already holds), which costs a third."""
+
+    __slots__ = ()
+
+    def __new__(cls, time: int, address: str, parameter: str, value: str | None = None) -> Record:
+        if time < 0:
             raise ValueError("record time must not be negative")
-        for name, text in (("address", self.address), ("parameter", self.parameter)):
+        for name, text in (("address", address), ("parameter", parameter)):
             if not text or "," in text or chr(RS) in text:
                 raise ValueError(f"record {name} {text!r} is empty or has ',' or RS")
-        if self.value is not None and chr(RS) in self.value:
+        if value is not None and chr(RS) in value:
             raise ValueError("record value contains RS")
+        return super().__new__(cls, time, address, parameter, value)
 
     @property
     def slot(self) -> str:
@@ -130,39 +137,25 @@ def split_records(information: bytes) -> tuple[Record, ...]:
     """The records of a response information field; :class:`DecodeError` on a malformed one.
 
     The fast path decodes the field once and matches each record with one regular
-    expression (a match meets every invariant of :class:`Record`); the first record it does
-    not match is parsed by :meth:`Record.from_bytes`, which says what is wrong."""
+    expression (a match meets every invariant of :class:`Record`, so the tuples are built
+    without its checks); when one does not match, the records are parsed one by one with
+    :meth:`Record.from_bytes`, which says what is wrong with the first bad one."""
     if not information:
         return ()
     try:
-        parts = information.decode("utf-8").split(_RS)
+        matches = list(map(_RECORD.fullmatch, information.decode("utf-8").split(_RS)))
     except UnicodeDecodeError:
-        parts = []
-    records = []
-    for part in parts:
-        match = _RECORD.fullmatch(part)
-        if match is None:
-            break
-        time, address, parameter, value = match.groups()
-        records.append(_trusted(int(time), address, parameter, value))
-    else:
-        if parts:
-            return tuple(records)
+        matches = [None]
+    if None not in matches:  # every record matched: built without Record's own checks
+        return tuple(
+            _tuple_new(Record, (int(match[1]), match[2], match[3], match[4]))
+            for match in matches
+            if match is not None  # always (for the type checker)
+        )
     return tuple(Record.from_bytes(part) for part in information.split(bytes((RS,))))
 
 
-_new = object.__new__
-_set = object.__setattr__
-
-
-def _trusted(time: int, address: str, parameter: str, value: str | None) -> Record:
-    """A :class:`Record` from fields :data:`_RECORD` matched (its checks already hold)."""
-    record: Record = _new(Record)
-    _set(record, "time", time)
-    _set(record, "address", address)
-    _set(record, "parameter", parameter)
-    _set(record, "value", value)
-    return record
+_tuple_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
