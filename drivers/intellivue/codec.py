@@ -21,6 +21,8 @@ stable wall time, so a cuff repeated in every poll keeps one stamp. Without any 
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -118,18 +120,20 @@ SPECIAL_STATES: Final[dict[FloatSpecial, ObservationState]] = {
     FloatSpecial.NEG_INF: "invalid",
     FloatSpecial.RESERVED: "invalid",
 }
+_RULE_BITS = functools.reduce(operator.or_, (rule.bit for rule in STATE_RULES))  # any rule's
 _BY_PHYSIO = {spec.physio_id: spec for spec in NUMERICS}
 _BY_UNIT = {unit.code: unit for unit in UNITS}
 
 
 def observation_state(state: int, value: FloatType) -> ObservationState:
     """The observation state of a NuObsValue's MeasurementState bits and value."""
-    from_bits: ObservationState = next(
-        (rule.state for rule in STATE_RULES if state & rule.bit), "valid"
-    )
-    if from_bits in ("invalid", "unavailable") or value.special is None:
+    from_bits: ObservationState = "valid"
+    if state & _RULE_BITS:  # most values have none of the bits
+        from_bits = next(rule.state for rule in STATE_RULES if state & rule.bit)
+    special = value.special
+    if from_bits in ("invalid", "unavailable") or special is None:
         return from_bits
-    return SPECIAL_STATES[value.special]
+    return SPECIAL_STATES[special]
 
 
 @dataclass(slots=True)
@@ -186,7 +190,7 @@ def _observations(
         values = _values(attrs)
         specs = [(value, _BY_PHYSIO.get(value.physio_id)) for value in values]
         measured: datetime | None = None
-        if any(spec is not None and spec.intermittent for _, spec in specs):
+        if any([spec.intermittent for _, spec in specs if spec is not None]):
             measured = _measured(obj.handle, attrs, values, now_rel, now_wall, clock, first_seen)
         for value, spec in specs:
             if spec is None or spec.code in codes_seen:

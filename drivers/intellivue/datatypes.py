@@ -19,11 +19,12 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 from drivers.errors import DecodeError
 
 _U16 = struct.Struct(">H")
+_U16_PAIR = struct.Struct(">HH")
 
 __all__ = [
     "NO_ABS_TIME",
@@ -90,6 +91,14 @@ class Reader:
     def u8(self) -> int:
         return self.take(1)[0]
 
+    def unpack(self, layout: struct.Struct) -> tuple[Any, ...]:
+        """The next ``layout.size`` bytes, unpacked by ``layout``."""
+        start = self._pos
+        if start + layout.size > len(self._data):
+            raise self._short(layout.size)
+        self._pos = start + layout.size
+        return layout.unpack_from(self._data, start)
+
     def u16(self) -> int:
         start = self._pos
         if start + 2 > len(self._data):
@@ -107,7 +116,7 @@ class Reader:
 
     def end(self) -> None:
         """Raise unless every byte was read."""
-        if self.remaining:
+        if self._pos != len(self._data):
             raise DecodeError(f"{self.what}: {self.remaining} unexpected trailing bytes")
 
 
@@ -119,16 +128,16 @@ def encode_list(items: Sequence[bytes]) -> bytes:
 
 def decode_list(reader: Reader, item: Callable[[Reader], T], what: str) -> tuple[T, ...]:
     """A ``count, length`` list read from ``reader``; each item decoded by ``item``."""
-    count = reader.u16()
-    body = Reader(reader.take(reader.u16()), what)
-    items = tuple(item(body) for _ in range(count))
+    count, length = reader.unpack(_U16_PAIR)
+    body = Reader(reader.take(length), what)
+    items = tuple([item(body) for _ in range(count)])
     body.end()
     return items
 
 
-@dataclass(frozen=True, slots=True)
-class Ava:
-    """One attribute value assertion: an attribute id and its raw value."""
+class Ava(NamedTuple):
+    """One attribute value assertion: an attribute id and its raw value (a named tuple: a
+    poll result holds dozens, built faster than frozen dataclasses)."""
 
     attr_id: int
     value: bytes
@@ -138,8 +147,8 @@ class Ava:
 
     @classmethod
     def read(cls, reader: Reader) -> Self:
-        attr_id = reader.u16()
-        return cls(attr_id, reader.take(reader.u16()))
+        attr_id, size = reader.unpack(_U16_PAIR)
+        return cls(attr_id, reader.take(size))
 
 
 def encode_attributes(avas: Sequence[Ava]) -> bytes:
@@ -182,10 +191,10 @@ _SPECIALS = {special.value: special for special in FloatSpecial}
 _MANTISSA_LIMIT = 0x7FFFFD  # |mantissa| above this is a special value
 
 
-@dataclass(frozen=True, slots=True)
-class FloatType:
+class FloatType(NamedTuple):
     """A FLOAT-Type: ``mantissa`` (i24) x 10^``exponent`` (i8). Special when the mantissa
-    is one of :class:`FloatSpecial`; :attr:`value` is then ``None``."""
+    is one of :class:`FloatSpecial`; :attr:`value` is then ``None``. A named tuple: one is
+    built per polled value."""
 
     mantissa: int
     exponent: int = 0
@@ -209,7 +218,7 @@ class FloatType:
     @property
     def value(self) -> float | None:
         """The number, or ``None`` for a special value."""
-        if self.special is not None:
+        if self.mantissa in _SPECIALS:
             return None
         scale: int = 10 ** abs(self.exponent)
         return self.mantissa / scale if self.exponent < 0 else float(self.mantissa * scale)

@@ -18,9 +18,10 @@ Numeric attribute values::
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import NamedTuple, Self
 
 from drivers.errors import DecodeError
 from drivers.intellivue import codes
@@ -50,12 +51,13 @@ __all__ = [
     "encode_compound",
 ]
 
+_NU_OBS_VALUE = struct.Struct(">HHHI")  # physio_id, state, unit_code, FLOAT-Type word
 _ACTIONS = {codes.NOM_ACT_POLL_MDIB_DATA: False, codes.NOM_ACT_POLL_MDIB_DATA_EXT: True}
 
 
-@dataclass(frozen=True, slots=True)
-class NuObsValue:
-    """One numeric value: physio id, MeasurementState bits, unit code and the value."""
+class NuObsValue(NamedTuple):
+    """One numeric value: physio id, MeasurementState bits, unit code and the value (a
+    named tuple, read in one unpack: one per polled value)."""
 
     physio_id: int
     state: int
@@ -69,8 +71,8 @@ class NuObsValue:
 
     @classmethod
     def read(cls, reader: Reader) -> Self:
-        physio_id, state, unit = reader.u16(), reader.u16(), reader.u16()
-        return cls(physio_id, state, unit, FloatType.from_word(reader.u32()))
+        physio_id, state, unit, word = reader.unpack(_NU_OBS_VALUE)
+        return cls(physio_id, state, unit, FloatType.from_word(word))
 
 
 def decode_nu_value(raw: bytes) -> NuObsValue:
