@@ -37,12 +37,23 @@ __all__ = [
     "NoOptions",
     "StreamConversation",
     "TimingFloor",
+    "next_period",
 ]
 
 MIN_TIMEOUT_PERIODS = 2  # a device's timeout spans at least this many of its reporting periods
 
 FrameT = TypeVar("FrameT")
 FrameT_co = TypeVar("FrameT_co", covariant=True)
+
+
+def next_period(due: float | None, period_s: float, now: float) -> float:
+    """When something done every ``period_s`` s is next due, having been done at ``now``
+    (monotonic s) for the time ``due``: a period after ``due`` when ``now`` falls in the
+    period that began then (a late tick moves nothing: the schedule keeps its phase), else a
+    period after ``now`` (the first time, or after a pause or a retry)."""
+    if due is not None and due <= now < due + period_s:
+        return due + period_s
+    return now + period_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +135,12 @@ class Conversation(Protocol):
     def receive(self, data: bytes, at: Instant) -> Exchange: ...
 
     def next_tick_at(self) -> float | None:
-        """The monotonic time (s) by which ``tick`` must next be called, or ``None`` when
-        nothing is due until more bytes arrive. Asked again after every ``open``, ``receive``
-        and ``tick``; a tick that comes earlier, or more often, is harmless."""
+        """The monotonic time (s) from which ``tick`` is next due, or ``None`` when nothing is
+        due until more bytes arrive. Asked again after every ``open``, ``receive`` and
+        ``tick``; a tick that comes earlier, or more often, is harmless. The session ticks a
+        little after it (its ticker wakes on a grid shared by every link, see
+        :func:`edge.session.tick_grid_at`): periodic requests keep their own phase
+        (:func:`next_period`), so those late ticks never stretch a period."""
         ...
 
     def tick(self, at: Instant) -> bytes: ...

@@ -36,7 +36,7 @@ from edge.plausibility import ImplausibleCount
 from edge.reconnect import Outcome, ReconnectPolicy, reopen_after
 from edge.tasks import run_until_first_exits
 
-__all__ = ["LinkSession", "connection_changes_at", "session_name"]
+__all__ = ["TICK_GRID_S", "LinkSession", "connection_changes_at", "session_name", "tick_grid_at"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,22 @@ BAD_FRAME_LOG_INTERVAL_S = 60.0
 START_SPREAD_MAX_S = 1.0  # s, the first open waits a random part of the driver's period, up to this
 MIN_TICK_GAP_S = 0.001  # s; the ticker never spins, whatever a conversation asks
 IMPLAUSIBLE_STATE_GAP_S = 1.0  # s; a new implausible count is sent this soon, not at refresh
+TICK_GRID_S = 0.05  # s; every link's ticker wakes on a multiple of this (see tick_grid_at)
+
+
+def tick_grid_at(t: float, grid_s: float = TICK_GRID_S) -> float:
+    """The first multiple of ``grid_s`` at or after ``t`` (monotonic s; not finite: as is).
+
+    Every link's ticker sleeps until there, so the links whose polls, ACKs and timeouts fall
+    due within one step are served in one pass of the event loop and their answers come back
+    together: a ward of devices polled once a second wakes the daemon 1 / ``grid_s`` times a
+    second, not several times per device, each wake-up's cost shared by the readings it
+    brings (``bench/RESULTS.md``). A tick is at most ``grid_s`` late; conversations keep
+    their periods on their own phase (:func:`~drivers.base.next_period`), so the late ticks
+    stretch no period."""
+    if not math.isfinite(t):
+        return t
+    return math.ceil(t / grid_s - 1e-9) * grid_s  # a hair of slack: a time on the grid stays
 
 
 def connection_changes_at(
@@ -269,7 +285,7 @@ class LinkSession:
         while True:
             now = self._clock.monotonic()
             due, silent_at = conversation.next_tick_at(), self._silent_at(opened_at)
-            wake_at = silent_at if due is None else min(due, silent_at)
+            wake_at = tick_grid_at(silent_at if due is None else min(due, silent_at))
             self._wake = loop.create_future()
             self._wake_at = wake_at
             delay = max(wake_at - now, MIN_TICK_GAP_S)
@@ -295,7 +311,7 @@ class LinkSession:
         if wake is None or wake.done():
             return
         due = conversation.next_tick_at()
-        if due is None or due >= self._wake_at:
+        if due is None or (due := tick_grid_at(due)) >= self._wake_at:
             return
         delay = due - self._clock.monotonic()
         if delay <= 0 or self._wake_timer is None:

@@ -71,7 +71,12 @@ from edge.publish.ack_signing import Verdict, sign
 from edge.publish.ack_verifier import AckVerifier
 from edge.publish.topics import AckTopic
 from edge.reconnect import Outcome, ReconnectPolicy, reopen_after
-from edge.session import MIN_TICK_GAP_S, STATE_REFRESH_S, connection_changes_at
+from edge.session import (
+    MIN_TICK_GAP_S,
+    STATE_REFRESH_S,
+    connection_changes_at,
+    tick_grid_at,
+)
 
 __all__ = [
     "BED",
@@ -463,7 +468,7 @@ class PortSimulation:
             at = self._clock.instant()
             exchange = self.conversation.receive(b"".join(chunks), at)
             due = self.conversation.next_tick_at()
-            if due is not None and self._us_of(due) < self._next_tick_us:
+            if due is not None and self._us_of(tick_grid_at(due)) < self._next_tick_us:
                 self._plan_tick()  # the session's reader wakes its ticker early
             self._to_device(exchange.send)
             self.frames_ok += exchange.frames_ok
@@ -492,14 +497,14 @@ class PortSimulation:
 
     def _plan_tick(self) -> None:
         """When the host ticks next: at the conversation's ``next_tick_at`` or when every
-        device will have been silent past its timeout, whichever is first (as
-        ``LinkSession._tick`` sleeps), never sooner than ``MIN_TICK_GAP_S`` from now."""
+        device will have been silent past its timeout, whichever is first, on the tick grid
+        (as ``LinkSession._tick`` sleeps), never sooner than ``MIN_TICK_GAP_S`` from now."""
         conversation = self.conversation
         if conversation is None:
             return
         silent_at = self._silent_moment()
         due = conversation.next_tick_at()
-        wake = silent_at if due is None else min(due, silent_at)
+        wake = tick_grid_at(silent_at if due is None else min(due, silent_at))
         self._next_tick_us = max(self._us_of(wake), self._clock.us + round(MIN_TICK_GAP_S * _US))
 
     @staticmethod

@@ -39,7 +39,7 @@ from drivers.alaris_asena.codec import (
     decode_vtbi,
 )
 from drivers.alaris_asena.framer import AsenaFrame, AsenaFramer
-from drivers.base import BadFrame, DeviceError, DeviceTarget, Exchange, Instant
+from drivers.base import BadFrame, DeviceError, DeviceTarget, Exchange, Instant, next_period
 from drivers.errors import DecodeError
 
 __all__ = ["MAX_FAILURES", "REMOTE_MODE_HINT", "RESYNC_S", "AsenaConversation"]
@@ -83,6 +83,7 @@ class AsenaConversation:
         self._attempts = 0
         self._resend_at: float | None = None
         self._next_poll: float | None = None
+        self._cycle_due = 0.0  # monotonic s the current cycle was due
         self._cycle: _Cycle | None = None
         self._failures = 0
         self._status_answered = False
@@ -129,7 +130,7 @@ class AsenaConversation:
         if self._pending is not None and now >= self._deadline:
             return self._missed(now)
         if self._pending is None and self._next_poll is not None and now >= self._next_poll:
-            self._cycle = _Cycle(at)
+            self._cycle, self._cycle_due = _Cycle(at), self._next_poll
             return self._ask(q.INF, now)
         return b""
 
@@ -154,9 +155,12 @@ class AsenaConversation:
         return b""
 
     def _end_cycle(self, now: float) -> None:
-        started = now if self._cycle is None else self._cycle.started_at.monotonic
+        if self._cycle is None:
+            following = now + self._period
+        else:  # a period after the cycle was due: a tick a little late stretches nothing
+            following = next_period(self._cycle_due, self._period, self._cycle.started_at.monotonic)
         self._cycle, self._pending = None, None
-        self._next_poll = max(started + self._period, now)
+        self._next_poll = max(following, now)
 
     # -- receiving ------------------------------------------------------------------------
 

@@ -19,8 +19,9 @@ such as ``APNEA EVITA``; no patient data).
 from __future__ import annotations
 
 import logging
+import math
 
-from drivers.base import DeviceTarget, Exchange, Instant
+from drivers.base import DeviceTarget, Exchange, Instant, next_period
 from drivers.draeger_medibus import codes
 from drivers.draeger_medibus.codec import (
     Alarm,
@@ -51,7 +52,8 @@ class MedibusConversation:
         self._options = options or MedibusOptions()
         self._framer = MedibusFramer()
         self._pending: int | None = None  # the command code awaiting its reply
-        self._sent_at = self._heard_at = self._next_poll = 0.0
+        self._sent_at = self._heard_at = 0.0
+        self._next_poll = -math.inf  # the first poll is due at once, and sets the schedule
         self._resends = 0
         self._values: dict[int, float] | None = None
         self.linked = False
@@ -158,7 +160,7 @@ class MedibusConversation:
         self.alarms = alarms
 
     def _poll(self, at: Instant) -> bytes:
-        self._next_poll = at.monotonic + self._options.period_s
+        self._next_poll = next_period(self._next_poll, self._options.period_s, at.monotonic)
         return self._send(codes.DATA_CP1, at)
 
     def next_tick_at(self) -> float | None:

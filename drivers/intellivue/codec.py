@@ -190,7 +190,7 @@ def _observations(
         values = _values(attrs)
         specs = [(value, _BY_PHYSIO.get(value.physio_id)) for value in values]
         measured: datetime | None = None
-        if any([spec.intermittent for _, spec in specs if spec is not None]):
+        if any(spec.intermittent for _, spec in specs if spec is not None):
             measured = _measured(obj.handle, attrs, values, now_rel, now_wall, clock, first_seen)
         for value, spec in specs:
             if spec is None or spec.code in codes_seen:

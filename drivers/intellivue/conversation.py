@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import enum
 
-from drivers.base import BadFrame, DeviceTarget, Exchange, Instant
+from drivers.base import BadFrame, DeviceTarget, Exchange, Instant, next_period
 from drivers.errors import DecodeError
 from drivers.intellivue import codes
 from drivers.intellivue.association import (
@@ -237,7 +237,7 @@ class IntelliVueConversation:
         if self._phase is Phase.CONFIGURING:  # never before the Association Result
             self._phase = Phase.POLLING
             self._failures = 0
-            self._last_data = at.monotonic
+            self._last_data = self._next_poll = at.monotonic  # the first poll, due now
             reply += self._poll(at)
         return reply
 
@@ -283,7 +283,7 @@ class IntelliVueConversation:
 
     def _poll(self, at: Instant) -> bytes:
         ticks = round(self._options.active_period_s * codes.TICKS_PER_SECOND)
-        self._next_poll = at.monotonic + self._options.poll_period_s
+        self._next_poll = next_period(self._next_poll, self._options.poll_period_s, at.monotonic)
         return self._send(
             PollRequest.numerics(self._next_invoke(), self._next_poll_number(), ticks), at
         )
