@@ -46,7 +46,7 @@ BAD_FRAME_LOG_INTERVAL_S = 60.0
 START_SPREAD_MAX_S = 1.0  # s, the first open waits a random part of the driver's period, up to this
 MIN_TICK_GAP_S = 0.001  # s; the ticker never spins, whatever a conversation asks
 IMPLAUSIBLE_STATE_GAP_S = 1.0  # s; a new implausible count is sent this soon, not at refresh
-TICK_GRID_S = 0.05  # s; every link's ticker wakes on a multiple of this (see tick_grid_at)
+TICK_GRID_S = 0.04  # s; every link's ticker wakes on a multiple of this (see tick_grid_at)
 
 
 def tick_grid_at(t: float, grid_s: float = TICK_GRID_S) -> float:

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Envelope)
 
 BATCH_MAX = 500
-LINGER_S = 0.004  # s a batch waits for more items before its commit (never with an alarm)
+LINGER_S = 0.002  # s a batch waits for more items before its commit (never with an alarm)
 
 
 class OutboxWriter:
