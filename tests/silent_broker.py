@@ -19,7 +19,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["SilentBroker"]
+__all__ = ["SilentBroker", "packet", "read_packet", "suback"]
 
 CONNECT, PUBLISH, SUBSCRIBE, PINGREQ, DISCONNECT = 1, 3, 8, 12, 14
 CONNACK, PUBACK, SUBACK = 0x20, 0x40, 0x90
@@ -47,7 +47,7 @@ def _read_varint(data: bytes, offset: int) -> tuple[int, int]:
     raise ValueError("malformed variable-length integer")
 
 
-def _packet(first: int, body: bytes) -> bytes:
+def packet(first: int, body: bytes) -> bytes:
     return bytes([first]) + _varint(len(body)) + body
 
 
@@ -61,7 +61,7 @@ def _client_id(body: bytes, mqtt5: bool) -> str:
     return body[offset + 2 : offset + 2 + length].decode()
 
 
-def _suback(body: bytes, mqtt5: bool) -> bytes:
+def suback(body: bytes, mqtt5: bool) -> bytes:
     packet_id, offset = body[:2], 2
     if mqtt5:
         properties, offset = _read_varint(body, offset)
@@ -72,7 +72,22 @@ def _suback(body: bytes, mqtt5: bool) -> bytes:
             break
         offset += 2 + int.from_bytes(body[offset : offset + 2], "big") + 1  # filter, options
         filters += 1
-    return _packet(SUBACK, packet_id + (b"\x00" if mqtt5 else b"") + b"\x01" * filters)
+    return packet(SUBACK, packet_id + (b"\x00" if mqtt5 else b"") + b"\x01" * filters)
+
+
+async def read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One packet: its first byte and its body."""
+    first = (await reader.readexactly(1))[0]
+    length, shift = 0, 0
+    for _ in range(4):
+        byte = (await reader.readexactly(1))[0]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    if length > MAX_PACKET:
+        raise ValueError("packet too long")
+    return first, await reader.readexactly(length)
 
 
 @dataclass
@@ -119,14 +134,14 @@ class SilentBroker:
         mqtt5 = False
         try:
             for _ in range(1_000_000):  # bounded: far more packets than any test sends
-                first, body = await self._read_packet(reader)
+                first, body = await read_packet(reader)
                 kind = first >> 4
                 if kind == CONNECT:
                     mqtt5 = body[6] == 5  # after the protocol name b"\0\4MQTT"
                     self.connects.append((_client_id(body, mqtt5), body[6]))
-                    writer.write(_packet(CONNACK, b"\x00\x00\x00" if mqtt5 else b"\x00\x00"))
+                    writer.write(packet(CONNACK, b"\x00\x00\x00" if mqtt5 else b"\x00\x00"))
                 elif kind == SUBSCRIBE:
-                    writer.write(_suback(body, mqtt5))
+                    writer.write(suback(body, mqtt5))
                 elif kind == PINGREQ:
                     writer.write(PINGRESP)
                 elif kind == PUBLISH:
@@ -143,20 +158,6 @@ class SilentBroker:
             self._writers.discard(writer)
             self._handlers.discard(handler)  # no await after this: the task ends here
 
-    @staticmethod
-    async def _read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-        first = (await reader.readexactly(1))[0]
-        length, shift = 0, 0
-        for _ in range(4):
-            byte = (await reader.readexactly(1))[0]
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-        if length > MAX_PACKET:
-            raise ValueError("packet too long")
-        return first, await reader.readexactly(length)
-
     def _on_publish(self, first: int, body: bytes, writer: asyncio.StreamWriter) -> None:
         qos = (first >> 1) & 0x03
         topic_length = int.from_bytes(body[:2], "big")
@@ -164,7 +165,7 @@ class SilentBroker:
         if qos == 1 and len(self.acknowledged) < self.acknowledge:
             self.acknowledged.append(topic)
             packet_id = body[2 + topic_length : 4 + topic_length]
-            writer.write(_packet(PUBACK, packet_id))
+            writer.write(packet(PUBACK, packet_id))
             return
         self.swallowed.append(topic)
         if self.first_swallowed_at is None:

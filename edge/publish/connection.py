@@ -29,7 +29,7 @@ def mqtt_client(config: MqttConfig, identifier: str, **options: Any) -> aiomqtt.
     in-flight window)."""
     url = urllib.parse.urlsplit(config.url)
     tls = url.scheme == "mqtts"
-    return aiomqtt.Client(
+    client = aiomqtt.Client(
         hostname=url.hostname or "127.0.0.1",
         port=url.port or (8883 if tls else 1883),
         username=config.username,
@@ -43,6 +43,33 @@ def mqtt_client(config: MqttConfig, identifier: str, **options: Any) -> aiomqtt.
         timeout=10.0,
         **options,
     )
+    _keep_to_receive_maximum(client)
+    return client
+
+
+def _keep_to_receive_maximum(client: aiomqtt.Client) -> None:
+    """Keep the publishes in flight within the Receive Maximum the broker sends in its
+    CONNACK (MQTT 5; 65,535 when it sends none): paho holds the rest back until PUBACKs
+    come. HiveMQ and EMQX disconnect a client that exceeds it, so a backlog that drains with
+    more in flight would never drain. Read in paho's CONNACK callback, which aiomqtt owns:
+    it is wrapped, not replaced. paho refuses a new window on an open connection through its
+    setter; at the CONNACK nothing is in flight yet (a client is made per connection), so the
+    bound is set on the attribute behind it (tests/edge/publish/test_receive_maximum.py)."""
+    paho = client._client
+    wanted: int = paho.max_inflight_messages  # the window asked for
+    inner = paho.on_connect
+
+    def on_connect(*args: Any) -> None:
+        properties = args[4] if len(args) > 4 else None
+        allowed = getattr(properties, "ReceiveMaximum", None)
+        bound = (
+            min(wanted, allowed) if wanted and isinstance(allowed, int) and allowed > 0 else wanted
+        )
+        paho._max_inflight_messages = bound
+        if inner is not None:
+            inner(*args)
+
+    paho.on_connect = on_connect
 
 
 @contextlib.asynccontextmanager
