@@ -11,7 +11,8 @@ For a bed this wires, byte for byte and with no sockets:
 
 What :class:`~edge.session.LinkSession` does around a conversation is replayed here without
 asyncio: ``open`` when the link opens, ``receive`` on every read with the reply written back,
-``tick`` every ``tick_interval``, ``close`` before the link closes; a link lost (the port gone)
+``tick`` when the conversation's ``next_tick_at`` comes, on the session's tick grid
+(:func:`~edge.session.tick_grid_at`), ``close`` before the link closes; a link lost (the port gone)
 or silent past every device's reopen time is closed and reopened as
 :class:`~edge.reconnect.ReconnectPolicy` says (a missing port every second, a silent link at
 once, other errors after a capped, jittered :class:`~edge.backoff.Backoff`, seeded); a
