@@ -159,7 +159,7 @@ class AsenaConversation:
             following = now + self._period
         else:  # a period after the cycle was due: a tick a little late stretches nothing
             following = next_period(self._cycle_due, self._period, self._cycle.started_at.monotonic)
-        self._cycle, self._pending = None, None
+        self._cycle, self._pending, self._resend_at = None, None, None  # no resync after it
         self._next_poll = max(following, now)
 
     # -- receiving ------------------------------------------------------------------------
