@@ -120,7 +120,7 @@ SPECIAL_STATES: Final[dict[FloatSpecial, ObservationState]] = {
     FloatSpecial.NEG_INF: "invalid",
     FloatSpecial.RESERVED: "invalid",
 }
-_RULE_BITS = functools.reduce(operator.or_, (rule.bit for rule in STATE_RULES))  # any rule's
+_RULE_BITS = functools.reduce(operator.or_, (rule.bit for rule in STATE_RULES))  # looked at
 _BY_PHYSIO = {spec.physio_id: spec for spec in NUMERICS}
 _BY_UNIT = {unit.code: unit for unit in UNITS}
 
