@@ -66,7 +66,8 @@ async def test_bundles_go_in_order_with_the_bearer_token(tmp_path: Path) -> None
     async with fhir_server(server):
         headers = {"Content-Type": "application/fhir+json", "Authorization": "Bearer t0ken"}
         async with sending(tmp_path, server, 10, headers=headers) as (queue, sender, ids):
-            await eventually(lambda: queue.depth == 0)
+            # the queue's count falls in its disk thread, before the sender counts the delivery
+            await eventually(lambda: queue.depth == 0 and sender.counters.delivered == 10)
             assert server.accepted == ids
             assert set(server.authorization) == {"Bearer t0ken"}
             assert sender.counters.delivered == 10

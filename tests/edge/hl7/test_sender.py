@@ -73,8 +73,17 @@ async def sending(
         await queue.close()
 
 
-async def _drained(queue: ForwardQueue, timeout: float = 15.0) -> None:
-    await eventually(lambda: queue.depth == 0, timeout)
+async def _drained(
+    queue: ForwardQueue, sender: MllpSender, total: int, timeout: float = 15.0
+) -> None:
+    """Every one of ``total`` messages left the queue and was counted by the sender (the
+    queue's count falls in its disk thread, a moment before the sender counts)."""
+    counters = sender.counters
+
+    def settled() -> bool:
+        return queue.depth == 0 and counters.delivered + counters.refused == total
+
+    await eventually(settled, timeout)
 
 
 def _script(answers: dict[tuple[int, int], Answer], ids: list[str]) -> Callable[[str, int], Answer]:
@@ -89,7 +98,7 @@ def _script(answers: dict[tuple[int, int], Answer], ids: list[str]) -> Callable[
 
 async def test_everything_accepted_in_order(tmp_path: Path, receiver: Receiver) -> None:
     async with sending(tmp_path, receiver, 30) as (queue, sender, ids):
-        await _drained(queue)
+        await _drained(queue, sender, len(ids))
         assert receiver.received == ids
         assert sender.counters.delivered == 30
         # every message parsed by python-hl7 on the far side: a PCD-01 for chair-1
@@ -101,7 +110,7 @@ async def test_everything_accepted_in_order(tmp_path: Path, receiver: Receiver) 
 async def test_refusals_are_kept_counted_and_not_resent(tmp_path: Path, receiver: Receiver) -> None:
     async with sending(tmp_path, receiver, 10) as (queue, sender, ids):
         receiver.answer = _script({(2, 1): "AE", (6, 1): "AR"}, ids)
-        await _drained(queue)
+        await _drained(queue, sender, len(ids))
         assert receiver.received == ids  # each once: refused ones are not sent again
         assert receiver.accepted() == [c for i, c in enumerate(ids) if i not in (2, 6)]
         assert (sender.counters.delivered, sender.counters.refused) == (8, 2)
@@ -118,7 +127,7 @@ async def test_silence_closing_and_garbage_resend_the_same_message(
         receiver.answer = _script(
             {(3, 1): "silent", (5, 1): "close", (5, 2): "close", (8, 1): "garbage"}, ids
         )
-        await _drained(queue)
+        await _drained(queue, sender, len(ids))
         assert receiver.accepted() == ids  # nothing lost, order kept
         assert receiver.received.count(ids[3]) == 2
         assert receiver.received.count(ids[5]) == 3
@@ -139,7 +148,7 @@ async def test_receiver_down_for_a_while_then_back_gets_everything(
         assert queue.depth == 20
         assert not sender.counters.connected
         await receiver.start()
-        await _drained(queue)
+        await _drained(queue, sender, len(ids))
         assert receiver.accepted() == ids
 
 
@@ -153,13 +162,13 @@ async def test_receiver_stops_midway_and_comes_back(tmp_path: Path, receiver: Re
         return "AA"
 
     receiver.answer = answer
-    async with sending(tmp_path, receiver, 25) as (queue, _sender, ids):
+    async with sending(tmp_path, receiver, 25) as (queue, sender, ids):
         await asyncio.wait_for(stopped.wait(), 5)
         await receiver.stop()
         await asyncio.sleep(0.5)
         assert queue.depth == 16  # the unanswered one stays
         await receiver.start()
-        await _drained(queue)
+        await _drained(queue, sender, len(ids))
         assert receiver.accepted() == ids
 
 
@@ -200,7 +209,7 @@ async def test_tls_to_a_trusted_receiver_and_never_to_an_untrusted_one(tmp_path:
             running = asyncio.create_task(sender.run())
             try:
                 if delivered:
-                    await eventually(lambda q=queue: q.depth == 0, 10)  # type: ignore[misc]
+                    await _drained(queue, sender, 3, 10)
                     assert sender.counters.delivered == 3
                 else:
                     await eventually(lambda s=sender: s.counters.connect_failures >= 2, 10)  # type: ignore[misc]
