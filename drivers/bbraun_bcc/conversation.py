@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from drivers.base import BadFrame, DeviceTarget, Exchange, Instant
+from drivers.base import BadFrame, DeviceTarget, Exchange, Instant, next_period
 from drivers.bbraun_bcc.codec import Block, decode_answer
 from drivers.bbraun_bcc.faults import SlotFaults, foreign_rack
 from drivers.bbraun_bcc.framer import BccFramer
@@ -147,7 +147,7 @@ class BccConversation:
         self._alive_ok = False
         self._blocks: list[Block] = []
         self._naks = 0
-        self._poll_due = 0.0  # monotonic s the last poll was due (this tick, if it was late)
+        self._following_poll = 0.0  # monotonic s the poll after the last one is due
         self._bed_ids = bed_ids
         learned = bed_ids.get(self._targets) if bed_ids is not None else None
         self._learned = expected_bed_id or learned  # given, remembered, or the first GNACK's
@@ -256,7 +256,7 @@ class BccConversation:
         exchange.errors.extend(answer.errors)
         exchange.device_errors.extend(self._faults.after_answer(answer))
         self._next_alive = answer.general_error == GNERR_BAD_REQUEST
-        self._earliest_next = 0.0 if self._next_alive else self._poll_due + self._poll_period
+        self._earliest_next = 0.0 if self._next_alive else self._following_poll
 
     def _send_reply(self, now: float) -> bytes:
         reply = self._reply
@@ -284,8 +284,6 @@ class BccConversation:
     def _send_poll(self, now: float) -> bytes:
         self._blocks, self._naks, self._foreign = [], 0, None
         self._waiting, self._deadline = "answer", now + self._timeout
-        # the next poll is due a period after this one was due (not after this tick, which may
-        # come a little late), unless this one came a period or more late
-        due = self._next_at if self._next_at is not None else now
-        self._poll_due = due if due <= now < due + self._poll_period else now
+        # a period after this poll was due, not after this tick (which may come a little late)
+        self._following_poll = next_period(self._next_at, self._poll_period, now)
         return mem_get_request(self.bed_id).to_bytes(self._stuffing)
