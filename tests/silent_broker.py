@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["SilentBroker", "packet", "read_packet", "suback"]
+__all__ = ["SilentBroker", "packet", "read_packet", "serve_packets", "suback"]
 
 CONNECT, PUBLISH, SUBSCRIBE, PINGREQ, DISCONNECT = 1, 3, 8, 12, 14
 CONNACK, PUBACK, SUBACK = 0x20, 0x40, 0x90
@@ -90,6 +91,28 @@ async def read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return first, await reader.readexactly(length)
 
 
+async def serve_packets(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    handle: Callable[[int, bytes], bool],
+) -> None:
+    """Hand each packet of one connection (its first byte and body) to ``handle``, which
+    writes its answers and says whether to go on; flush after each. A client that goes away or
+    speaks nonsense is dropped; the connection is closed however the loop ends."""
+    try:
+        for _ in range(1_000_000):  # bounded: far more packets than any test sends
+            first, body = await read_packet(reader)
+            if not handle(first, body):
+                break
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError, IndexError):
+        pass  # the client went away or spoke nonsense: drop it
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            await writer.wait_closed()
+
+
 @dataclass
 class SilentBroker:
     """The fake broker on ``127.0.0.1:port``; ``async with`` serves it for the block."""
@@ -132,29 +155,25 @@ class SilentBroker:
         assert handler is not None
         self._handlers.add(handler)
         mqtt5 = False
+
+        def answer(first: int, body: bytes) -> bool:
+            nonlocal mqtt5
+            kind = first >> 4
+            if kind == CONNECT:
+                mqtt5 = body[6] == 5  # after the protocol name b"\0\4MQTT"
+                self.connects.append((_client_id(body, mqtt5), body[6]))
+                writer.write(packet(CONNACK, b"\x00\x00\x00" if mqtt5 else b"\x00\x00"))
+            elif kind == SUBSCRIBE:
+                writer.write(suback(body, mqtt5))
+            elif kind == PINGREQ:
+                writer.write(PINGRESP)
+            elif kind == PUBLISH:
+                self._on_publish(first, body, writer)
+            return kind != DISCONNECT
+
         try:
-            for _ in range(1_000_000):  # bounded: far more packets than any test sends
-                first, body = await read_packet(reader)
-                kind = first >> 4
-                if kind == CONNECT:
-                    mqtt5 = body[6] == 5  # after the protocol name b"\0\4MQTT"
-                    self.connects.append((_client_id(body, mqtt5), body[6]))
-                    writer.write(packet(CONNACK, b"\x00\x00\x00" if mqtt5 else b"\x00\x00"))
-                elif kind == SUBSCRIBE:
-                    writer.write(suback(body, mqtt5))
-                elif kind == PINGREQ:
-                    writer.write(PINGRESP)
-                elif kind == PUBLISH:
-                    self._on_publish(first, body, writer)
-                elif kind == DISCONNECT:
-                    break
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError, IndexError):
-            pass  # the client went away or spoke nonsense: drop it
+            await serve_packets(reader, writer, answer)
         finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
             self._writers.discard(writer)
             self._handlers.discard(handler)  # no await after this: the task ends here
 

@@ -3,16 +3,16 @@
 Mosquitto sends its Receive Maximum (``max_inflight_messages``) in the CONNACK but accepts
 more QoS 1 publishes in flight; brokers such as HiveMQ and EMQX disconnect a client that
 exceeds it (DISCONNECT, reason 0x93 "Receive Maximum exceeded"). This one does the same:
-CONNACK with the Receive Maximum property (0x21), SUBACK and PINGRESP as
-:mod:`tests.silent_broker` builds them, and PUBACKs sent in rounds every ``ack_every_s``
-(so that unacknowledged publishes pile up as on a busy broker). It records the most QoS 1
-publishes it ever had unacknowledged on one connection and every disconnection it made.
+CONNACK with the Receive Maximum property (0x21), SUBACK and PINGRESP built, and each
+connection served, by :mod:`tests.silent_broker`'s helpers, and PUBACKs sent in rounds every
+``ack_every_s`` (so that unacknowledged publishes pile up as on a busy broker). It records
+the most QoS 1 publishes it ever had unacknowledged on one connection and every
+disconnection it made.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
 from tests.silent_broker import (
@@ -25,7 +25,7 @@ from tests.silent_broker import (
     PUBLISH,
     SUBSCRIBE,
     packet,
-    read_packet,
+    serve_packets,
     suback,
 )
 
@@ -67,37 +67,32 @@ class StrictBroker:
         self._tasks.add(task)
         pending: list[tuple[bytes, str]] = []  # (packet id, topic) not yet acknowledged
         acker = asyncio.create_task(self._acknowledge(pending, writer))
+
+        def answer(first: int, body: bytes) -> bool:
+            kind = first >> 4
+            if kind == CONNECT:
+                self.connects += 1
+                properties = b"\x21" + self.receive_maximum.to_bytes(2, "big")
+                writer.write(packet(CONNACK, b"\x00\x00" + bytes([3]) + properties))
+            elif kind == SUBSCRIBE:
+                writer.write(suback(body, mqtt5=True))
+            elif kind == PINGREQ:
+                writer.write(PINGRESP)
+            elif kind == PUBLISH and (first >> 1) & 0x03 == 1:
+                topic_length = int.from_bytes(body[:2], "big")
+                topic = body[2 : 2 + topic_length].decode()
+                pending.append((body[2 + topic_length : 4 + topic_length], topic))
+                self.most_in_flight = max(self.most_in_flight, len(pending))
+                if len(pending) > self.receive_maximum:
+                    self.refusals += 1
+                    writer.write(packet(DISCONNECT << 4, bytes([RECEIVE_MAXIMUM_EXCEEDED, 0])))
+                    return False
+            return kind != DISCONNECT
+
         try:
-            for _ in range(1_000_000):  # bounded: far more packets than any test sends
-                first, body = await read_packet(reader)
-                kind = first >> 4
-                if kind == CONNECT:
-                    self.connects += 1
-                    properties = b"\x21" + self.receive_maximum.to_bytes(2, "big")
-                    writer.write(packet(CONNACK, b"\x00\x00" + bytes([3]) + properties))
-                elif kind == SUBSCRIBE:
-                    writer.write(suback(body, mqtt5=True))
-                elif kind == PINGREQ:
-                    writer.write(PINGRESP)
-                elif kind == PUBLISH and (first >> 1) & 0x03 == 1:
-                    topic_length = int.from_bytes(body[:2], "big")
-                    topic = body[2 : 2 + topic_length].decode()
-                    pending.append((body[2 + topic_length : 4 + topic_length], topic))
-                    self.most_in_flight = max(self.most_in_flight, len(pending))
-                    if len(pending) > self.receive_maximum:
-                        self.refusals += 1
-                        writer.write(packet(DISCONNECT << 4, bytes([RECEIVE_MAXIMUM_EXCEEDED, 0])))
-                        break
-                elif kind == DISCONNECT:
-                    break
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError, IndexError):
-            pass  # the client went away or spoke nonsense: drop it
+            await serve_packets(reader, writer, answer)
         finally:
             acker.cancel()
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
             self._tasks.discard(task)
 
     async def _acknowledge(

@@ -210,39 +210,10 @@ def _sent_bodies(data: bytes) -> list[str]:
     return [item.body for item in AsenaFramer().feed(data) if isinstance(item, AsenaFrame)]
 
 
-def test_a_cycle_that_fails_while_a_resync_waits_leaves_nothing_to_resend() -> None:
-    """A wrong answer schedules a resend after the resync pause; the query's deadline passing
-    first ends the cycle, and with it the resend (found by the property test below: the next
-    tick raised on a resend of nothing, which restarts the link)."""
-    steps = [(4.0, "tick"), (0.0, "answer"), (0.0, "tick"), (4.0, "tick"), (4.0, "tick")]
-    steps += [(0.0, "tick"), (0.0, "spoil"), (1.0, "tick"), (4.0, "answer"), (0.0, "tick")]
-    steps += [(1.0, "tick"), (5.0, "tick"), (0.0, "answer")]
-    conversation = get_driver("alaris_asena").conversation([TARGET], None)
-    pump = AsenaPump(PumpValues(rate_ml_h=3, alarm_code="AL_X", vtbi_ml=2))
-    t = 0.0
-    sent = conversation.open(at(t))
-    for gap, action in steps:
-        t += gap
-        if action == "tick":
-            sent += conversation.tick(at(t))
-        else:
-            if action == "spoil":
-                pump.spoil_next_frame()
-            sent += conversation.receive(pump.receive(sent), at(t)).send
-    assert all(body in QUERIES for body in _sent_bodies(sent))
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.floats(0, 20), st.sampled_from(["tick", "noise", "answer", "spoil"])),
-        max_size=40,
-    ),
-    st.binary(max_size=80),
-)
-def test_whatever_comes_in_the_conversation_sends_only_read_only_queries(
-    steps: list[tuple[float, str]], noise: bytes
-) -> None:
+def _run_against_a_pump(steps: list[tuple[float, str]], noise: bytes) -> tuple[bytes, AsenaPump]:
+    """Drive a conversation with a simulated pump through ``steps`` (gap s, action: a tick,
+    ``noise`` received, the pump's answer, or its answer with the next frame spoiled), then
+    close it; every byte the host sent, and the pump."""
     conversation = get_driver("alaris_asena").conversation([TARGET], None)
     pump = AsenaPump(PumpValues(rate_ml_h=3, alarm_code="AL_X", vtbi_ml=2))
     t = 0.0
@@ -257,6 +228,32 @@ def test_whatever_comes_in_the_conversation_sends_only_read_only_queries(
             if action == "spoil":
                 pump.spoil_next_frame()
             sent += conversation.receive(pump.receive(sent), at(t)).send
-    sent += conversation.close(at(t))
+    return sent + conversation.close(at(t)), pump
+
+
+def test_a_cycle_that_fails_while_a_resync_waits_leaves_nothing_to_resend() -> None:
+    """A wrong answer schedules a resend after the resync pause; the query's deadline passing
+    first ends the cycle, and with it the resend (found by the property test below: the next
+    tick raised on a resend of nothing, which restarts the link)."""
+    steps = [(4.0, "tick"), (0.0, "answer"), (0.0, "tick"), (4.0, "tick"), (4.0, "tick")]
+    steps += [(0.0, "tick"), (0.0, "spoil"), (1.0, "tick"), (4.0, "answer"), (0.0, "tick")]
+    steps += [(1.0, "tick"), (5.0, "tick"), (0.0, "answer")]
+    sent, pump = _run_against_a_pump(steps, b"")  # raised before the fix
+    assert all(body in QUERIES for body in _sent_bodies(sent))
+    assert pump.refused == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 20), st.sampled_from(["tick", "noise", "answer", "spoil"])),
+        max_size=40,
+    ),
+    st.binary(max_size=80),
+)
+def test_whatever_comes_in_the_conversation_sends_only_read_only_queries(
+    steps: list[tuple[float, str]], noise: bytes
+) -> None:
+    sent, pump = _run_against_a_pump(steps, noise)
     assert all(body in QUERIES for body in _sent_bodies(sent))
     assert pump.refused == []
