@@ -24,6 +24,10 @@ or lost an alarm shows it again, with no reconnect needed. A removed alarm's id 
 than that, does not bring it back; a newer message does, and a newer digest that lists the id
 forgets the removal. An update no newer than the one held is ignored. Payloads that can be
 forged (a full ``ended`` with a made-up ``seq``) are kept out by the broker's ACLs.
+
+Retained sessions and device states follow the same order: a copy no newer than the one held
+is ignored (a bridge draining its backlog may deliver it late); an empty one always applies.
+Readings keep the newest value by measurement time (:mod:`edge.web.views`).
 """
 
 from __future__ import annotations
@@ -123,6 +127,7 @@ class LiveState:
         self.received = 0
         self.rejected = 0
         self._versions: dict[str, _Version] = {}
+        self._state_versions: dict[str, _Version] = {}  # retained session/device state
         self._ended: OrderedDict[str, _Version] = OrderedDict()
         self._digests: dict[str, _Digest] = {}
         self._warned: set[str] = set()
@@ -242,6 +247,9 @@ class LiveState:
 
     def _device_state(self, inbound: Inbound, payload: bytes) -> list[Change]:
         state = read_payload(DeviceStatePayload, payload) if payload else None
+        key = f"{inbound.site}/{inbound.bed}/{inbound.device_id}"
+        if self._older_state(key, inbound, state):
+            return []
         bed = self._bed(inbound.site, inbound.bed)
         bed.apply_device_state(inbound.device_id, state)
         if state is not None:
@@ -250,6 +258,8 @@ class LiveState:
 
     def _session(self, inbound: Inbound, payload: bytes) -> list[Change]:
         session = read_payload(SessionPayload, payload) if payload else None
+        if self._older_state(f"{inbound.site}/{inbound.bed}", inbound, session):
+            return []
         if session is not None:
             self._observe(inbound, session)
         bed = self._bed(inbound.site, inbound.bed)
@@ -323,6 +333,23 @@ class LiveState:
             if held_version.edge == edge and key not in listed and version.after(held_version)
         ]
         return [change for key in sorted(gone) for change in self._remove_alarm(key, version)]
+
+    def _older_state(
+        self, key: str, inbound: Inbound, payload: DeviceStatePayload | SessionPayload | None
+    ) -> bool:
+        """Whether ``payload`` (a retained state of ``key``) is no newer than the one held:
+        a broker may deliver a late copy after a newer one (a bridge's backlog draining). An
+        empty payload (the broker's copy cleared) always applies and forgets the version."""
+        if payload is None:
+            self._state_versions.pop(key, None)
+            return False
+        edge = f"{inbound.site}/{payload.edge_id}"
+        version = _Version(edge, payload.session, payload.seq, payload.ts)
+        held = self._state_versions.get(key)
+        if held is not None and held.edge == edge and not version.after(held):
+            return True
+        self._state_versions[key] = version
+        return False
 
     def _left_out(self, key: str, version: _Version) -> bool:
         """Whether a digest newer than ``version`` of the alarm's edge does not list it."""

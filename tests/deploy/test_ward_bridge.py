@@ -3,8 +3,12 @@ to a ward broker run from deploy/mosquitto/ward/mosquitto.conf (its users, ACL a
 only addresses, paths and the bridge's password replaced), which bridges over TLS to a central
 broker. The central broker is stopped for 30 s and started again on the same port with its
 persistence; every (session, seq) the ward received reaches a subscriber on the central
-broker, in order per device, and an acknowledgement sent on the central broker reaches the
-ward once."""
+broker, and an acknowledgement sent on the central broker reaches the ward once.
+
+Arrival order at the centre is not asserted: Mosquitto 2.0 (Debian's 2.0.11 here) lets a
+message that arrives while the bridge's backlog drains overtake part of it (CI saw one reading
+published as the link came back arrive before readings queued during the cut). Consumers
+order by ``(session, seq)``; the dashboard keeps the newest per value (edge/web/state.py)."""
 
 from __future__ import annotations
 
@@ -152,15 +156,12 @@ def _sequenced(messages: list[Received]) -> list[tuple[str, int, str]]:
     return out
 
 
-def _in_order_per_device(messages: list[Received]) -> dict[str, list[int]]:
-    """Each device's telemetry seqs in arrival order, duplicates (QoS 1) dropped."""
-    seen: set[int] = set()
-    by_device: dict[str, list[int]] = {}
-    for session_seq in _sequenced(messages):
-        _, seq, topic = session_seq
-        if topic.endswith("/telemetry") and seq not in seen:
-            seen.add(seq)
-            by_device.setdefault(topic.split("/")[6], []).append(seq)
+def _per_device(messages: list[Received]) -> dict[str, set[int]]:
+    """Each device's telemetry seqs."""
+    by_device: dict[str, set[int]] = {}
+    for _, seq, topic in _sequenced(messages):
+        if topic.endswith("/telemetry"):
+            by_device.setdefault(topic.split("/")[6], set()).add(seq)
     return by_device
 
 
@@ -235,9 +236,7 @@ async def test_every_message_crosses_a_30_s_bridge_cut_in_order(
     assert during_cut >= 100, "the edge went on publishing while the bridge was cut"
     received = {(s, q) for s, q, _ in _sequenced(centre.messages)}
     assert {(s, q) for s, q, _ in sent} <= received
-    by_device = _in_order_per_device(centre.messages)
-    assert len(by_device) == 11
-    for device, seen in by_device.items():
-        assert seen == sorted(seen), f"{device}: out of order at the central broker"
+    assert _per_device(centre.messages) == _per_device(ward.messages)
+    assert len(_per_device(ward.messages)) == 11, "every device's readings crossed"
     assert len(ward.on(ack.removeprefix(SITE))) == 1, "the ack crossed once"
     assert len(centre.on(ack.removeprefix(SITE))) == 1, "and did not come back: no loop"

@@ -10,6 +10,7 @@ from typing import Any
 from edge.publish.payloads import (
     AlarmDigestPayload,
     AlarmPayload,
+    DeviceStatePayload,
     EnvelopeFactory,
     VitalsTelemetry,
 )
@@ -234,6 +235,39 @@ def test_vitals_keep_the_newest_value_with_its_measurement_time() -> None:
     assert bed["vitals"]["hr"]["value"] == 77  # ECG invalid: the pulse rate stands in
     assert bed["vitals"]["hr"]["code"] == "MDC_PULS_OXIM_PULS_RATE"
     assert bed["edge_id"] == "edge-a"
+
+
+def device_state_message(connection: str, ts: datetime) -> tuple[str, bytes]:
+    payload = DeviceStatePayload.model_validate(
+        {
+            **ENVELOPES.fields(DeviceStatePayload, ts),
+            "device_id": "monitor-1",
+            "bed": "bed-1",
+            "driver": "intellivue",
+            "connection": connection,
+            "since": ts,
+            "last_reading_at": None,
+            "frames_ok": 0,
+            "frames_bad": 0,
+            "reconnects": 0,
+        }
+    )
+    return f"{PREFIX}/north/beds/bed-1/devices/monitor-1/state", payload.to_json()
+
+
+def test_a_late_copy_of_a_device_state_does_not_replace_the_newer_one() -> None:
+    """A bridge's draining backlog can deliver an older retained state after a newer one."""
+    state = LiveState(PREFIX)
+    older = device_state_message("offline", T0)
+    newer = device_state_message("online", T0 + timedelta(seconds=5))
+    state.apply(*newer)
+    assert state.apply(*older) == []
+    [device] = state.bed_list()[0]["devices"]
+    assert device["connection"] == "online"
+    topic, _ = newer
+    state.apply(topic, b"")  # the broker's copy cleared: the device is forgotten
+    assert state.bed_list()[0]["devices"] == []
+    assert state.apply(*older) != []  # and a state after the clear is taken again
 
 
 def test_an_invalid_payload_is_counted_and_skipped() -> None:
