@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import publish, run_all, stages
+from bench import baselines, publish, run_all, stages
 from bench.alarm_latency import alarm_latency
 from bench.http_flood import http_flood
 from bench.pipeline import measure_point
@@ -32,6 +32,16 @@ async def test_publish_benchmark_runs() -> None:
 async def test_stages_benchmark_runs() -> None:
     table = await stages.main(runs=1, readings=30)
     assert "| alarm engine on_reading |" in table
+
+
+async def test_baseline_at_the_subscriber_counts_every_message(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    try:
+        rate = await baselines.bare_aiomqtt_delivered(broker.port, 200, 20)
+    finally:
+        broker.stop()
+    assert rate > 0  # it raises unless the subscriber received all 200
 
 
 async def test_pipeline_benchmark_delivers_every_reading(tmp_path: Path) -> None:
