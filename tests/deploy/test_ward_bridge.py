@@ -179,7 +179,7 @@ async def _send_ack(central: Mosquitto, ca: Path) -> str:
 
 
 @pytest.mark.timeout(150)
-async def test_every_message_crosses_a_30_s_bridge_cut_in_order(
+async def test_every_message_crosses_a_30_s_bridge_cut(
     central: Mosquitto, ward_port: int, tls_files: tuple[Path, Path, Path]
 ) -> None:
     ca = tls_files[0]
