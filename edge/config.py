@@ -112,7 +112,10 @@ class MqttConfig(_Model):
     )
     telemetry_expiry_s: int = Field(3600, ge=1, description="MQTT 5 message expiry of telemetry")
     alarm_refresh_s: float = Field(
-        30.0, ge=2.0, le=3600, description="s between republishing the open alarms and digest"
+        30.0,
+        ge=2.0,
+        le=3600,
+        description="s between republishing the open alarms, digest and sessions",
     )
     tls: TlsConfig | None = None
 

@@ -48,7 +48,8 @@ class AckRequest:
 @dataclass(frozen=True, slots=True)
 class AlarmRefresh:
     """Every alarm of the edge that has not ended, as the engine holds it at ``at``: to be
-    published again (retained state that was lost or erased heals), with no transition."""
+    published again (retained state that was lost or erased heals), with no transition. The
+    outbox writer republishes each bed's latest session with it."""
 
     alarms: tuple[Alarm, ...]
     at: datetime

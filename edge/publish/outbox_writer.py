@@ -14,8 +14,11 @@ alarms are open (an :class:`AlarmRefresh` sets the whole set; the stage sends on
 before any event) and publishes the edge's retained digest after every transition that opens
 or ends one, so the digest is never behind the alarm topics it accounts for. A refresh
 republishes every open alarm (``ts`` = the refresh time, a fresh ``seq``) and then the
-digest, as ``STATE`` messages: redundant copies, dropped before any alarm transition when the
-outbox is full.
+digest, and then each bed's latest treatment session written since the start (``ts`` stays
+the time of its last change, so the history keeps one snapshot; a fresh ``seq``), as
+``STATE`` messages: redundant copies, dropped before any alarm transition when the outbox is
+full. A retained copy the broker lost, or replaced with an older one (a bridge's backlog can
+deliver one late), is thus right again within a refresh.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class OutboxWriter:
         self._linger_s = linger_s
         self._storing = asyncio.Lock()  # held from a batch's first seq to its commit
         self._open: dict[str, str] = {}  # alarm id -> bed, of the alarms that have not ended
+        self._sessions: dict[str, SessionEvent] = {}  # bed -> its latest session change
 
     async def run(self, items: Subscription[OutputItem]) -> None:
         """Store every item until the bus closes: one outbox transaction per group."""
@@ -121,6 +125,7 @@ class OutboxWriter:
         if isinstance(item, AlarmEvent):
             return self._alarm(item)
         if isinstance(item, SessionEvent):
+            self._sessions[item.session.bed] = item
             return [self._session(item)]
         if isinstance(item, AlarmRefresh):
             return self._refresh(item)
@@ -169,10 +174,13 @@ class OutboxWriter:
         return True
 
     def _refresh(self, refresh: AlarmRefresh) -> list[NewMessage]:
-        """Every open alarm again, then the digest of exactly those."""
+        """Every open alarm again, then the digest of exactly those, then every bed's latest
+        session."""
         self._open = {alarm.alarm_id: alarm.bed for alarm in refresh.alarms}
         messages = [self._alarm_state(a, refresh.at, MessageClass.STATE) for a in refresh.alarms]
-        return [*messages, self._digest(refresh.at, MessageClass.STATE)]
+        messages.append(self._digest(refresh.at, MessageClass.STATE))
+        messages += [self._session(event) for event in self._sessions.values()]
+        return messages
 
     def _alarm_state(self, alarm: Alarm, ts: datetime, cls: MessageClass) -> NewMessage:
         return NewMessage(

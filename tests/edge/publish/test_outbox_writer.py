@@ -1,5 +1,6 @@
 """The outbox writer's alarm messages: ``ended`` before the topic is cleared, the edge's
-digest after every change of its open alarms, and refreshes of every open alarm."""
+digest after every change of its open alarms, and refreshes of every open alarm and of each
+bed's latest session."""
 
 from __future__ import annotations
 
@@ -107,6 +108,38 @@ def test_a_refresh_republishes_every_open_alarm_then_the_digest(tmp_path: Path) 
 def test_an_empty_refresh_still_publishes_the_digest(tmp_path: Path) -> None:
     messages = writer(tmp_path).messages_for(AlarmRefresh((), T0))
     assert [listed(m) for m in messages] == [[]]
+
+
+def test_a_refresh_republishes_each_beds_latest_session_at_its_change_time(
+    tmp_path: Path,
+) -> None:
+    """A retained session the broker lost, or replaced with an older copy, is right again
+    after the next refresh; its ``ts`` stays the change's, so the history keeps one row."""
+    out = writer(tmp_path)
+    started = TreatmentSession(
+        session_id="chair-1.s1", bed="chair-1", phase="baseline", started_at=T0
+    )
+    infusing = started.model_copy(update={"phase": "infusion", "infusion_started_at": T0})
+    other = TreatmentSession(
+        session_id="chair-2.s1", bed="chair-2", phase="baseline", started_at=T0
+    )
+    later = T0 + timedelta(minutes=5)
+    written = [
+        out.messages_for(SessionEvent(session=started, change="started", at=T0))[0],
+        out.messages_for(SessionEvent(session=infusing, change="infusion_started", at=later))[0],
+        out.messages_for(SessionEvent(session=other, change="started", at=T0))[0],
+    ]
+    messages = out.messages_for(AlarmRefresh((), T0 + timedelta(minutes=30)))
+    assert listed(messages[0]) == []
+    sessions = messages[1:]
+    assert [(m.topic, m.retain, m.cls) for m in sessions] == [
+        (f"{ROOT}/beds/chair-1/session", True, MessageClass.STATE),
+        (f"{ROOT}/beds/chair-2/session", True, MessageClass.STATE),
+    ]
+    again = [SessionPayload.model_validate_json(m.payload) for m in sessions]
+    assert [(p.phase, p.ts) for p in again] == [("infusion", later), ("baseline", T0)]
+    newest_seq = max(body(m)["seq"] for m in written)
+    assert all(p.seq > newest_seq for p in again)
 
 
 def test_the_session_payload_carries_the_bed_label_when_the_config_gives_one(
