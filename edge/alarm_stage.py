@@ -7,7 +7,8 @@ before it goes on, and the engine is restored from that log at start, so a resta
 forgets an alarm nor raises it twice (each monitor's last NIBP cuff is kept there too, so the
 two-cuff confirmation goes on). At start (after the restore, before any input) and then
 every ``refresh_s`` the stage sends an :class:`AlarmRefresh` of the engine's open alarms, so
-their retained state is published again, restored alarms included. Every ``RATE_SAVE_S`` (and
+their retained state is published again, restored alarms included (the first one also
+carries each bed's latest session change restored from the log). Every ``RATE_SAVE_S`` (and
 when the inputs end) the pumps' rate estimators that changed are saved to the alarm log in
 one transaction, and restored with the alarms.
 """
@@ -22,6 +23,7 @@ from edge.alarms.engine import AlarmEngine, EngineEvent
 from edge.alarms.errors import AlarmEndedError, UnknownAlarmError
 from edge.alarms.log import AlarmLog
 from edge.alarms.log_guard import GuardedAlarmLog
+from edge.alarms.models import SessionEvent
 from edge.bus import Bus, Subscription
 from edge.clock import Clock, SystemClock
 from edge.device_state import DeviceState
@@ -64,6 +66,7 @@ class AlarmStage:
         self._refresh_s = refresh_s
         self._next_refresh = 0.0
         self._next_rate_save = self._clock.monotonic() + RATE_SAVE_S
+        self._restored_sessions: tuple[SessionEvent, ...] = ()  # for the first refresh
 
     def restore(self) -> int:
         """Take up the alarms and sessions open before a restart; how many alarms."""
@@ -74,6 +77,7 @@ class AlarmStage:
             self._log.rate_histories(),
             cuffs=self._log.cuffs(),
         )
+        self._restored_sessions = tuple(self._log.session_changes())
         if alarms:
             log.info("alarms restored from the alarm log", extra={"count": len(alarms)})
         return len(alarms)
@@ -130,7 +134,9 @@ class AlarmStage:
 
     async def _refresh(self) -> None:
         self._next_refresh = self._clock.monotonic() + self._refresh_s
-        await self._outputs.publish(AlarmRefresh(tuple(self.engine.active()), self._clock.now()))
+        alarms, sessions = tuple(self.engine.active()), self._restored_sessions
+        self._restored_sessions = ()
+        await self._outputs.publish(AlarmRefresh(alarms, self._clock.now(), sessions))
 
     def _acknowledge(self, request: AckRequest) -> Sequence[EngineEvent]:
         try:

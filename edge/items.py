@@ -49,10 +49,12 @@ class AckRequest:
 class AlarmRefresh:
     """Every alarm of the edge that has not ended, as the engine holds it at ``at``: to be
     published again (retained state that was lost or erased heals), with no transition. The
-    outbox writer republishes each bed's latest session with it."""
+    outbox writer republishes each bed's latest session with it; ``sessions``, in the first
+    refresh after a restart, are the latest session changes restored from the alarm log."""
 
     alarms: tuple[Alarm, ...]
     at: datetime
+    sessions: tuple[SessionEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS session_changes (
     at TEXT NOT NULL,
     event TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS session_changes_by_session ON session_changes (session_id, seq);
 CREATE TABLE IF NOT EXISTS session_current (
     bed TEXT PRIMARY KEY,
     session TEXT NOT NULL
@@ -195,6 +196,18 @@ class AlarmLog:
         """The latest session of every bed that has had one (closed ones included)."""
         rows = self._db.execute("SELECT session FROM session_current ORDER BY bed")
         return [TreatmentSession.model_validate_json(raw) for (raw,) in rows]
+
+    def session_changes(self) -> list[SessionEvent]:
+        """The latest change of each bed's latest session (its snapshot and time), by bed."""
+        changes = []
+        for session in self.sessions():
+            row = self._db.execute(
+                "SELECT event FROM session_changes WHERE session_id = ? ORDER BY seq DESC LIMIT 1",
+                (session.session_id,),
+            ).fetchone()
+            if row is not None:
+                changes.append(SessionEvent.model_validate_json(row[0]))
+        return changes
 
     def save_cuffs(self, cuffs: Iterable[LastCuff]) -> None:
         """Keep ``cuffs`` as their monitors' last cuffs, in one transaction."""

@@ -185,6 +185,16 @@ class GuardedAlarmLog:
             self._failed(storage_fault(self.name, self.path, exc))
             return []
 
+    def session_changes(self) -> list[SessionEvent]:
+        """The latest change of each bed's latest session ([] when the log cannot be read)."""
+        if self._log is None:
+            return []
+        try:
+            return self._log.session_changes()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(storage_fault(self.name, self.path, exc))
+            return []
+
     def save_rate_histories(
         self, histories: Mapping[str, RateHistory | None], at: datetime
     ) -> None:

@@ -14,8 +14,9 @@ alarms are open (an :class:`AlarmRefresh` sets the whole set; the stage sends on
 before any event) and publishes the edge's retained digest after every transition that opens
 or ends one, so the digest is never behind the alarm topics it accounts for. A refresh
 republishes every open alarm (``ts`` = the refresh time, a fresh ``seq``) and then the
-digest, and then each bed's latest treatment session written since the start (``ts`` stays
-the time of its last change, so the history keeps one snapshot; a fresh ``seq``), as
+digest, and then each bed's latest treatment session (those written since the start, and
+those the first refresh restores from the alarm log; ``ts`` stays the time of its last
+change, so the history keeps one snapshot; a fresh ``seq``), as
 ``STATE`` messages: redundant copies, dropped before any alarm transition when the outbox is
 full. A retained copy the broker lost, or replaced with an older one (a bridge's backlog can
 deliver one late), is thus right again within a refresh.
@@ -177,6 +178,8 @@ class OutboxWriter:
         """Every open alarm again, then the digest of exactly those, then every bed's latest
         session."""
         self._open = {alarm.alarm_id: alarm.bed for alarm in refresh.alarms}
+        for restored in refresh.sessions:  # after a restart: unless a newer one came since
+            self._sessions.setdefault(restored.session.bed, restored)
         messages = [self._alarm_state(a, refresh.at, MessageClass.STATE) for a in refresh.alarms]
         messages.append(self._digest(refresh.at, MessageClass.STATE))
         messages += [self._session(event) for event in self._sessions.values()]

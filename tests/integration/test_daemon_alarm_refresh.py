@@ -1,8 +1,8 @@
 """Alarm state heals itself, end to end: the daemon as a subprocess reading a monitor on a pty,
 a real Mosquitto, its own dashboard's ``/api/alarms``. An attacker's empty retained message
 erases an active alarm (or the bed's treatment session) from nobody's dashboard and from the
-broker only until the next refresh; after a restart on the same alarm log every open alarm is
-published again."""
+broker only until the next refresh; after a restart on the same alarm log every open alarm,
+and the bed's session, is published again."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ pytestmark = pytest.mark.integration
 SITE = "infusion-edge/v1/test-site"
 LOG = f"{SITE}/alarm-log"
 DIGEST = f"{SITE}/edges/test-edge/alarms"
+SESSION = f"{SITE}/beds/bed-1/session"
 REFRESH_S = 2.0
 SLACK_S = 4.0
 
@@ -110,7 +111,7 @@ async def test_an_erased_alarm_stays_on_the_dashboard_and_is_back_on_the_broker_
         await subscriber.wait_until(lambda: bool(raised(subscriber, "hypertension")))
         alarm_id = raised(subscriber, "hypertension")
         topic = f"{SITE}/beds/bed-1/alarms/{alarm_id}"
-        session_topic = f"{SITE}/beds/bed-1/session"  # the first cuff started one
+        session_topic = SESSION  # the first cuff started one
         await subscriber.wait_until(lambda: bool(subscriber.on(session_topic)))
         await edge.wait_for(lambda line: "dashboard and /metrics listening" in line["msg"])
         await eventually_shown(http, {alarm_id}, 15)
@@ -151,11 +152,13 @@ async def test_after_a_restart_every_restored_alarm_is_published_again(
     ):
         async with feeding(feeder):  # high hypertension (latching) ...
             await subscriber.wait_until(lambda: bool(raised(subscriber, "hypertension")))
+            await subscriber.wait_until(lambda: bool(subscriber.on(SESSION)))  # the first cuff
         # ... then silence: the monitor goes offline (2 s)
         await subscriber.wait_until(lambda: bool(raised(subscriber, "device_offline")))
         edge.signal(signal.SIGTERM)
         assert await edge.wait() == 0, edge.output()
     ids = {raised(subscriber, "hypertension"), raised(subscriber, "device_offline")}
+    session_ts = subscriber.on(SESSION)[-1].json()["ts"]
     # The broker loses what it retained (a new broker, a wiped disk).
     mosquitto.stop()
     (mosquitto.directory / "mosquitto.db").unlink(missing_ok=True)
@@ -173,5 +176,7 @@ async def test_after_a_restart_every_restored_alarm_is_published_again(
         for alarm_id in ids:
             assert now[f"{SITE}/beds/bed-1/alarms/{alarm_id}"]["state"] == "active"
         assert {a["alarm_id"] for a in now[DIGEST]["open"]} == ids
+        assert now[SESSION]["phase"] == "baseline"
+        assert now[SESSION]["ts"] == session_ts  # its change's time, restored from the log
         edge.signal(signal.SIGTERM)
         assert await edge.wait() == 0, edge.output()

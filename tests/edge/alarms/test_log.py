@@ -9,7 +9,7 @@ import pytest
 
 from edge.alarms.engine import AlarmEngine
 from edge.alarms.log import AlarmLog
-from edge.alarms.models import AlarmEvent
+from edge.alarms.models import AlarmEvent, SessionEvent
 from tests.edge.alarms.timeline import (
     MONITOR,
     PUMP,
@@ -158,6 +158,11 @@ def test_session_changes_are_logged_and_restored(tmp_path: Path) -> None:
     with AlarmLog(tmp_path / "alarms.sqlite") as log:
         log_all(log, timeline)
         [session] = log.sessions()
+        [latest] = log.session_changes()
     assert session == engine.sessions.get(session.bed)
     assert session.phase == "infusion"
     assert not [e for _, e in timeline.events if isinstance(e, AlarmEvent)]
+    changes = [e for _, e in timeline.events if isinstance(e, SessionEvent)]
+    assert len(changes) >= 2  # started, then infusing: the latest is the one restored
+    assert latest == changes[-1]
+    assert latest.session == session

@@ -142,6 +142,29 @@ def test_a_refresh_republishes_each_beds_latest_session_at_its_change_time(
     assert all(p.seq > newest_seq for p in again)
 
 
+def test_the_first_refresh_after_a_restart_republishes_the_restored_sessions(
+    tmp_path: Path,
+) -> None:
+    out = writer(tmp_path)
+    restored = TreatmentSession(
+        session_id="chair-1.s1", bed="chair-1", phase="baseline", started_at=T0
+    )
+    live = restored.model_copy(update={"session_id": "chair-2.s1", "bed": "chair-2"})
+    newer = live.model_copy(update={"phase": "infusion", "infusion_started_at": T0})
+    later = T0 + timedelta(minutes=1)
+    out.messages_for(SessionEvent(session=newer, change="infusion_started", at=later))
+    old_ones = (
+        SessionEvent(session=restored, change="started", at=T0),
+        SessionEvent(session=live, change="started", at=T0),  # older than the one seen since
+    )
+    messages = out.messages_for(AlarmRefresh((), later, old_ones))
+    again = {m.topic: SessionPayload.model_validate_json(m.payload) for m in messages[1:]}
+    assert {topic: (p.phase, p.ts) for topic, p in again.items()} == {
+        f"{ROOT}/beds/chair-2/session": ("infusion", later),
+        f"{ROOT}/beds/chair-1/session": ("baseline", T0),
+    }
+
+
 def test_the_session_payload_carries_the_bed_label_when_the_config_gives_one(
     tmp_path: Path,
 ) -> None:
