@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from edge.alarms.log import AlarmLog
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, TreatmentSession
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 PENDING_MAX = 10_000  # events kept in memory while the log cannot be written
 CORRUPT_NOTICE_S = 300.0
 _MEANWHILE = "alarm events kept in memory"
+R = TypeVar("R")  # what a read of the log returns
 
 
 class GuardedAlarmLog:
@@ -119,13 +121,7 @@ class GuardedAlarmLog:
 
     def cuffs(self) -> list[LastCuff]:
         """The last cuff of every monitor ([] when the log cannot be read)."""
-        if self._log is None:
-            return []
-        try:
-            return self._log.cuffs()
-        except (sqlite3.Error, OSError) as exc:
-            self._failed(storage_fault(self.name, self.path, exc))
-            return []
+        return self._read(lambda log: log.cuffs(), [])
 
     async def retry(self) -> None:
         """While faulted: open the log again if needed and write what waits in memory."""
@@ -150,6 +146,17 @@ class GuardedAlarmLog:
             return
         self.state.recovered()
 
+    def _read(self, read: Callable[[AlarmLog], R], empty: R) -> R:
+        """``read`` of the log, or ``empty`` when the log is not open or the read fails (the
+        failure is a storage fault)."""
+        if self._log is None:
+            return empty
+        try:
+            return read(self._log)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(storage_fault(self.name, self.path, exc))
+            return empty
+
     def _failed(self, fault: StorageFaultError) -> None:
         self.state.failed(fault, _MEANWHILE)
         if fault.kind != "corrupt":
@@ -167,33 +174,15 @@ class GuardedAlarmLog:
 
     def open_alarms(self) -> list[Alarm]:
         """The alarms open before a restart ([] when the log cannot be read)."""
-        if self._log is None:
-            return []
-        try:
-            return self._log.open_alarms()
-        except (sqlite3.Error, OSError) as exc:
-            self._failed(storage_fault(self.name, self.path, exc))
-            return []
+        return self._read(lambda log: log.open_alarms(), [])
 
     def sessions(self) -> list[TreatmentSession]:
         """The latest session of every bed ([] when the log cannot be read)."""
-        if self._log is None:
-            return []
-        try:
-            return self._log.sessions()
-        except (sqlite3.Error, OSError) as exc:
-            self._failed(storage_fault(self.name, self.path, exc))
-            return []
+        return self._read(lambda log: log.sessions(), [])
 
     def session_changes(self) -> list[SessionEvent]:
         """The latest change of each bed's latest session ([] when the log cannot be read)."""
-        if self._log is None:
-            return []
-        try:
-            return self._log.session_changes()
-        except (sqlite3.Error, OSError) as exc:
-            self._failed(storage_fault(self.name, self.path, exc))
-            return []
+        return self._read(lambda log: log.session_changes(), [])
 
     def save_rate_histories(
         self, histories: Mapping[str, RateHistory | None], at: datetime
@@ -209,13 +198,7 @@ class GuardedAlarmLog:
 
     def rate_histories(self) -> dict[str, RateHistory]:
         """The rate histories saved before a restart ({} when the log cannot be read)."""
-        if self._log is None:
-            return {}
-        try:
-            return self._log.rate_histories()
-        except (sqlite3.Error, OSError) as exc:
-            self._failed(storage_fault(self.name, self.path, exc))
-            return {}
+        return self._read(lambda log: log.rate_histories(), {})
 
     def append_config_change(self, record: ConfigChangeRecord) -> bool:
         """Keep the audit record of a reload; False when the log cannot take it now (the
@@ -231,13 +214,7 @@ class GuardedAlarmLog:
 
     def config_changes(self, limit: int = 1000) -> list[ConfigChangeRecord]:
         """The latest applied reloads, oldest first ([] when the log cannot be read)."""
-        if self._log is None:
-            return []
-        try:
-            return self._log.config_changes(limit)
-        except (sqlite3.Error, OSError) as exc:
-            self._failed(storage_fault(self.name, self.path, exc))
-            return []
+        return self._read(lambda log: log.config_changes(limit), [])
 
     def close(self) -> None:
         """Write what waits if the disk allows, then close; what cannot be written is lost
