@@ -18,6 +18,7 @@ import asyncio
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 
 import aiomqtt
 
@@ -33,17 +34,30 @@ DELIVERED_LIMIT_S = 60.0  # s for the subscriber to receive a baseline's message
 WINDOWS = (1, 20, 100, 500)
 
 
+def _client(port: int, window: int) -> aiomqtt.Client:
+    """A bare aiomqtt client allowed ``window`` publishes in flight."""
+    client = aiomqtt.Client("127.0.0.1", port, max_inflight_messages=window)
+    client.pending_calls_threshold = 10 * window + 10
+    return client
+
+
+async def _publish(
+    client: aiomqtt.Client, topic: str, bodies: Sequence[bytes], window: int
+) -> None:
+    """Publish ``bodies`` at QoS 1, ``window`` at a time, each window awaited whole."""
+    for base in range(0, len(bodies), window):
+        await asyncio.gather(
+            *(client.publish(topic, body, qos=1) for body in bodies[base : base + window])
+        )
+
+
 async def bare_aiomqtt(port: int, count: int, window: int) -> float:
     """Messages/s for ``count`` QoS 1 publishes with ``window`` in flight."""
     topic = TOPICS.telemetry("bed-1", "m-1")
-    body = payload(1)
-    async with aiomqtt.Client("127.0.0.1", port, max_inflight_messages=window) as client:
-        client.pending_calls_threshold = 10 * window + 10
+    bodies = [payload(1)] * count
+    async with _client(port, window) as client:
         started = time.perf_counter()
-        for base in range(0, count, window):
-            await asyncio.gather(
-                *(client.publish(topic, body, qos=1) for _ in range(min(window, count - base)))
-            )
+        await _publish(client, topic, bodies, window)
         return count / (time.perf_counter() - started)
 
 
@@ -53,15 +67,8 @@ async def bare_aiomqtt_delivered(port: int, count: int, window: int) -> float:
     session = uuid.uuid4().hex
     topic = Topics("infusion-edge/v1", SITE).telemetry("bed-1", "m-1")
     bodies = [payload(n).replace(b"0" * 32, session.encode(), 1) for n in range(1, count + 1)]
-    async with (
-        subscribed(port) as subscriber,
-        aiomqtt.Client("127.0.0.1", port, max_inflight_messages=window) as client,
-    ):
-        client.pending_calls_threshold = 10 * window + 10
-        for base in range(0, count, window):
-            await asyncio.gather(
-                *(client.publish(topic, body, qos=1) for body in bodies[base : base + window])
-            )
+    async with subscribed(port) as subscriber, _client(port, window) as client:
+        await _publish(client, topic, bodies, window)
         deadline = time.monotonic() + DELIVERED_LIMIT_S
         while time.monotonic() < deadline:
             ours = [a.at for a in subscriber.arrivals if a.session == session]
