@@ -7,11 +7,11 @@ session's runs: a report's tables are copied into it by hand, with the run's con
 an existing report is never overwritten without ``--output`` naming it.
 
 One Mosquitto (started here on a free loopback port) serves every part, in this order: the
-stages alone, the baselines, the end-to-end points (``--runs`` runs each), the maximum-rate
-point, the alarm latency (``--runs`` runs), the dashboard under a connection flood (one run),
-the broker outages and the soak. Every figure is the median of the runs with its range
-(min-max). ``--quick`` is a smoke run of about a minute
-(2 devices, 1 run, a short alarm latency run, no outage or soak).
+stages alone, the baselines, the floor (:mod:`bench.floor`), the end-to-end points (``--runs``
+runs each), the maximum-rate point, the alarm latency (``--runs`` runs), the dashboard under a
+connection flood (one run), the broker outages and the soak. Every figure is the median of the
+runs with its range (min-max). ``--quick`` is a smoke run of about a minute (2 devices, 1 run,
+a short alarm latency run, no outage or soak).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import baselines, stages
+from bench import baselines, floor, stages
 from bench.alarm_latency import AlarmLatency, alarm_latency
 from bench.common import Spread, spread
 from bench.http_flood import http_flood, raise_open_files
@@ -157,6 +157,8 @@ async def main(args: argparse.Namespace) -> str:
                 _row("mosquitto_pub -l -q 1 (C client; the broker's ceiling)", pub, "{:,.0f}"),
                 "",
             ]
+            print("floor...", flush=True)
+            floors = await _floors(args, broker.port, count)
             points: dict[str, list[Point]] = {}
             for n in args.devices:
                 print(f"pipeline N={n}...", flush=True)
@@ -180,6 +182,7 @@ async def main(args: argparse.Namespace) -> str:
                 ]
             out += ["## End to end", "", _pipeline_text(), "", *point_table(points), ""]
             out += _ratios(points, best, best_window, statistics.median(pub))
+            out += _floor_text(floors, figures, points, best)
             if args.alarm_devices:
                 n = args.alarm_devices
                 print(f"alarm latency N={n}...", flush=True)
@@ -251,6 +254,74 @@ def _ratios(points: dict[str, list[Point]], best: float, window: int, pub: float
         per_reading_s = statistics.median(p.cpu_s_per_1000 for p in runs) / 1000
         ceiling = 1 / per_reading_s if per_reading_s else float("nan")
         lines.append(f"| {label} | {ceiling:,.0f} | {ceiling / best:.2f} | {ceiling / pub:.3f} |")
+    return [*lines, ""]
+
+
+MAX_RATE_HZ = (2.0 + 10.0) / 2  # the max-rate point's polls a link a second (BCC 0.5 s, IV 0.1 s)
+TARGET_US = {200: 250.0, 500: 150.0}  # issue 16: CPU µs per reading at N devices, real rates
+CEILING_TARGET = 0.5  # issue 16: the pipeline's ceiling as a share of the bare aiomqtt rate
+
+
+async def _floors(
+    args: argparse.Namespace, port: int, count: int
+) -> tuple[dict[str, floor.LinkFloor], float]:
+    """The link floor for every end-to-end point (same labels) and the bare client's CPU µs
+    per message."""
+    seconds = 2.0 if args.quick else 10.0
+    links = {f"N={n}, real rates (1 Hz)": (n, 1.0) for n in args.devices}
+    if args.max_rate:
+        links[f"N={args.max_rate}, max rate (BCC 0.5 s, IntelliVue 0.1 s)"] = (
+            args.max_rate,
+            MAX_RATE_HZ,
+        )
+    result = {label: await floor.link_floor(n, hz, seconds) for label, (n, hz) in links.items()}
+    return result, await floor.publish_cpu_us(port, count)
+
+
+def _floor_text(
+    floors: tuple[dict[str, floor.LinkFloor], float],
+    figures: dict[str, Spread],
+    points: dict[str, list[Point]],
+    best: float,
+) -> list[str]:
+    """Each end-to-end point beside the floor of its parts and the issue's target."""
+    links, publish_us = floors
+    conversation = (
+        figures["BCC conversation (framer + decode + validation)"].median
+        + figures["IntelliVue conversation (framer + decode + validation)"].median
+    ) / 2
+    stages_us = conversation + sum(
+        figures[s].median
+        for s in (
+            "alarm engine on_reading",
+            "outbox JSON (OutboxWriter.messages_for)",
+            "outbox put, batches of 50 (wall)",
+        )
+    )
+    ceiling_us = 1e6 / (CEILING_TARGET * best)  # the CPU per reading the ceiling target needs
+    lines = [
+        "## The floor",
+        "",
+        (floor.__doc__ or "").split("\n\n", 1)[1].split("\n\nUsage", 1)[0].strip(),
+        "",
+        f"Bare aiomqtt client: {publish_us:.1f} µs CPU per message. Stages (conversation, "
+        f"average of the two; alarm engine; JSON; put): {stages_us:.1f} µs. Target: issue "
+        f"16's CPU per reading at 200 and 500 devices; at the max rate the CPU per reading a "
+        f"ceiling of {CEILING_TARGET}x the bare client ({best:,.0f}/s) needs.",
+        "",
+        "| load | link µs / exchange | floor µs / reading (link + publish + stages) "
+        "| daemon µs / reading | daemon / floor | target µs | floor / target |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, link in links.items():
+        sum_us = link.cpu_us_per_exchange + publish_us + stages_us
+        daemon_us = statistics.median(p.cpu_s_per_1000 for p in points[label]) * 1000
+        target = ceiling_us if "max rate" in label else TARGET_US.get(link.links)
+        target_cells = f"{target:,.0f} | {sum_us / target:.2f}" if target else "— | —"
+        lines.append(
+            f"| {label} | {link.cpu_us_per_exchange:.1f} | {sum_us:,.0f} | {daemon_us:,.0f} "
+            f"| {daemon_us / sum_us:.1f} | {target_cells} |"
+        )
     return [*lines, ""]
 
 

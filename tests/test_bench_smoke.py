@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import baselines, publish, run_all, stages
+from bench import baselines, floor, publish, run_all, stages
 from bench.alarm_latency import alarm_latency
+from bench.common import spread
 from bench.http_flood import http_flood
-from bench.pipeline import measure_point
+from bench.pipeline import Point, measure_point
 from bench.station import station
 from tests.mosquitto import Mosquitto
 
@@ -32,6 +33,23 @@ async def test_publish_benchmark_runs() -> None:
 async def test_stages_benchmark_runs() -> None:
     table = await stages.main(runs=1, readings=30)
     assert "| alarm engine on_reading |" in table
+
+
+async def test_link_floor_polls_every_link_at_its_rate() -> None:
+    result = await floor.link_floor(links=4, rate_hz=5.0, seconds=2.0)
+    assert 14 <= result.exchanges_per_s <= 26  # 4 links x 5 Hz, one grid step either side
+    assert result.cpu_us_per_exchange > 0
+
+
+def test_floor_table_sums_the_parts_and_sets_them_against_the_target() -> None:
+    stage = {name: spread([10.0]) for name in stages.STAGES}  # 10 µs each
+    label = "N=200, real rates (1 Hz)"
+    links = {label: floor.LinkFloor(200, 1.0, 200.0, 50.0)}
+    point = Point(200, 200.0, 5.0, 10.0, 0.7, 60.0, 0.1, 100, 0, 0, 0)  # 700 µs a reading
+    text = "\n".join(run_all._floor_text((links, 60.0), stage, {label: [point]}, 10_000.0))
+    # 50 link + 60 publish + (10 conversation + 10 alarms + 10 JSON + 10 put) = 150 µs;
+    # the daemon 700 µs = 4.7x the floor; the target 250 µs, the floor 0.60 of it
+    assert f"| {label} | 50.0 | 150 | 700 | 4.7 | 250 | 0.60 |" in text
 
 
 async def test_baseline_at_the_subscriber_counts_every_message(tmp_path: Path) -> None:
