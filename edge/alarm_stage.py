@@ -30,6 +30,7 @@ from edge.device_state import DeviceState
 from edge.items import (
     AckRequest,
     AlarmRefresh,
+    BedRemoved,
     DeviceRemoved,
     InputItem,
     OutputItem,
@@ -77,7 +78,9 @@ class AlarmStage:
             self._log.rate_histories(),
             cuffs=self._log.cuffs(),
         )
-        self._restored_sessions = tuple(self._log.session_changes())
+        self._restored_sessions = tuple(  # not of a bed removed from the config since
+            event for event in self._log.session_changes() if self.engine.has_bed(event.session.bed)
+        )
         if alarms:
             log.info("alarms restored from the alarm log", extra={"count": len(alarms)})
         return len(alarms)
@@ -108,6 +111,10 @@ class AlarmStage:
                     await self._emit(self.engine.on_storage(bool(item.faulted)))
                     continue
                 if isinstance(item, DeviceRemoved):  # after its link's last item
+                    await self._outputs.publish(item)
+                    continue
+                if isinstance(item, BedRemoved):  # after its devices' DeviceRemoved
+                    await self._emit(self.engine.remove_bed(item.bed))
                     await self._outputs.publish(item)
                     continue
                 if isinstance(item, DeviceState):

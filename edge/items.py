@@ -5,8 +5,9 @@ Device sessions put :data:`DeviceItem` on the input bus, and acknowledgements ar
 alarm and session events they caused (:data:`OutputItem`), where the outbox writer, the log
 tap and the live views read them; its ticker adds an :class:`AlarmRefresh` at start and at a
 steady interval. A reload that removes a device puts a :class:`DeviceRemoved` on the input bus
-once its link has stopped, so it comes after everything the link sent. One producer per bus
-keeps the output in one order.
+once its link has stopped, so it comes after everything the link sent, and one that removes a
+bed a :class:`BedRemoved` after its devices'. One producer per bus keeps the output in one
+order.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from edge.device_state import DeviceState
 __all__ = [
     "AckRequest",
     "AlarmRefresh",
+    "BedRemoved",
     "DeviceItem",
     "DeviceRemoved",
     "InputItem",
@@ -75,5 +77,13 @@ class DeviceRemoved:
     bed: str
 
 
-InputItem = DeviceItem | AckRequest | StorageStatus | DeviceRemoved
-OutputItem = DeviceItem | AlarmEvent | SessionEvent | AlarmRefresh | DeviceRemoved
+@dataclass(frozen=True, slots=True)
+class BedRemoved:
+    """A reload removed ``bed``: the alarm stage closes its open treatment session, then its
+    retained session is cleared and no longer refreshed, so dashboards forget the bed."""
+
+    bed: str
+
+
+InputItem = DeviceItem | AckRequest | StorageStatus | DeviceRemoved | BedRemoved
+OutputItem = DeviceItem | AlarmEvent | SessionEvent | AlarmRefresh | DeviceRemoved | BedRemoved

@@ -12,7 +12,7 @@ import logging
 from edge.alarms.models import AlarmEvent, SessionEvent
 from edge.bus import Subscription
 from edge.device_state import DeviceState
-from edge.items import AlarmRefresh, DeviceRemoved, OutputItem
+from edge.items import AlarmRefresh, BedRemoved, DeviceRemoved, OutputItem
 
 __all__ = ["log_bus_items"]
 
@@ -36,6 +36,9 @@ async def log_bus_items(items: Subscription[OutputItem]) -> None:
             continue
         if isinstance(item, DeviceRemoved):
             log.info("device removed", extra={"device": item.device_id, "bed": item.bed})
+            continue
+        if isinstance(item, BedRemoved):
+            log.info("bed removed", extra={"bed": item.bed})
             continue
         if isinstance(item, DeviceState) or not log.isEnabledFor(logging.DEBUG):
             continue

@@ -290,6 +290,16 @@ class AlarmEngine:
                 del self._tracks[key]
         return list(self._index(events))
 
+    def remove_bed(self, bed: str) -> list[SessionEvent]:
+        """A reload removed ``bed`` (its devices are removed first): its treatment session, if
+        open, closes now. Its alarms are its devices' and the storage fault's: they go on as
+        those say."""
+        return self.sessions.end(bed, self._clock.now())
+
+    def has_bed(self, bed: str) -> bool:
+        """Whether ``bed`` is one the engine follows (configured, or with a device)."""
+        return bed in self._beds
+
     def limits_for(self, bed: str) -> AlarmLimits:
         """The alarm limits in force for ``bed``."""
         return self._limits(bed)

@@ -17,6 +17,7 @@ Pure logic over readings (in time order, measurement times) and ticks (the clock
   ``kvo`` (a pump in ``alarm`` is an interruption, not the end); observation lasts
   ``observation_s`` (60 min). A pump infusing again during observation resumes the infusion.
 - ``observation`` -> ``closed`` at ``observation_ends_at``, on a reading or a tick.
+- A bed removed from the config by a reload: its session closes at that moment, in any phase.
 """
 
 from __future__ import annotations
@@ -107,6 +108,16 @@ class TreatmentSessions:
         if nibp is not None:
             events += self._on_nibp(reading.bed, bed, nibp, reading.ts)
         return events
+
+    def end(self, bed: str, at: datetime) -> list[SessionEvent]:
+        """Close ``bed``'s session at ``at`` whatever its phase (the bed was removed from the
+        config: nothing will follow it any more); nothing when it has none or it is closed."""
+        state = self._beds.get(bed)
+        if state is None or state.session is None or state.session.phase == "closed":
+            return []
+        state.pumps.clear()
+        state.baseline.clear()
+        return [self._change(state, "closed", at, {"phase": "closed", "closed_at": at})]
 
     def tick(self, now: datetime) -> list[SessionEvent]:
         """Close the sessions whose observation has ended by ``now``."""

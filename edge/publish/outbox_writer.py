@@ -36,7 +36,7 @@ from drivers.readings import PumpReading, VitalsReading
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent
 from edge.bus import Subscription
 from edge.device_state import DeviceState
-from edge.items import AlarmRefresh, DeviceRemoved, OutputItem
+from edge.items import AlarmRefresh, BedRemoved, DeviceRemoved, OutputItem
 from edge.publish.outbox import MessageClass, NewMessage, Outbox
 from edge.publish.payloads import (
     AlarmDigestPayload,
@@ -132,6 +132,10 @@ class OutboxWriter:
             return self._refresh(item)
         if isinstance(item, DeviceRemoved):  # its retained state cleared on the broker
             topic = self._topics.device_state(item.bed, item.device_id)
+            return [NewMessage(topic, b"", MessageClass.STATE, retain=True)]
+        if isinstance(item, BedRemoved):  # its session cleared, and no longer refreshed
+            self._sessions.pop(item.bed, None)
+            topic = self._topics.session(item.bed)
             return [NewMessage(topic, b"", MessageClass.STATE, retain=True)]
         return [self._telemetry(item)]
 

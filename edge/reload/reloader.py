@@ -1,11 +1,12 @@
 """A reload: re-read the config file, check it as ``config check`` does, apply the difference
 to the running daemon, audit it.
 
-Applied at once: alarm limits and bed orders (the next evaluation uses them), beds, devices (a
-removed device's link stops, its alarms end or latch and its retained state is cleared from the
-broker, so dashboards forget it; an added one's link starts; a changed one's link is reopened
-alone), visit numbers and EUI-64s (the clinical outputs' next messages). Links whose devices did
-not change keep running untouched. A config that fails its checks, or changes the edge's
+Applied at once: alarm limits and bed orders (the next evaluation uses them), beds (a removed
+bed's open treatment session closes and its retained session is cleared), devices (a removed
+device's link stops, its alarms end or latch and its retained state is cleared from the broker,
+so dashboards forget it; an added one's link starts; a changed one's link is reopened alone),
+visit numbers and EUI-64s (the clinical outputs' next messages). Links whose devices did not
+change keep running untouched. A config that fails its checks, or changes the edge's
 identity, is rejected whole: nothing changes, the errors go back to the caller, the log and a
 metric. Environment variables are the daemon's own, fixed at its start: settings taken from them
 change only by a restart.
@@ -31,7 +32,7 @@ from edge.bus import Bus
 from edge.clock import Clock
 from edge.config import Config, ConfigError, Problem, load_config
 from edge.forward.output import ForwardOutput
-from edge.items import DeviceRemoved, InputItem
+from edge.items import BedRemoved, DeviceRemoved, InputItem
 from edge.metrics import EdgeMetrics
 from edge.publish.messages import MessageClass, NewMessage
 from edge.publish.payloads import BedLimits, ConfigLogPayload, EdgeConfigPayload, EnvelopeFactory
@@ -178,6 +179,8 @@ class Reloader:
         if self._inputs is not None:  # after the stopped links' last items
             for device_id in plan.removed:
                 await self._inputs.publish(DeviceRemoved(device_id, known[device_id].bed))
+            for bed in plan.changes.beds_removed:  # its session closes, then is cleared
+                await self._inputs.publish(BedRemoved(bed))
         for device in plan.added:
             engine.add_device(DeviceInfo(device.id, device.bed, device.timeout_s))
         for devices in plan.start:

@@ -1,6 +1,6 @@
 """The alarm stage's refreshes: one at start with the alarms restored from the log, before
 any input, then one every ``refresh_s`` of the injected clock; the metrics do not count them
-as raised."""
+as raised. A bed removed by a reload: its session closed, logged, and not restored after."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from edge import alarm_stage
 from edge.alarm_stage import AlarmStage
 from edge.alarms.engine import AlarmEngine
 from edge.alarms.log import AlarmLog
-from edge.alarms.models import AlarmEvent
+from edge.alarms.models import AlarmEvent, SessionEvent
 from edge.bus import Bus, Subscription
 from edge.clock import SystemClock
 from edge.config import Config
-from edge.items import AlarmRefresh, InputItem, OutputItem
+from edge.items import AlarmRefresh, BedRemoved, InputItem, OutputItem
 from edge.metrics import EdgeMetrics
 from edge.publish.mqtt import PublisherCounters
 from edge.publish.outbox import Outbox
-from tests.edge.alarms.timeline import MONITOR, FakeClock, Run, engine_for, vitals
+from tests.edge.alarms.timeline import BED, MONITOR, FakeClock, Run, engine_for, vitals
 from tests.web.edges import hypertension
 
 
@@ -91,6 +91,48 @@ async def test_restored_alarms_are_refreshed_at_start_and_every_interval(
             await inputs.close()
             async with asyncio.timeout(5):
                 await task
+
+
+async def test_a_removed_bed_has_its_session_closed_and_not_restored_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    inputs: Bus[InputItem] = Bus()
+    outputs: Bus[OutputItem] = Bus()
+    items = outputs.subscribe("test")
+    with AlarmLog(tmp_path / "alarms.sqlite") as log:
+        stage = AlarmStage(engine_for(clock, devices=(MONITOR,)), log, outputs, clock, 30.0)
+        stage.restore()
+        task = asyncio.create_task(stage.run(inputs.subscribe("alarms")))
+        await inputs.publish(vitals(1, nibp=(130, 80, 1)))  # the first cuff: a session
+        clock.t = 5.0
+        await inputs.publish(BedRemoved(BED))  # a reload removed the bed (its devices first)
+        await inputs.close()
+        async with asyncio.timeout(5):
+            await task
+        seen: list[OutputItem] = []
+        while batch := await items.get_batch(100):
+            seen += batch
+            if isinstance(seen[-1], BedRemoved):
+                break
+        changes = [(i.change, i.session.phase) for i in seen if isinstance(i, SessionEvent)]
+        assert changes == [("started", "baseline"), ("closed", "closed")]
+        assert isinstance(seen[-1], BedRemoved)  # after the closed session: the topic clears
+        [closed] = log.sessions()
+        assert (closed.phase, closed.closed_at) == ("closed", clock.now())
+    for beds in ([BED], []):  # restarted with the bed, then without it
+        inputs, outputs = Bus[InputItem](), Bus[OutputItem]()
+        items = outputs.subscribe("test")
+        with AlarmLog(tmp_path / "alarms.sqlite") as log:
+            stage = AlarmStage(AlarmEngine(clock, beds=beds), log, outputs, clock, 30.0)
+            stage.restore()
+            task = asyncio.create_task(stage.run(inputs.subscribe("alarms")))
+            first = await next_refresh(items)
+            await inputs.close()
+            async with asyncio.timeout(5):
+                await task
+        restored = [event.session.bed for event in first.sessions]
+        assert restored == beds  # the removed bed's session is not published again
 
 
 async def test_a_refresh_is_not_counted_as_raised_by_the_metrics(tmp_path: Path) -> None:

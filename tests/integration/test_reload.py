@@ -20,6 +20,7 @@ from edge.alarms.log import AlarmLog
 from edge.reload.control import request_reload
 from tests.edge.publish.broker_client import Subscriber, subscribed
 from tests.integration.daemon_process import REPO_ROOT, running_daemon
+from tests.integration.test_daemon_alarm_refresh import retained
 from tests.integration.test_daemon_pty import Feeder, feeding, textline_device, write_config
 from tests.mosquitto import Mosquitto
 from tests.ptys import PtyDevice
@@ -360,3 +361,67 @@ async def test_a_device_whose_port_changed_is_reopened_alone_without_an_offline(
     finally:
         old_port.close()
         new_port.close()
+
+
+async def test_a_removed_bed_closes_its_session_and_leaves_none_retained_even_after_a_restart(
+    tmp_path: Path, monitor: PtyDevice, mosquitto: Mosquitto, control_socket: Path
+) -> None:
+    """A biomedical engineer removes a chair: its treatment session closes, its retained
+    session is cleared, and neither the alarm refresh nor a restart publishes it again, so no
+    dashboard keeps a phantom chair. The other chair keeps its session."""
+    second = PtyDevice(tmp_path / "ttySECOND")
+    kept = [textline_device("monitor-1", monitor.path)]
+    removed = {**textline_device("monitor-2", second.path), "bed": "bed-2"}
+    config = write_config(
+        tmp_path,
+        [*kept, removed],
+        mosquitto.url,
+        control={"socket": str(control_socket)},
+        beds={"bed-1": {}, "bed-2": {}},
+    )
+    settings = yaml.safe_load(config.read_text())
+    settings["mqtt"]["alarm_refresh_s"] = 2.0
+    config.write_text(yaml.safe_dump(settings))
+    gone, stays = f"{ROOT[:-1]}beds/bed-2/session", f"{ROOT[:-1]}beds/bed-1/session"
+    digest = f"{ROOT[:-1]}edges/test-edge/alarms"
+    try:
+        async with (
+            subscribed(mosquitto.port, ROOT) as subscriber,
+            feeding(Feeder(monitor, vitals()), Feeder(second, vitals())),
+        ):
+            async with running_daemon(config) as edge:
+                await subscriber.wait_until(  # the first cuff of each chair: a session each
+                    lambda: bool(subscriber.on(gone)) and bool(subscriber.on(stays))
+                )
+                configure(config, kept, beds={"bed-1": {}})
+                answer = await reload(control_socket)
+                assert answer["result"] == "applied", answer
+                assert "bed removed: bed-2" in answer["changes"]
+                await subscriber.wait_until(lambda: not subscriber.on(gone)[-1].payload, 10)
+                closing = [m.json() for m in subscriber.on(gone) if m.payload][-1]
+                assert closing["phase"] == "closed"
+                assert closing["closed_at"] is not None
+                marker = len(subscriber.messages)
+                await subscriber.wait_until(  # two refreshes since
+                    lambda: (
+                        len([m for m in subscriber.messages[marker:] if m.topic == digest]) >= 2
+                    ),
+                    10,
+                )
+                assert not [m for m in subscriber.messages[marker:] if m.topic == gone]
+                now = await retained(mosquitto.port)
+                assert gone not in now
+                assert now[stays]["phase"] == "baseline"
+                edge.signal(signal.SIGTERM)
+                assert await edge.wait() == 0, edge.output()
+            marker = len(subscriber.messages)
+            async with running_daemon(config) as edge:  # restarted, on the same alarm log
+                await subscriber.wait_until(
+                    lambda: any(m.topic == stays for m in subscriber.messages[marker:]), 15
+                )  # the first refresh after the restart
+                assert not [m for m in subscriber.messages[marker:] if m.topic == gone]
+                assert gone not in await retained(mosquitto.port)
+                edge.signal(signal.SIGTERM)
+                assert await edge.wait() == 0, edge.output()
+    finally:
+        second.close()

@@ -172,3 +172,21 @@ def test_an_estimate_is_capped_and_never_before_the_previous_session_closed() ->
     session = after_restart.get(BED)
     assert session is not None
     assert session.infusion_started_at == at(700)
+
+
+def test_a_bed_removed_mid_infusion_closes_its_session_then_and_a_new_one_can_start() -> None:
+    sessions = TreatmentSessions({BED: ORDER})
+    feed(sessions, merged(monitor(0, 600, period=10, nibp=[(0, 130, 90)]), infusion(300, 900)))
+    held = sessions.get(BED)
+    assert held is not None
+    assert held.phase == "infusion"
+    [closed] = sessions.end(BED, at(950))
+    assert (closed.change, closed.at) == ("closed", at(950))
+    assert (closed.session.phase, closed.session.closed_at) == ("closed", at(950))
+    assert closed.session.session_id == held.session_id
+    assert sessions.end(BED, at(960)) == []  # closed already
+    assert sessions.end("another-bed", at(960)) == []  # never had one
+    # the bed added back later: its first cuff starts a new session
+    [started] = feed(sessions, monitor(2000, 2010, period=10, nibp=[(2000, 125, 80)]))
+    assert started.change == "started"
+    assert started.session.session_id != held.session_id

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.alarms.models import Alarm, AlarmEvent, SessionEvent, Transition, TreatmentSession
-from edge.items import AlarmRefresh
+from edge.items import AlarmRefresh, BedRemoved
 from edge.publish.outbox import MessageClass, NewMessage, Outbox
 from edge.publish.outbox_writer import OutboxWriter
 from edge.publish.payloads import EnvelopeFactory, SessionPayload
@@ -163,6 +163,22 @@ def test_the_first_refresh_after_a_restart_republishes_the_restored_sessions(
         f"{ROOT}/beds/chair-2/session": ("infusion", later),
         f"{ROOT}/beds/chair-1/session": ("baseline", T0),
     }
+
+
+def test_a_removed_beds_session_is_cleared_and_never_refreshed_again(tmp_path: Path) -> None:
+    out = writer(tmp_path)
+    gone = TreatmentSession(session_id="chair-1.s1", bed="chair-1", phase="closed", started_at=T0)
+    kept = gone.model_copy(update={"session_id": "chair-2.s1", "bed": "chair-2"})
+    out.messages_for(SessionEvent(session=gone, change="closed", at=T0))
+    out.messages_for(SessionEvent(session=kept, change="started", at=T0))
+    [cleared] = out.messages_for(BedRemoved("chair-1"))
+    assert (cleared.topic, cleared.payload, cleared.retain) == (
+        f"{ROOT}/beds/chair-1/session",
+        b"",
+        True,
+    )
+    refreshed = out.messages_for(AlarmRefresh((), T0 + timedelta(minutes=1)))[1:]
+    assert [m.topic for m in refreshed] == [f"{ROOT}/beds/chair-2/session"]
 
 
 def test_the_session_payload_carries_the_bed_label_when_the_config_gives_one(
