@@ -1,7 +1,8 @@
 """``GET /api/events``: the live view as Server-Sent Events, with ``Last-Event-ID`` replay.
 
 A page first gets a ``snapshot`` event (the whole view), then one event per change: ``bed``,
-``alarm``, ``alarm_removed``, ``edge``, ``edge_removed``, ``feed``. Each carries an id
+``bed_removed`` (its edge cleared the bed: a reload removed it), ``alarm``, ``alarm_removed``,
+``edge``, ``edge_removed``, ``feed``. Each carries an id
 (``{epoch}-{number}``, see ``edge.web.journal``). When the page reconnects, the browser sends
 the last id it got (``Last-Event-ID``; a page may also pass ``?last_event_id=``) and gets
 exactly the events it missed; when they are no longer kept, or the id is from another server

@@ -61,6 +61,8 @@ class EventJournal:
         added = urgent = False
         for change in changes:
             self.last += 1
+            if change.type == "bed_removed":  # back later: whole at its first event
+                self._beds.pop(change.data["key"], None)
             parts = self._bed_parts(change.data) if change.type in MERGED_TYPES else None
             self._events.append(JournalEvent(self.last, change.type, change.data, parts))
             added = True

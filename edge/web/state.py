@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 TOMBSTONES = 10_000
 WARNED_TOPICS = 1_000
 
-ChangeType = Literal["bed", "alarm", "alarm_removed", "edge", "edge_removed", "feed"]
+ChangeType = Literal["bed", "bed_removed", "alarm", "alarm_removed", "edge", "edge_removed", "feed"]
 
 
 ENVELOPE_FIELDS = frozenset({"schema", "session", "seq", "ts"})
@@ -250,10 +250,13 @@ class LiveState:
         key = f"{inbound.site}/{inbound.bed}/{inbound.device_id}"
         if self._older_state(key, inbound, state):
             return []
+        if state is None and f"{inbound.site}/{inbound.bed}" not in self.beds:
+            return []  # nothing held to clear
         bed = self._bed(inbound.site, inbound.bed)
         bed.apply_device_state(inbound.device_id, state)
-        if state is not None:
-            bed.edge_id = state.edge_id
+        if state is None:
+            return self._unless_gone(bed)
+        bed.edge_id = state.edge_id
         return [Change("bed", bed.to_json())]
 
     def _session(self, inbound: Inbound, payload: bytes) -> list[Change]:
@@ -262,11 +265,23 @@ class LiveState:
             return []
         if session is not None:
             self._observe(inbound, session)
+        elif f"{inbound.site}/{inbound.bed}" not in self.beds:
+            return []  # nothing held to clear
         bed = self._bed(inbound.site, inbound.bed)
         bed.apply_session(session)
-        if session is not None:
-            bed.edge_id = session.edge_id
+        if session is None:
+            return self._unless_gone(bed)
+        bed.edge_id = session.edge_id
         return [Change("bed", bed.to_json())]
+
+    def _unless_gone(self, bed: BedView) -> list[Change]:
+        """After a retained device state or session was cleared: the bed, or ``bed_removed``
+        when its edge has cleared all it retained of it (a reload removed the bed: no device,
+        no session). Its alarms stay listed until they end; a later message brings it back."""
+        if bed.devices or bed.pumps or bed.session is not None:
+            return [Change("bed", bed.to_json())]
+        del self.beds[bed.key]
+        return [Change("bed_removed", {"key": bed.key})]
 
     def _alarm(self, inbound: Inbound, payload: bytes) -> list[Change]:
         if not payload:

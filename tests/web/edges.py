@@ -181,6 +181,13 @@ class FakeEdge:
         )
         await self._send(self.topics.session(bed), payload.to_json(), True)
 
+    async def remove_bed(self, bed: str, *device_ids: str) -> None:
+        """What the edge publishes when a reload removes ``bed`` with ``device_ids``: each
+        device's retained state cleared, then the bed's session."""
+        for device_id in device_ids:
+            await self._send(self.topics.device_state(bed, device_id), b"", True)
+        await self._send(self.topics.session(bed), b"", True)
+
     async def alarm(self, alarm: Alarm) -> None:
         """Publish the alarm's current state, retained."""
         self.alarms[alarm.alarm_id] = alarm

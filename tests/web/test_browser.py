@@ -2,7 +2,7 @@
 alarm raised by the real daemon from a pty monitor shows in red within seconds, a nurse
 acknowledges it and every open page shows who did; a viewer cannot acknowledge; the banner
 shows when the server goes away and the alarms published meanwhile are there after it comes
-back; two edges on one broker show on one page."""
+back; two edges on one broker show on one page; a bed its edge removed leaves the page."""
 
 from __future__ import annotations
 
@@ -263,3 +263,28 @@ async def test_a_bed_card_follows_its_readings_sent_as_deltas(mosquitto: Mosquit
         sent = dashboard.dashboard.journal.after(last) or []
         assert sent
         assert all(e.parts for e in sent if e.type == "bed")
+
+
+async def test_a_bed_removed_by_its_edge_leaves_the_page_and_comes_back_when_heard(
+    mosquitto: Mosquitto,
+) -> None:
+    async with (
+        fake_edge(mosquitto.port) as edge,
+        chromium() as browser,
+        served(web_config(mosquitto.url)) as dashboard,
+    ):
+        for bed in ("bed-1", "bed-2"):
+            await edge.device_state(bed, "monitor-1", "online")
+            await edge.vitals(bed, 121, 79)
+        await edge.session("bed-2")
+        page = await browser.new_page()
+        await log_in(page, dashboard.url, "nurse.kim")
+        cards = page.locator("article.bed")
+        await expect(cards).to_have_count(2)
+        await edge.remove_bed("bed-2", "monitor-1")  # a reload removed chair 2
+        await expect(cards).to_have_count(1)
+        await expect(cards.nth(0)).to_have_attribute("data-key", "test-site/bed-1")
+        await page.reload()  # a page opened now does not show it either
+        await expect(cards).to_have_count(1)
+        await edge.vitals("bed-2", 118, 76)  # added back and heard: shown again
+        await expect(cards).to_have_count(2)

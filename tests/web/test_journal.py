@@ -73,3 +73,16 @@ async def test_wake_ends_both_waits() -> None:
     journal.wake()
     async with asyncio.timeout(1):
         await asyncio.gather(*waiters)
+
+
+def test_a_bed_back_after_its_removal_goes_out_whole() -> None:
+    journal = EventJournal(epoch="abc")
+    journal.extend(changes(1))
+    journal.extend(changes(1))  # unchanged since: a delta of nothing
+    journal.extend([Change("bed_removed", {"key": "site/bed-1"})])
+    journal.extend(changes(1))  # the same view again: the pages dropped it, so whole
+    first, second, removed, back = journal.after(0) or []
+    assert (first.parts, second.parts) == (None, frozenset())
+    assert removed.type == "bed_removed"
+    assert journal.last_urgent == removed.number  # it goes out at once
+    assert back.parts is None

@@ -12,6 +12,7 @@ from edge.publish.payloads import (
     AlarmPayload,
     DeviceStatePayload,
     EnvelopeFactory,
+    SessionPayload,
     VitalsTelemetry,
 )
 from edge.web.inbound import Inbound, parse_topic
@@ -265,9 +266,43 @@ def test_a_late_copy_of_a_device_state_does_not_replace_the_newer_one() -> None:
     [device] = state.bed_list()[0]["devices"]
     assert device["connection"] == "online"
     topic, _ = newer
-    state.apply(topic, b"")  # the broker's copy cleared: the device is forgotten
-    assert state.bed_list()[0]["devices"] == []
+    state.apply(topic, b"")  # the broker's copy cleared: the device is forgotten, and its
+    assert state.bed_list() == []  # bed with it, since nothing else of it is retained
     assert state.apply(*older) != []  # and a state after the clear is taken again
+    assert state.bed_list()[0]["devices"][0]["connection"] == "offline"
+
+
+def session_message(ts: datetime) -> tuple[str, bytes]:
+    payload = SessionPayload.model_validate(
+        {
+            **ENVELOPES.fields(SessionPayload, ts),
+            "session_id": "bed-1.s1",
+            "bed": "bed-1",
+            "phase": "closed",
+            "started_at": T0 - timedelta(hours=1),
+            "closed_at": ts,
+        }
+    )
+    return f"{PREFIX}/north/beds/bed-1/session", payload.to_json()
+
+
+def test_a_bed_its_edge_cleared_is_removed_and_a_later_message_brings_it_back() -> None:
+    """A reload removed the bed: the edge clears its devices' states, then its session."""
+    state = LiveState(PREFIX)
+    device, session = device_state_message("online", T0), session_message(T0)
+    state.apply(*device)
+    state.apply(*session)
+    state.apply(*alarm_message())
+    assert [c.type for c in state.apply(device[0], b"")] == ["bed"]  # the session is still there
+    changes = state.apply(session[0], b"")
+    assert [(c.type, c.data) for c in changes] == [("bed_removed", {"key": "north/bed-1"})]
+    assert state.bed_list() == []
+    assert state.snapshot()["beds"] == []
+    assert len(state.sorted_alarms()) == 1  # its alarm stays listed until it ends
+    assert state.apply(session[0], b"") == []  # nothing held: nothing to say
+    assert state.apply(device[0], b"") == []
+    state.apply(*device_state_message("online", T0 + timedelta(seconds=1)))
+    assert [b["key"] for b in state.bed_list()] == ["north/bed-1"]
 
 
 def test_an_invalid_payload_is_counted_and_skipped() -> None:

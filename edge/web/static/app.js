@@ -179,7 +179,8 @@
       }
     };
     const handlers = {
-      snapshot: onSnapshot, bed: onBed, bed_delta: onBedDelta, alarm: onAlarm, alarm_removed: onAlarmRemoved,
+      snapshot: onSnapshot, bed: onBed, bed_delta: onBedDelta, bed_removed: onBedRemoved,
+      alarm: onAlarm, alarm_removed: onAlarmRemoved,
       edge: onEdge, edge_removed: onEdgeRemoved, feed: onFeed, heartbeat: onHeartbeat,
     };
     for (const [type, handle] of Object.entries(handlers)) {
@@ -263,6 +264,7 @@
   function onAlarmRemoved(data) { S.alarms.delete(data.key); S.pendingAcks.delete(data.key); }
   function onEdge(edge) { S.edges.set(edge.key, edge); }
   function onEdgeRemoved(data) { S.edges.delete(data.key); }
+  function onBedRemoved(data) { S.beds.delete(data.key); }
   function onFeed(feed) { S.feed = feed; }
   function onHeartbeat(data) { S.feed = data.feed; setServerTime(data.server_time); }
 
