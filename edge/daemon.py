@@ -65,6 +65,7 @@ from edge.storage.monitor import StorageMonitor
 from edge.tap import log_bus_items
 from edge.web import create_app, listen_configured, serve
 from edge.web.dashboard import Dashboard
+from edge.web.metrics import DashboardMetrics
 
 __all__ = ["Daemon", "raise_open_file_limit"]
 
@@ -162,6 +163,8 @@ class Daemon:
             **({"hl7": self.hl7.status} if self.hl7 is not None else {}),
             **({"fhir": self.fhir.status} if self.fhir is not None else {}),
         )
+        dashboard = Dashboard(config, ack_secret=ack_secret) if config.http.enabled else None
+        self._dashboard_metrics = DashboardMetrics(dashboard) if dashboard else None
         self.web = (
             create_app(
                 config,
@@ -171,9 +174,9 @@ class Daemon:
                     "devices": lambda: bool(config.devices),
                     "storage": self.storage.ok,
                 },
-                dashboard=Dashboard(config, ack_secret=ack_secret),
+                dashboard=dashboard,
             )
-            if config.http.enabled
+            if dashboard
             else None
         )
         self.links = Links(
@@ -255,7 +258,10 @@ class Daemon:
         return listen_configured(self.config.http)
 
     async def _metrics_endpoint(self, _request: Request) -> Response:
-        return Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        text = self.metrics.render()
+        if self._dashboard_metrics is not None:  # the dashboard's own, beside the edge's
+            text += self._dashboard_metrics.render()
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     async def _on_ack(self, topic: AckTopic, command: AckCommand) -> None:
         await self.inputs.publish(

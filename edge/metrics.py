@@ -30,7 +30,7 @@ from edge.publish.mqtt import PublisherCounters
 from edge.publish.outbox import MessageClass, Outbox
 from edge.session import session_name
 
-__all__ = ["METRICS", "EdgeMetrics"]
+__all__ = ["METRICS", "EdgeMetrics", "MetricFamily", "MetricSpec"]
 
 PRIORITIES = ("high", "medium", "low")
 STORES = ("outbox", "alarm_log")
@@ -276,14 +276,14 @@ class EdgeMetrics:
 
     def samples(self) -> dict[str, list[tuple[dict[str, str], float]]]:
         """Every metric's samples, by name (for tests and the README)."""
-        families = {spec.name: _Family(spec) for spec in METRICS}
+        families = {spec.name: MetricFamily(spec) for spec in METRICS}
         self._fill(families)
         return {
             name: [(dict(zip(f.spec.labels, key, strict=True)), value) for key, value in f.values]
             for name, f in families.items()
         }
 
-    def _fill(self, families: dict[str, _Family]) -> None:
+    def _fill(self, families: dict[str, MetricFamily]) -> None:
         counters = self._publisher()
         families["build_info"].add((self._version,), 1)
         for device_id, device in self._devices.items():
@@ -324,7 +324,7 @@ class EdgeMetrics:
         for result, count in self._reloads.items():
             families["config_reloads"].add((result,), count)
 
-    def _fill_outputs(self, families: dict[str, _Family]) -> None:
+    def _fill_outputs(self, families: dict[str, MetricFamily]) -> None:
         for name, status_of in self._outputs.items():
             status = status_of()
             families[f"{name}_connected"].add((), 1 if status.connected else 0)
@@ -339,7 +339,7 @@ class EdgeMetrics:
             families[f"{name}_queue_fault"].add((), 1 if status.faulted else 0)
 
 
-class _Family:
+class MetricFamily:
     """Collects one metric's samples before it becomes a prometheus_client family."""
 
     def __init__(self, spec: MetricSpec) -> None:
@@ -366,7 +366,7 @@ class _Collector(Collector):
         self._metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
-        families = {spec.name: _Family(spec) for spec in METRICS}
+        families = {spec.name: MetricFamily(spec) for spec in METRICS}
         self._metrics._fill(families)
         for family in families.values():
             yield family.metric()

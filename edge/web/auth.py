@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,11 +37,20 @@ from edge.config import HttpConfig
 from edge.web.passwords import LoginBusyError, PasswordBook
 from edge.web.throttle import LoginThrottle
 
-__all__ = ["NO_ACK_KEY", "Access", "RequestRefusedError", "audit", "client_address", "read_json"]
+__all__ = [
+    "LOGIN_RESULTS",
+    "NO_ACK_KEY",
+    "Access",
+    "RequestRefusedError",
+    "audit",
+    "client_address",
+    "read_json",
+]
 
 audit = logging.getLogger("edge.web.audit")
 
 SESSION_USER = "user"
+LOGIN_RESULTS = ("accepted", "failed", "locked", "busy")  # how a login attempt ended
 BUSY_RETRY_AFTER_S = 1
 NO_ACK_KEY = (
     "this dashboard has no acknowledgement key (http.ack_secret); acknowledge at the bedside"
@@ -104,6 +114,7 @@ class Access:
     def __init__(self, users: PasswordBook, config: HttpConfig, *, can_sign: bool = True) -> None:
         self.users = users
         self.throttle = LoginThrottle(config)
+        self.logins: Counter[str] = Counter()  # by result, one of LOGIN_RESULTS
         self.view_requires_login = config.view_requires_login
         self.can_sign = can_sign
 
@@ -136,6 +147,7 @@ class Access:
         refusal = self.throttle.refusal(login.name, client)
         if refusal is not None:
             audit.warning("login refused", extra={**who, "reason": f"locked: {refusal.scope}"})
+            self.logins["locked"] += 1
             return _retry_later(429, "too many failed logins", refusal.retry_after)
         self.throttle.begin(login.name, client)
         checked = False
@@ -144,14 +156,17 @@ class Access:
             checked = True
         except LoginBusyError:
             audit.warning("login refused", extra={**who, "reason": "busy"})
+            self.logins["busy"] += 1
             return _retry_later(503, "too many logins at once", BUSY_RETRY_AFTER_S)
         finally:
             if not checked:  # busy or cancelled: the attempt counts for nothing
                 self.throttle.abandoned(login.name, client)
         if user is None:
+            self.logins["failed"] += 1
             self._failed(login.name, client)
             raise RequestRefusedError(401, "wrong name or password")
         self.throttle.succeeded(login.name, client)
+        self.logins["accepted"] += 1
         request.session.clear()
         request.session[SESSION_USER] = user.name
         request.session["since"] = datetime.now(UTC).isoformat()

@@ -27,6 +27,8 @@ from edge.startup import bind_error
 from edge.tasks import run_until_first_exits
 from edge.web.app import create_app, dashboard_of
 from edge.web.connections import ConnectionGuard, GuardedConfig, raise_descriptor_limit
+from edge.web.dashboard import Dashboard
+from edge.web.metrics import DashboardMetrics, metrics_route
 
 __all__ = ["listen", "listen_configured", "run_dashboard", "serve"]
 
@@ -125,7 +127,10 @@ async def _until(event: asyncio.Event) -> None:
 async def run_dashboard(config: Config) -> None:
     """``infusion-edge dashboard``: the dashboard alone, until SIGTERM or SIGINT."""
     sock = listen_configured(config.http)
-    app = create_app(config)
+    dashboard = Dashboard(config)
+    app = create_app(
+        config, dashboard=dashboard, extra_routes=[metrics_route(DashboardMetrics(dashboard))]
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

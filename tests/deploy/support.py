@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from edge.metrics import METRICS
+from edge.web.metrics import DASHBOARD_METRICS
 
 __all__ = [
     "DEPLOY",
@@ -26,9 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 
 EDGE_METRICS = frozenset(
-    f"infusion_edge_{spec.name}{'_total' if spec.kind == 'counter' else ''}" for spec in METRICS
+    f"infusion_edge_{spec.name}{'_total' if spec.kind == 'counter' else ''}"
+    for spec in (*METRICS, *DASHBOARD_METRICS)
 )
-"""Every series name the edge exposes on /metrics (counters with their ``_total``)."""
+"""Every series name the edge and the dashboard expose on /metrics (counters with their
+``_total``)."""
 
 _KEYWORDS = frozenset(
     {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right"}

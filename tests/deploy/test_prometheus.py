@@ -31,6 +31,9 @@ REQUIRED_ALERTS = {
     "ClinicalOutputBacklogOld": "warning",
     "ClinicalOutputDropping": "warning",
     "ClinicalOutputQueueFault": "warning",
+    "DashboardBrokerDisconnected": "critical",
+    "DashboardLoginFailures": "warning",
+    "DashboardStreamsRefused": "warning",
 }
 # Labels an annotation may print: targets, and the edge's bounded labels (ids from the config,
 # fixed sets). Nothing else can reach an operator's message.

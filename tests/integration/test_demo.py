@@ -86,6 +86,7 @@ async def test_demo_serves_the_alarm_and_metrics_and_stops_on_ctrl_c(
             status, exposition = await http_get(http_port, "/metrics")
             assert status == 200
             assert b"infusion_edge_alarms_active" in exposition
+            assert b"infusion_edge_dashboard_broker_connected 1.0" in exposition  # its own view
             if shutil.which("promtool"):
                 checked = subprocess.run(
                     ["promtool", "check", "metrics"],
