@@ -4,6 +4,7 @@ Server-Sent Events off a real HTTP stream."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +26,7 @@ __all__ = [
     "SseEvent",
     "eventually",
     "sse_events",
+    "until_ready",
     "web_config",
 ]
 
@@ -67,6 +69,18 @@ async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> No
             return
         await asyncio.sleep(POLL_S)
     raise TimeoutError(f"condition not met within {timeout} s")
+
+
+async def until_ready(client: httpx.AsyncClient, server: asyncio.Task[None]) -> None:
+    """Wait until the dashboard that ``server`` runs answers ``/readyz`` with 200 (10 s at
+    most); fail at once if ``server`` ended."""
+    for _ in range(200):
+        assert not server.done(), server
+        with contextlib.suppress(httpx.ConnectError):
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the dashboard did not become ready")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from edge.web import run_dashboard
 from edge.web.metrics import DASHBOARD_METRICS
 from tests.mosquitto import Mosquitto, free_port
 from tests.web.edges import fake_edge, hypertension
-from tests.web.helpers import PASSWORDS, web_config
+from tests.web.helpers import PASSWORDS, until_ready, web_config
 
 pytestmark = pytest.mark.integration
 
@@ -61,12 +61,7 @@ async def dashboard_alone(mosquitto: Mosquitto) -> AsyncIterator[httpx.AsyncClie
     task = asyncio.create_task(run_dashboard(config), name="dashboard")
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            for _ in range(200):
-                assert not task.done(), task
-                with contextlib.suppress(httpx.ConnectError):
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
+            await until_ready(client, task)
             yield client
     finally:
         os.kill(os.getpid(), signal.SIGTERM)

@@ -4,7 +4,6 @@ cleanly; a port in use is a plain ``OSError`` before anything starts."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 
@@ -14,7 +13,7 @@ import pytest
 from edge.startup import StartupError
 from edge.web import listen, run_dashboard
 from tests.mosquitto import Mosquitto, free_port
-from tests.web.helpers import web_config
+from tests.web.helpers import until_ready, web_config
 
 pytestmark = pytest.mark.integration
 
@@ -24,14 +23,7 @@ async def test_run_dashboard_serves_until_sigterm(mosquitto: Mosquitto) -> None:
     config = web_config(mosquitto.url, port=port)
     task = asyncio.create_task(run_dashboard(config), name="dashboard")
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-        for _ in range(200):
-            assert not task.done(), task
-            with contextlib.suppress(httpx.ConnectError):
-                if (await client.get("/readyz")).status_code == 200:
-                    break
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail("the dashboard did not become ready")
+        await until_ready(client, task)
         assert (await client.get("/")).status_code == 200
     os.kill(os.getpid(), signal.SIGTERM)
     async with asyncio.timeout(10):
