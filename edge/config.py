@@ -115,7 +115,7 @@ class MqttConfig(_Model):
         30.0,
         ge=2.0,
         le=3600,
-        description="s between republishing the open alarms, digest and sessions",
+        description="s between republishing the open alarms, digest, sessions and config",
     )
     tls: TlsConfig | None = None
 

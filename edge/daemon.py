@@ -282,8 +282,18 @@ class Daemon:
             log.info("signal received; reloading the config", extra={"signal": "SIGHUP"})
             await self.reloader.reload(ChangedBy(means="signal"))
 
+    async def _refresh_config_state(self, reloader: Reloader) -> None:
+        """The retained config message again every ``mqtt.alarm_refresh_s``, as the alarm
+        stage republishes the open alarms and sessions."""
+        while True:
+            await asyncio.sleep(self.config.mqtt.alarm_refresh_s)
+            await reloader.refresh_state()
+
     def _control_tasks(self, tasks: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
         started = [tasks.create_task(self._reload_on_signal(), name="control.signal")]
+        if self.reloader is not None:
+            refresh = self._refresh_config_state(self.reloader)
+            started.append(tasks.create_task(refresh, name="control.config_refresh"))
         control = self.config.control
         if self.reloader is not None and control.enabled:
             server = ControlServer(control.socket_path(os.environ), self.reloader.reload)

@@ -94,11 +94,20 @@ class Reloader:
         self._lock = asyncio.Lock()
         metrics.set_config(self.config_hash, self.loaded_at)
 
-    async def publish_state(self) -> None:
+    async def publish_state(self, cls: MessageClass = MessageClass.ALARM) -> None:
         """Store the retained config message (at start and after each applied reload)."""
-        await self._store(lambda: [self._state_message()])
+        await self._store(lambda: [self._state_message(cls)])
 
-    def _state_message(self) -> NewMessage:
+    async def refresh_state(self) -> None:
+        """Store the retained config message again, between reloads: a copy the broker lost,
+        or an older one a reordering left behind, heals (its ``ts`` stays the load's)."""
+        async with self._lock:
+            try:
+                await self.publish_state(MessageClass.STATE)  # a copy: dropped first when full
+            except Exception:  # a boundary: a bug here must not stop the monitoring
+                log.exception("config state not republished")
+
+    def _state_message(self, cls: MessageClass) -> NewMessage:
         payload = EdgeConfigPayload.model_validate(
             {
                 **self._envelopes.fields(EdgeConfigPayload, self.loaded_at),
@@ -115,7 +124,7 @@ class Reloader:
             }
         )
         topic = self._topics.edge_config(self.config.edge_id)
-        return NewMessage(topic, payload.to_json(), MessageClass.ALARM, retain=True)
+        return NewMessage(topic, payload.to_json(), cls, retain=True)
 
     async def reload(self, by: ChangedBy) -> dict[str, Any]:
         """Reload the file; the answer for the caller: ``result`` ``applied``, ``unchanged``

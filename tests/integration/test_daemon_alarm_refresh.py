@@ -1,8 +1,8 @@
 """Alarm state heals itself, end to end: the daemon as a subprocess reading a monitor on a pty,
 a real Mosquitto, its own dashboard's ``/api/alarms``. An attacker's empty retained message
-erases an active alarm (or the bed's treatment session) from nobody's dashboard and from the
-broker only until the next refresh; after a restart on the same alarm log every open alarm,
-and the bed's session, is published again."""
+erases an active alarm (or the bed's treatment session, or the edge's config in force) from
+nobody's dashboard and from the broker only until the next refresh; after a restart on the
+same alarm log every open alarm, and the bed's session, is published again."""
 
 from __future__ import annotations
 
@@ -116,9 +116,12 @@ async def test_an_erased_alarm_stays_on_the_dashboard_and_is_back_on_the_broker_
         await edge.wait_for(lambda line: "dashboard and /metrics listening" in line["msg"])
         await eventually_shown(http, {alarm_id}, 15)
 
+        config_topic = f"{SITE}/edges/test-edge/config"
+        await subscriber.wait_until(lambda: bool(subscriber.on(config_topic)))
         async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="attacker") as rogue:
             await rogue.publish(topic, b"", qos=1, retain=True)
             await rogue.publish(session_topic, b"", qos=1, retain=True)
+            await rogue.publish(config_topic, b"", qos=1, retain=True)
         await subscriber.wait_until(lambda: any(m.payload == b"" for m in subscriber.on(topic)))
         erased_at = next(i for i, m in enumerate(subscriber.messages) if m.payload == b"")
 
@@ -136,6 +139,9 @@ async def test_an_erased_alarm_stays_on_the_dashboard_and_is_back_on_the_broker_
         assert now[session_topic]["phase"] == "baseline"
         first = subscriber.on(session_topic)[0].json()
         assert now[session_topic]["ts"] == first["ts"]  # the change's time, not the refresh's
+        loaded = subscriber.on(config_topic)[0].json()
+        assert now[config_topic]["config_hash"] == loaded["config_hash"]  # the limits in force
+        assert now[config_topic]["loaded_at"] == loaded["loaded_at"]
         edge.signal(signal.SIGTERM)
         assert await edge.wait() == 0, edge.output()
 
