@@ -80,14 +80,6 @@ class DashboardMetrics:
         """The Prometheus text exposition."""
         return generate_latest(self.registry)
 
-    def samples(self) -> dict[str, list[tuple[dict[str, str], float]]]:
-        """Every metric's samples, by name (for tests)."""
-        families = self.families()
-        return {
-            name: [(dict(zip(f.spec.labels, key, strict=True)), value) for key, value in f.values]
-            for name, f in families.items()
-        }
-
     def families(self) -> dict[str, MetricFamily]:
         """Every metric with its samples now, by name."""
         families = {spec.name: MetricFamily(spec) for spec in DASHBOARD_METRICS}
