@@ -43,6 +43,7 @@ __all__ = ["AlarmEngine", "EngineEvent"]
 EngineEvent = AlarmEvent | SessionEvent
 _Key = tuple[str, str | None, str]  # bed, device id, rule
 DEVICE_REMOVED = "device removed"  # ended_reason of a removed device's alarms
+BED_REMOVED = "bed removed"  # ended_reason of a removed bed's own alarms (the storage fault)
 ENDED_IDS_KEPT = 10_000  # ended ids remembered, to tell "ended" from "unknown" on an ack
 MAX_USER_LENGTH = 64
 
@@ -249,7 +250,7 @@ class AlarmEngine:
         self._limits = _limits_function(limits)
         self._orders = dict(orders)
         self.sessions.set_orders(self._orders)
-        self._beds = list(dict.fromkeys([*beds, *self._beds]))
+        self._beds = list(dict.fromkeys([*beds, *self._beds]))  # a removed one: remove_bed
 
     def add_device(self, info: DeviceInfo) -> None:
         """Follow a device added (or whose timeout changed) by a reload; its silence is timed
@@ -290,11 +291,26 @@ class AlarmEngine:
                 del self._tracks[key]
         return list(self._index(events))
 
-    def remove_bed(self, bed: str) -> list[SessionEvent]:
-        """A reload removed ``bed`` (its devices are removed first): its treatment session, if
-        open, closes now. Its alarms are its devices' and the storage fault's: they go on as
-        those say."""
-        return self.sessions.end(bed, self._clock.now())
+    def remove_bed(self, bed: str) -> list[EngineEvent]:
+        """A reload removed ``bed`` (its devices are removed first, their alarms ended or
+        latched): its treatment session, if open, closes now; its own alarms (the storage
+        fault) lose their condition as :meth:`remove_device` says, ``ended_reason`` ``bed
+        removed``; and it is judged no more (a storage fault raises nothing on it)."""
+        now = self._clock.now()
+        events: list[EngineEvent] = list(self.sessions.end(bed, now))
+        self._beds = [b for b in self._beds if b != bed]
+        ended: list[AlarmEvent] = []
+        for key, rule_track in list(self._tracks.items()):
+            if key[0] != bed or key[1] is not None:
+                continue
+            for event in rule_track.track.update(None, now):
+                if event.alarm.state == "ended":
+                    alarm = event.alarm.model_copy(update={"ended_reason": BED_REMOVED})
+                    event = event.model_copy(update={"alarm": alarm})
+                ended.append(event)
+            if rule_track.track.alarm is None:
+                del self._tracks[key]
+        return events + list(self._index(ended))
 
     def has_bed(self, bed: str) -> bool:
         """Whether ``bed`` is one the engine follows (configured, or with a device)."""

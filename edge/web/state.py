@@ -277,11 +277,18 @@ class LiveState:
     def _unless_gone(self, bed: BedView) -> list[Change]:
         """After a retained device state or session was cleared: the bed, or ``bed_removed``
         when its edge has cleared all it retained of it (a reload removed the bed: no device,
-        no session). Its alarms stay listed until they end; a later message brings it back."""
-        if bed.devices or bed.pumps or bed.session is not None:
+        no session) and none of its alarms is shown (a latched one keeps its card until it
+        ends); a later message brings it back."""
+        if bed.devices or bed.pumps or bed.session is not None or self._alarmed(bed):
             return [Change("bed", bed.to_json())]
         del self.beds[bed.key]
         return [Change("bed_removed", {"key": bed.key})]
+
+    def _alarmed(self, bed: BedView) -> bool:
+        """Whether an alarm of ``bed`` is shown."""
+        return any(
+            alarm["bed"] == bed.bed and alarm["site"] == bed.site for alarm in self.alarms.values()
+        )
 
     def _alarm(self, inbound: Inbound, payload: bytes) -> list[Change]:
         if not payload:

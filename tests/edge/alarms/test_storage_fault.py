@@ -29,6 +29,24 @@ def on_storage(engine: AlarmEngine, faulted: bool) -> list[AlarmEvent]:
     return alarm_events
 
 
+def test_a_bed_removed_by_a_reload_ends_its_storage_fault_and_gets_no_new_one() -> None:
+    clock = FakeClock()
+    engine = storage_engine(clock)
+    on_storage(engine, True)
+    clock.t = 3.0
+    [ended] = engine.remove_bed("chair-2")  # no session there: only its alarm
+    assert isinstance(ended, AlarmEvent)
+    assert (ended.transition, ended.alarm.bed, ended.alarm.ended_reason) == (
+        "ended",
+        "chair-2",
+        "bed removed",
+    )
+    assert [a.bed for a in engine.active()] == ["chair-1"]  # the other bed's goes on
+    assert not engine.has_bed("chair-2")
+    assert on_storage(engine, False)[0].alarm.bed == "chair-1"  # ends where it is
+    assert [e.alarm.bed for e in on_storage(engine, True)] == ["chair-1"]  # none on chair-2
+
+
 def test_storage_fault_is_raised_on_every_bed_and_ends_with_the_fault() -> None:
     clock = FakeClock()
     engine = storage_engine(clock)
