@@ -128,6 +128,7 @@ class LiveState:
         self.rejected = 0
         self._versions: dict[str, _Version] = {}
         self._state_versions: dict[str, _Version] = {}  # retained session/device state
+        self._emptied: set[str] = set()  # beds their edge cleared, kept only by an open alarm
         self._ended: OrderedDict[str, _Version] = OrderedDict()
         self._digests: dict[str, _Digest] = {}
         self._warned: set[str] = set()
@@ -279,8 +280,13 @@ class LiveState:
         when its edge has cleared all it retained of it (a reload removed the bed: no device,
         no session) and none of its alarms is shown (a latched one keeps its card until it
         ends); a later message brings it back."""
-        if bed.devices or bed.pumps or bed.session is not None or self._alarmed(bed):
+        if bed.devices or bed.pumps or bed.session is not None:
+            self._emptied.discard(bed.key)
             return [Change("bed", bed.to_json())]
+        if self._alarmed(bed):
+            self._emptied.add(bed.key)  # gone once its last alarm ends
+            return [Change("bed", bed.to_json())]
+        self._emptied.discard(bed.key)
         del self.beds[bed.key]
         return [Change("bed_removed", {"key": bed.key})]
 
@@ -384,9 +390,14 @@ class LiveState:
         while len(self._ended) > TOMBSTONES:
             self._ended.popitem(last=False)
         self._versions.pop(key, None)
-        if self.alarms.pop(key, None) is None:
+        alarm = self.alarms.pop(key, None)
+        if alarm is None:
             return []
-        return [Change("alarm_removed", {"key": key})]
+        removed = [Change("alarm_removed", {"key": key})]
+        bed = self.beds.get(f"{alarm['site']}/{alarm['bed']}")
+        if bed is None or bed.key not in self._emptied:
+            return removed
+        return removed + [c for c in self._unless_gone(bed) if c.type == "bed_removed"]
 
 
 def _content(view: JsonDict) -> JsonDict:

@@ -298,15 +298,25 @@ def test_a_bed_its_edge_cleared_is_removed_and_a_later_message_brings_it_back() 
     assert [c.type for c in state.apply(session[0], b"")] == ["bed"]  # an alarm is still open
     assert [b["key"] for b in state.bed_list()] == ["north/bed-1"]
     ended = alarm_message(ts=T0 + timedelta(seconds=1), state="ended", ended_at=T0)
-    assert [c.type for c in state.apply(*ended)] == ["alarm_removed"]  # a nurse acknowledged it
-    state.apply(*device)  # the edge cleared the bed again (a copy the broker still held)
-    changes = state.apply(device[0], b"")
-    assert [(c.type, c.data) for c in changes] == [("bed_removed", {"key": "north/bed-1"})]
+    changes = state.apply(*ended)  # its last alarm ends (a nurse acknowledged it)
+    assert [(c.type, c.data["key"]) for c in changes] == [
+        ("alarm_removed", f"north/{hypertension('bed-1', raised_at=T0).alarm_id}"),
+        ("bed_removed", "north/bed-1"),
+    ]
     assert state.bed_list() == []
     assert state.snapshot()["beds"] == []
     assert state.apply(session[0], b"") == []  # nothing held: nothing to say
     assert state.apply(device[0], b"") == []
     state.apply(*device_state_message("online", T0 + timedelta(seconds=1)))
+    assert [b["key"] for b in state.bed_list()] == ["north/bed-1"]
+
+
+def test_a_bed_that_only_an_alarm_brought_stays_when_the_alarm_ends() -> None:
+    """A bed its edge never cleared (known from an alarm alone) keeps its card."""
+    state = LiveState(PREFIX)
+    state.apply(*alarm_message())
+    ended = alarm_message(ts=T0 + timedelta(seconds=1), state="ended", ended_at=T0)
+    assert [c.type for c in state.apply(*ended)] == ["alarm_removed"]
     assert [b["key"] for b in state.bed_list()] == ["north/bed-1"]
 
 
