@@ -277,40 +277,34 @@ class AlarmEngine:
         self._removed.add(device_id)
         self._reopened.discard(device_id)
         self._devices.pop(device_id, None)
-        now = self._clock.now()
-        events: list[AlarmEvent] = []
-        for key, rule_track in list(self._tracks.items()):
-            if key[1] != device_id:
-                continue
-            for event in rule_track.track.update(None, now):
-                if event.alarm.state == "ended":
-                    ended = event.alarm.model_copy(update={"ended_reason": DEVICE_REMOVED})
-                    event = event.model_copy(update={"alarm": ended})
-                events.append(event)
-            if rule_track.track.alarm is None:
-                del self._tracks[key]
-        return list(self._index(events))
+        return list(self._withdraw(lambda key: key[1] == device_id, DEVICE_REMOVED))
 
     def remove_bed(self, bed: str) -> list[EngineEvent]:
         """A reload removed ``bed`` (its devices are removed first, their alarms ended or
         latched): its treatment session, if open, closes now; its own alarms (the storage
         fault) lose their condition as :meth:`remove_device` says, ``ended_reason`` ``bed
         removed``; and it is judged no more (a storage fault raises nothing on it)."""
-        now = self._clock.now()
-        events: list[EngineEvent] = list(self.sessions.end(bed, now))
+        events: list[EngineEvent] = list(self.sessions.end(bed, self._clock.now()))
         self._beds = [b for b in self._beds if b != bed]
-        ended: list[AlarmEvent] = []
+        return events + self._withdraw(lambda key: key[0] == bed and key[1] is None, BED_REMOVED)
+
+    def _withdraw(self, matches: Callable[[_Key], bool], reason: str) -> list[AlarmEvent]:
+        """The tracks whose key ``matches`` lose their condition now, as the alarm model says
+        (an unacknowledged high physiological alarm latches, the others end with ``reason``
+        as ``ended_reason``); a track left without an alarm is forgotten."""
+        now = self._clock.now()
+        events: list[AlarmEvent] = []
         for key, rule_track in list(self._tracks.items()):
-            if key[0] != bed or key[1] is not None:
+            if not matches(key):
                 continue
             for event in rule_track.track.update(None, now):
                 if event.alarm.state == "ended":
-                    alarm = event.alarm.model_copy(update={"ended_reason": BED_REMOVED})
-                    event = event.model_copy(update={"alarm": alarm})
-                ended.append(event)
+                    ended = event.alarm.model_copy(update={"ended_reason": reason})
+                    event = event.model_copy(update={"alarm": ended})
+                events.append(event)
             if rule_track.track.alarm is None:
                 del self._tracks[key]
-        return events + list(self._index(ended))
+        return self._index(events)
 
     def has_bed(self, bed: str) -> bool:
         """Whether ``bed`` is one the engine follows (configured, or with a device)."""
